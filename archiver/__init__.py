@@ -1,0 +1,32 @@
+"""archiver: keep the links and images a blog cites from rotting away.
+
+The pipeline, one module a stage: `extract` (posts -> links) and, as the stages land,
+fetch, pack, health, history, report and restore. The names below are the public API.
+"""
+
+from archiver.config import Config, ExtractSettings, load_config
+from archiver.errors import ArchiverError, ConfigError, InputError
+from archiver.extract import extract
+from archiver.model import Extraction, Form, Link, LinkKind, Occurrence, Post, Problem, Skip, SkipReason
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchiverError",
+    "Config",
+    "ConfigError",
+    "ExtractSettings",
+    "Extraction",
+    "Form",
+    "InputError",
+    "Link",
+    "LinkKind",
+    "Occurrence",
+    "Post",
+    "Problem",
+    "Skip",
+    "SkipReason",
+    "__version__",
+    "extract",
+    "load_config",
+]

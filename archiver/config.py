@@ -1,0 +1,201 @@
+"""Load and validate `config.yaml` once, into typed, frozen settings.
+
+Each stage receives only its own section. Every default lives here as a named
+constant, shared by the command line and the bundled `config.yaml`. Any problem with
+the file (unreadable, not YAML, an unknown key, a wrong type, a path that does not
+exist) raises one `ConfigError` that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from archiver.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("config.yaml")
+DEFAULT_OUTPUT_DIR = Path("archives")
+DEFAULT_MAX_POST_MB = 64.0
+POST_SUFFIXES = (".md", ".markdown", ".html", ".htm")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class PostsConfig(_Section):
+    """Where the posts are and how to read them."""
+
+    paths: list[str] = Field(min_length=1)
+    base_url: str | None = None
+    max_size_mb: float = Field(default=DEFAULT_MAX_POST_MB, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+        return value
+
+
+class LinksConfig(_Section):
+    """Which cited URLs are fetched: regular expressions searched in the URL."""
+
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {error}") from None
+        return patterns
+
+
+class OutputConfig(_Section):
+    """Where archives, indexes and reports are written."""
+
+    dir: str = str(DEFAULT_OUTPUT_DIR)
+
+
+class _File(_Section):
+    posts: PostsConfig
+    links: LinksConfig = LinksConfig()
+    output: OutputConfig = OutputConfig()
+
+
+class ExtractSettings(BaseModel):
+    """The extractor's slice of the configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str | None = None
+    include: tuple[re.Pattern[str], ...] = ()
+    exclude: tuple[re.Pattern[str], ...] = ()
+    max_post_bytes: int = int(DEFAULT_MAX_POST_MB * 1024 * 1024)
+
+
+class Config(BaseModel):
+    """The whole validated configuration, with paths made absolute."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: Path | None
+    post_paths: tuple[Path, ...]
+    output_dir: Path
+    extract: ExtractSettings
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and resolve the configuration file at `path`."""
+    raw = _read_yaml(path)
+    try:
+        parsed = _File.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(path, _describe(error, raw)) from None
+    base = path.parent
+    post_paths = tuple(_resolve_post_path(path, base, index, entry) for index, entry in enumerate(parsed.posts.paths))
+    return Config(
+        source=path,
+        post_paths=tuple(p for group in post_paths for p in group),
+        output_dir=base / parsed.output.dir,
+        extract=_extract_settings(parsed.posts, parsed.links),
+    )
+
+
+def default_config(post_paths: Iterable[Path], base_url: str | None = None) -> Config:
+    """Settings for a run without a configuration file."""
+    return Config(
+        source=None,
+        post_paths=tuple(post_paths),
+        output_dir=DEFAULT_OUTPUT_DIR,
+        extract=ExtractSettings(base_url=base_url),
+    )
+
+
+def _extract_settings(posts: PostsConfig, links: LinksConfig) -> ExtractSettings:
+    return ExtractSettings(
+        base_url=posts.base_url,
+        include=tuple(re.compile(p) for p in links.include),
+        exclude=tuple(re.compile(p) for p in links.exclude),
+        max_post_bytes=int(posts.max_size_mb * 1024 * 1024),
+    )
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "configuration file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(path, f"cannot read the configuration file: {error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(path, f"not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "the configuration must be a mapping of keys to values, such as 'posts:'")
+    return data
+
+
+def _resolve_post_path(config: Path, base: Path, index: int, entry: str) -> list[Path]:
+    key = f"posts.paths[{index}]"
+    candidate = base / Path(entry).expanduser()
+    if glob.has_magic(entry):
+        matches = sorted(Path(m) for m in glob.glob(str(candidate), recursive=True))
+        if not matches:
+            raise ConfigError(config, f"the pattern {entry!r} matches no file", key)
+        return matches
+    if not candidate.exists():
+        raise ConfigError(config, f"{entry!r} does not exist (looked for {candidate})", key)
+    return [candidate]
+
+
+def _describe(error: ValidationError, raw: Mapping[str, Any]) -> str:
+    lines = [_describe_one(e["loc"], e["type"], e["msg"], raw) for e in error.errors()]
+    return lines[0] if len(lines) == 1 else "\n  " + "\n  ".join(lines)
+
+
+def _describe_one(loc: tuple[int | str, ...], kind: str, message: str, raw: Mapping[str, Any]) -> str:
+    key = _dotted(loc)
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key{_suggestion(loc, raw)}"
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    return f"{key}: {message.removeprefix('Value error, ')}"
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+def _suggestion(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> str:
+    model: type[BaseModel] = _File
+    for part in loc[:-1]:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return ""
+        model = annotation
+    known = sorted(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f" (known keys: {', '.join(known)}){hint}"

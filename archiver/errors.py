@@ -1,0 +1,34 @@
+"""The few exceptions that may escape a stage.
+
+A broken post or a dead link is never an exception: it is a value (a `Problem`, a
+status). What raises is a fault of the environment or of what the user asked for::
+
+    ArchiverError
+    ├── ConfigError     the configuration file is missing, unreadable or invalid
+    └── InputError      a path given on the command line does not exist
+
+The command line turns each into a message and an exit code; nothing here is meant to
+reach the user as a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ArchiverError(Exception):
+    """Base class of every exception the archiver raises on purpose."""
+
+
+class ConfigError(ArchiverError):
+    """The configuration cannot be used; the message names the file and the key."""
+
+    def __init__(self, path: Path, message: str, key: str | None = None) -> None:
+        self.path = path
+        self.key = key
+        where = f"{path}: {key}" if key else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+class InputError(ArchiverError):
+    """A post path given by the user does not exist or cannot be read."""

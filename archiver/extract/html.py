@@ -1,0 +1,185 @@
+"""Find the URLs an HTML document or fragment cites, with BeautifulSoup.
+
+Used for HTML posts and for the raw HTML inside Markdown. Each element that points
+somewhere (`a`, `img` with `srcset`, `iframe`, `video`, `audio`, `source`, `embed`,
+`object`, Flash-era `param` ...) gives a `Reference`; bare URLs in text, outside links
+and code, are found with linkify-it, the same detector the Markdown parser uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup
+from bs4.element import Comment, NavigableString, Tag
+from linkify_it import LinkifyIt
+
+from archiver.extract.reference import Reference, tidy_text
+from archiver.model import Form, LinkKind
+
+# Lazy-loading plugins (common in WordPress) move the real image address into data-*.
+_IMAGE_ATTRIBUTES = ("src", "data-src", "data-lazy-src", "data-original")
+_IMAGE_SRCSETS = ("srcset", "data-srcset", "data-lazy-srcset")
+_SINGLE_URL_ATTRIBUTES: dict[str, tuple[tuple[str, LinkKind], ...]] = {
+    "a": (("href", LinkKind.LINK),),
+    "area": (("href", LinkKind.LINK),),
+    "img": tuple((name, LinkKind.IMAGE) for name in _IMAGE_ATTRIBUTES),
+    "iframe": (("src", LinkKind.EMBED),),
+    "embed": (("src", LinkKind.EMBED),),
+    "object": (("data", LinkKind.EMBED),),
+    "video": (("src", LinkKind.MEDIA), ("poster", LinkKind.IMAGE)),
+    "audio": (("src", LinkKind.MEDIA),),
+    "track": (("src", LinkKind.MEDIA),),
+}
+_FLASH_PARAMS = frozenset({"movie", "src", "url"})
+_NO_BARE_URLS = frozenset({"a", "code", "pre", "script", "style", "textarea", "kbd", "samp", "title"})
+
+
+@dataclass(frozen=True)
+class HtmlPage:
+    """What a whole HTML document says about itself besides its references."""
+
+    references: tuple[Reference, ...]
+    base_href: str | None
+    address: str | None
+    title: str | None
+
+
+def bare_url_detector() -> LinkifyIt:
+    """A linkify-it that finds URLs written with a scheme or starting with `www.`."""
+    detector = LinkifyIt()
+    detector.set({"fuzzy_email": False})
+    return detector
+
+
+_DETECTOR = bare_url_detector()
+
+
+def is_written_url(text: str) -> bool:
+    """True for text a reader sees as a URL: with a scheme, or starting with `www.`."""
+    return "://" in text or text.lower().startswith("www.")
+
+
+def parse_html(html: str) -> BeautifulSoup:
+    """Parse HTML with a parser that records each element's line."""
+    return BeautifulSoup(html, "html.parser")
+
+
+def fragment_references(html: str, first_line: int) -> list[Reference]:
+    """The references in an HTML fragment that starts on `first_line` of its post."""
+    return list(_references(parse_html(html), first_line))
+
+
+def page(html: str, first_line: int = 1) -> HtmlPage:
+    """The references of a whole HTML document, with its `<base>`, address and title."""
+    soup = parse_html(html)
+    return HtmlPage(
+        references=tuple(_references(soup, first_line)),
+        base_href=_attribute(soup.find("base"), "href"),
+        address=_canonical_address(soup),
+        title=tidy_text(soup.title.get_text()) if soup.title else None,
+    )
+
+
+def _references(soup: BeautifulSoup, first_line: int) -> Iterator[Reference]:
+    line = first_line
+    for node in soup.descendants:
+        if isinstance(node, Tag):
+            line = first_line + (node.sourceline or 1) - 1
+            yield from element_references(node, line)
+        elif isinstance(node, NavigableString):
+            if not isinstance(node, Comment) and _bare_urls_allowed(node):
+                yield from _bare_urls(str(node), line)
+            line += node.count("\n")
+
+
+def element_references(tag: Tag, line: int) -> Iterator[Reference]:
+    """The references one element makes through its attributes."""
+    text = _element_text(tag)
+    for attribute, kind in _SINGLE_URL_ATTRIBUTES.get(tag.name, ()):
+        if (value := _attribute(tag, attribute)) is not None:
+            yield Reference(value, kind, Form.HTML, line, text)
+    if tag.name in ("img", "source"):
+        kind = LinkKind.IMAGE if tag.name == "img" or _in_picture(tag) else LinkKind.MEDIA
+        if tag.name == "source" and (src := _attribute(tag, "src")) is not None:
+            yield Reference(src, kind, Form.HTML, line, text)
+        for attribute in _IMAGE_SRCSETS:
+            for url in srcset_urls(_attribute(tag, attribute) or ""):
+                yield Reference(url, LinkKind.IMAGE, Form.HTML, line, text)
+    flash_movie = tag.name == "param" and (_attribute(tag, "name") or "").lower() in _FLASH_PARAMS
+    if flash_movie and (value := _attribute(tag, "value")) is not None:
+        yield Reference(value, LinkKind.EMBED, Form.HTML, line, text)
+
+
+def srcset_urls(srcset: str) -> list[str]:
+    """The image URLs of a `srcset` value, per the HTML standard's parsing rules.
+
+    A candidate is a URL (a run of non-space characters, with trailing commas cut)
+    and optional descriptors up to the next comma outside parentheses.
+    """
+    urls: list[str] = []
+    position, length = 0, len(srcset)
+    while position < length:
+        while position < length and (srcset[position].isspace() or srcset[position] == ","):
+            position += 1
+        start = position
+        while position < length and not srcset[position].isspace():
+            position += 1
+        url = srcset[start:position]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            position = _skip_descriptors(srcset, position)
+        if url:
+            urls.append(url)
+    return urls
+
+
+def _skip_descriptors(srcset: str, position: int) -> int:
+    depth = 0
+    while position < len(srcset):
+        char = srcset[position]
+        depth += (char == "(") - (char == ")")
+        if char == "," and depth <= 0:
+            return position + 1
+        position += 1
+    return position
+
+
+def _bare_urls(text: str, line: int) -> Iterator[Reference]:
+    if "://" not in text and "www." not in text.lower():
+        return
+    for match in _DETECTOR.match(text) or ():
+        if is_written_url(match.raw):
+            yield Reference(match.url, LinkKind.LINK, Form.BARE, line + text.count("\n", 0, match.index), "")
+
+
+def _bare_urls_allowed(node: NavigableString) -> bool:
+    return not any(parent.name in _NO_BARE_URLS for parent in node.parents)
+
+
+def _element_text(tag: Tag) -> str:
+    if tag.name in ("a", "area"):
+        return tidy_text(tag.get_text(" ") or _attribute(tag, "title") or _attribute(tag, "alt") or "")
+    return tidy_text(_attribute(tag, "alt") or _attribute(tag, "title") or "")
+
+
+def _in_picture(tag: Tag) -> bool:
+    return tag.parent is not None and tag.parent.name == "picture"
+
+
+def _canonical_address(soup: BeautifulSoup) -> str | None:
+    for link in soup.find_all("link", href=True):
+        if "canonical" in (link.get("rel") or []):
+            return _attribute(link, "href")
+    return _attribute(soup.find("meta", attrs={"property": "og:url"}), "content")
+
+
+def _attribute(tag: object, name: str) -> str | None:
+    if not isinstance(tag, Tag):
+        return None
+    value = tag.get(name)
+    if isinstance(value, list):  # multi-valued attributes such as class or rel
+        value = " ".join(value)
+    return value.strip() if value is not None and value.strip() else None

@@ -1,0 +1,162 @@
+"""Write an Extraction for people (a table) and for programs (JSON, CSV).
+
+The JSON document follows the versioned schema in `archiver/schemas/extract-v1.json`
+(described in `docs/extract-json.md`); later stages and other tools read it. Its
+content depends only on the posts, never on when or where it was made, so two runs
+over the same posts give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.table import Table
+
+from archiver.model import Extraction, Link, LinkKind, Occurrence, Post, Problem
+
+SCHEMA_NAME = "archiver/extract"
+SCHEMA_VERSION = 1
+CSV_COLUMNS = (
+    "url", "link_kind", "internal", "skip_reason", "skip_detail",
+    "post", "line", "kind", "form", "text", "source", "fragment",
+)  # fmt: skip
+_WHERE_SHOWN = 2
+_WIDE_OUTPUT = 4096  # rich sizes a table to its content: no folded URLs in a pipe
+
+
+def to_json(extraction: Extraction) -> str:
+    """The extraction as a JSON document of schema `archiver/extract` version 1."""
+    document = {
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "totals": totals(extraction),
+        "posts": [_post(post) for post in extraction.posts],
+        "links": [_link(link) for link in extraction.links],
+        "problems": [_problem(problem) for problem in extraction.problems],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def totals(extraction: Extraction) -> dict[str, int]:
+    """Counts a summary line and the JSON document share."""
+    fetchable = extraction.fetchable
+    return {
+        "posts": len(extraction.posts),
+        "links": len(fetchable),
+        "images": sum(link.kind is LinkKind.IMAGE for link in fetchable),
+        "internal": sum(link.internal for link in fetchable),
+        "skipped": len(extraction.skipped),
+        "occurrences": sum(len(link.occurrences) for link in extraction.links),
+        "problems": len(extraction.problems),
+    }
+
+
+def to_csv(extraction: Extraction) -> str:
+    """One CSV row per occurrence, with its link's URL and status in every row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for link in extraction.links:
+        for occurrence in link.occurrences:
+            writer.writerow(_csv_row(link, occurrence))
+    return buffer.getvalue()
+
+
+def write_table(extraction: Extraction, stream: TextIO) -> None:
+    """A table of links, one of skipped links, and a summary line, for reading."""
+    console = Console(file=stream, width=None if stream.isatty() else _WIDE_OUTPUT, highlight=False)
+    if extraction.fetchable:
+        console.print(_links_table(extraction.fetchable))
+    if extraction.skipped:
+        console.print(_skipped_table(extraction.skipped))
+    console.print(summary(extraction), markup=False)
+
+
+def summary(extraction: Extraction) -> str:
+    """One line: how many posts, links, images, skipped links and problems."""
+    counts = totals(extraction)
+    return (
+        f"{counts['links']} links ({counts['images']} images, {counts['internal']} internal) "
+        f"in {counts['posts']} posts; {counts['skipped']} skipped; {counts['problems']} problems"
+    )
+
+
+def _links_table(links: tuple[Link, ...]) -> Table:
+    table = Table(title="Links", title_justify="left")
+    for column in ("Kind", "URL", "Cited at", "Text"):
+        table.add_column(column, overflow="fold")
+    for link in links:
+        scope = "internal " if link.internal else ""
+        table.add_row(scope + link.kind.value, link.url, _where(link), link.occurrences[0].text)
+    return table
+
+
+def _skipped_table(links: tuple[Link, ...]) -> Table:
+    table = Table(title="Skipped (not fetched)", title_justify="left")
+    for column in ("Reason", "URL", "Cited at", "Detail"):
+        table.add_column(column, overflow="fold")
+    for link in links:
+        reason, detail = (link.skip.reason.value, link.skip.detail) if link.skip else ("", "")
+        table.add_row(reason, link.url, _where(link), detail)
+    return table
+
+
+def _where(link: Link) -> str:
+    places = [f"{o.post.name}:{o.line}" for o in link.occurrences[:_WHERE_SHOWN]]
+    more = len(link.occurrences) - _WHERE_SHOWN
+    return ", ".join(places) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _post(post: Post) -> dict[str, Any]:
+    return {
+        "path": _path(post.path),
+        "address": post.address,
+        "title": post.title,
+        "date": post.date.isoformat() if post.date else None,
+        "links": post.link_count,
+    }
+
+
+def _link(link: Link) -> dict[str, Any]:
+    return {
+        "url": link.url,
+        "kind": link.kind.value,
+        "internal": link.internal,
+        "skip": {"reason": link.skip.reason.value, "detail": link.skip.detail} if link.skip else None,
+        "occurrences": [_occurrence(occurrence) for occurrence in link.occurrences],
+    }
+
+
+def _occurrence(occurrence: Occurrence) -> dict[str, Any]:
+    return {
+        "post": _path(occurrence.post),
+        "line": occurrence.line,
+        "kind": occurrence.kind.value,
+        "form": occurrence.form.value,
+        "text": occurrence.text,
+        "source": occurrence.source,
+        "fragment": occurrence.fragment,
+    }
+
+
+def _problem(problem: Problem) -> dict[str, Any]:
+    return {"path": _path(problem.path), "line": problem.line, "message": problem.message}
+
+
+def _csv_row(link: Link, occurrence: Occurrence) -> tuple[Any, ...]:
+    skip_reason = link.skip.reason.value if link.skip else ""
+    skip_detail = link.skip.detail if link.skip else ""
+    return (
+        link.url, link.kind.value, str(link.internal).lower(), skip_reason, skip_detail,
+        _path(occurrence.post), occurrence.line, occurrence.kind.value, occurrence.form.value,
+        occurrence.text, occurrence.source, occurrence.fragment,
+    )  # fmt: skip
+
+
+def _path(path: Path) -> str:
+    return path.as_posix()

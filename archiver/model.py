@@ -1,0 +1,141 @@
+"""The shared vocabulary: the values that flow from one pipeline stage to the next.
+
+Every type here is a frozen dataclass or an enum. Enum values are stable lowercase
+strings: they are written to JSON and CSV and read back by other tools.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class LinkKind(StrEnum):
+    """What a URL is to the post that cites it."""
+
+    LINK = "link"
+    IMAGE = "image"
+    MEDIA = "media"
+    EMBED = "embed"
+
+    @property
+    def is_asset(self) -> bool:
+        """True for things the post shows inline rather than points to."""
+        return self is not LinkKind.LINK
+
+
+# When one URL is cited in several ways (an image also linked to), the Link takes the
+# kind a reader would miss most if it rotted: an image over a plain link.
+KIND_PRECEDENCE: tuple[LinkKind, ...] = (
+    LinkKind.IMAGE,
+    LinkKind.MEDIA,
+    LinkKind.EMBED,
+    LinkKind.LINK,
+)
+
+
+class Form(StrEnum):
+    """How a reference is written in the post's source."""
+
+    MARKDOWN = "markdown"  # [text](url), ![alt](url) and their reference-style forms
+    AUTOLINK = "autolink"  # <http://...>
+    BARE = "bare"  # a URL in running text
+    HTML = "html"  # an attribute of an HTML element
+    SHORTCODE = "shortcode"  # a WordPress shortcode such as [embed]url[/embed]
+
+
+class SkipReason(StrEnum):
+    """Why a URL cited by a post is listed but not fetched."""
+
+    SCHEME = "scheme"  # not http or https: mailto:, javascript:, data: ...
+    INVALID = "invalid"  # cannot be a URL: no host, a bad port ...
+    NO_BASE = "no-base"  # relative, and neither the post nor the config gives a base
+    SAME_PAGE = "same-page"  # an anchor on the post itself
+    EXCLUDED = "excluded"  # matches an exclude pattern of the config
+    NOT_INCLUDED = "not-included"  # include patterns are set and none matches
+
+
+@dataclass(frozen=True)
+class Skip:
+    """The reason a URL is not fetched, with a human-readable detail."""
+
+    reason: SkipReason
+    detail: str
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One place where a post cites a URL."""
+
+    post: Path
+    line: int
+    text: str
+    kind: LinkKind
+    form: Form
+    source: str  # the URL exactly as written, after Markdown/HTML unescaping
+    fragment: str = ""
+
+
+@dataclass(frozen=True)
+class Link:
+    """One cited URL, normalised, with every place that cites it.
+
+    `url` is the normalised absolute URL without its fragment (fragments belong to the
+    occurrences). A skipped link keeps the text it was written with as its `url`.
+    """
+
+    url: str
+    kind: LinkKind
+    internal: bool
+    occurrences: tuple[Occurrence, ...]
+    skip: Skip | None = None
+
+    @property
+    def fetchable(self) -> bool:
+        """True when later stages should fetch this URL."""
+        return self.skip is None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A warning about an input file: the run goes on without (part of) it."""
+
+    path: Path
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else str(self.path)
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post that was read: its address on the web and what it is called."""
+
+    path: Path
+    address: str | None  # the post's own URL, from its front matter
+    title: str | None
+    date: dt.date | None
+    link_count: int
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything the extractor found in a set of posts."""
+
+    posts: tuple[Post, ...]
+    links: tuple[Link, ...]
+    problems: tuple[Problem, ...]
+
+    @property
+    def fetchable(self) -> tuple[Link, ...]:
+        """The links later stages fetch."""
+        return tuple(link for link in self.links if link.fetchable)
+
+    @property
+    def skipped(self) -> tuple[Link, ...]:
+        """The links listed but not fetched, each with its reason."""
+        return tuple(link for link in self.links if not link.fetchable)
