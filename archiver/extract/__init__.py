@@ -100,7 +100,7 @@ class _Collector:
             text=reference.text,
             kind=reference.kind,
             form=reference.form,
-            source=reference.url,
+            source=reference.written or reference.url,
             fragment=resolved.fragment if isinstance(resolved, ResolvedUrl) else "",
         )
         if isinstance(resolved, Skip):
@@ -113,7 +113,7 @@ class _Collector:
             return Skip(SkipReason.SAME_PAGE, "an anchor on the post itself")
         for pattern in self.settings.exclude:
             if pattern.search(url):
-                return Skip(SkipReason.EXCLUDED, f"matches links.exclude {pattern.pattern!r}")
+                return Skip(SkipReason.EXCLUDED, f"matches the links.exclude pattern {pattern.pattern}")
         if self.settings.include and not any(p.search(url) for p in self.settings.include):
             return Skip(SkipReason.NOT_INCLUDED, "matches none of links.include")
         return None

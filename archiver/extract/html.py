@@ -152,7 +152,8 @@ def _bare_urls(text: str, line: int) -> Iterator[Reference]:
         return
     for match in _DETECTOR.match(text) or ():
         if is_written_url(match.raw):
-            yield Reference(match.url, LinkKind.LINK, Form.BARE, line + text.count("\n", 0, match.index), "")
+            line_of_match = line + text.count("\n", 0, match.index)
+            yield Reference(match.url, LinkKind.LINK, Form.BARE, line_of_match, written=match.raw)
 
 
 def _bare_urls_allowed(node: NavigableString) -> bool:
@@ -161,7 +162,9 @@ def _bare_urls_allowed(node: NavigableString) -> bool:
 
 def _element_text(tag: Tag) -> str:
     if tag.name in ("a", "area"):
-        return tidy_text(tag.get_text(" ") or _attribute(tag, "title") or _attribute(tag, "alt") or "")
+        image = tag.find("img")
+        alt = _attribute(image, "alt")
+        return tidy_text(tag.get_text(" ") or alt or _attribute(tag, "title") or _attribute(tag, "alt") or "")
     return tidy_text(_attribute(tag, "alt") or _attribute(tag, "title") or "")
 
 

@@ -117,7 +117,8 @@ class _InlineWalk:
         if form is Form.BARE and not (following is not None and is_written_url(following.content)):
             self.open_links.append(_OpenLink(-1))  # a bare domain name ("Amazon.com"): prose, not a link
             return
-        self._record(Reference(str(token.attrs["href"]), LinkKind.LINK, form, self.line))
+        written = following.content if form is Form.BARE and following is not None else None
+        self._record(Reference(str(token.attrs["href"]), LinkKind.LINK, form, self.line, written=written))
         self.open_links.append(_OpenLink(len(self.found) - 1, keeps_text=form is Form.MARKDOWN))
 
     def _close_link(self) -> None:
@@ -152,6 +153,8 @@ class _InlineWalk:
                 self._record(replace(reference, text=reference.text or self._caption()))
                 if tag.name == "a":
                     anchor = len(self.found) - 1
+            if tag.name == "img":
+                self._add_text(str(tag.get("alt") or ""))  # an image's alt is the text of a link around it
         if _OPENING_ANCHOR.match(html):
             self.open_links.append(_OpenLink(anchor))
 

@@ -9,13 +9,18 @@ from archiver.model import Form, LinkKind
 
 @dataclass(frozen=True)
 class Reference:
-    """One URL written in a post: the text of the URL, what cites it and where."""
+    """One URL written in a post: the URL, what cites it and where.
+
+    `written` is the URL's text in the post when it differs from `url`, as for a bare
+    `www.example.com` whose URL is `http://www.example.com`.
+    """
 
     url: str
     kind: LinkKind
     form: Form
     line: int
     text: str = ""
+    written: str | None = None
 
 
 def tidy_text(text: str) -> str:

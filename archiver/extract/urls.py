@@ -20,7 +20,8 @@ _DISPLAY_LIMIT = 80
 
 @dataclass(frozen=True)
 class ResolvedUrl:
-    """An absolute http(s) URL without fragment, the fragment, and whether it is relative."""
+    """An absolute http(s) URL without fragment, the fragment, and whether it was written
+    relative to the post's own site (no scheme and no host)."""
 
     url: str
     fragment: str
@@ -34,8 +35,8 @@ def resolve(written: str, base: str | None) -> ResolvedUrl | Skip:
         parts = urlsplit(written)
     except ValueError as error:
         return Skip(SkipReason.INVALID, f"{_shorten(written)}: {error}")
-    relative = not parts.scheme
-    if relative:
+    relative = not parts.scheme and not parts.netloc
+    if not parts.scheme:
         if base is None:
             return Skip(SkipReason.NO_BASE, "relative URL and the post has no address; set posts.base_url")
         try:
