@@ -81,9 +81,13 @@ def summary(extraction: Extraction) -> str:
     """One line: how many posts, links, images, skipped links and problems."""
     counts = totals(extraction)
     return (
-        f"{counts['links']} links ({counts['images']} images, {counts['internal']} internal) "
-        f"in {counts['posts']} posts; {counts['skipped']} skipped; {counts['problems']} problems"
+        f"{_count(counts['links'], 'link')} ({_count(counts['images'], 'image')}, {counts['internal']} internal) "
+        f"in {_count(counts['posts'], 'post')}; {counts['skipped']} skipped; {_count(counts['problems'], 'problem')}"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _links_table(links: tuple[Link, ...]) -> Table:

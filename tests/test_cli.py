@@ -1,0 +1,145 @@
+"""The command line, run as a user runs it: in a subprocess, checking output and exit code."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from archiver.cli import ExitCode
+from tests.conftest import FIXTURE_POSTS, REPO, SEED_POST
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "archiver"
+
+
+def archiver(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    """Run `python -m archiver` with `args` and capture its output."""
+    command = [sys.executable, "-m", "archiver", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _project(folder: Path) -> Path:
+    """A copy of the bundled config and example post in `folder`."""
+    shutil.copytree(REPO / "examples", folder / "examples")
+    shutil.copy(REPO / "config.yaml", folder / "config.yaml")
+    return folder
+
+
+def test_console_script_and_module_both_answer_version() -> None:
+    script = subprocess.run([CONSOLE_SCRIPT, "--version"], capture_output=True, text=True, check=False)
+    module = archiver("--version")
+
+    assert script.returncode == module.returncode == ExitCode.OK
+    assert script.stdout == module.stdout
+    assert module.stdout.startswith("archiver ")
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["extract"]])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = archiver(*command, "--help")
+
+    assert result.returncode == ExitCode.OK
+    assert "usage: archiver" in result.stdout
+    assert "--config" in result.stdout or "COMMAND" in result.stdout
+
+
+def test_run_on_the_bundled_config_writes_the_links_file(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+
+    result = archiver("run", cwd=project)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "13 links (3 images, 6 internal) in 1 post;" in result.stdout
+    document = json.loads((project / "archives" / "links.json").read_text(encoding="utf-8"))
+    assert document["totals"]["links"] == 13
+    assert [p["path"] for p in document["posts"]] == ["examples/posts/2014-10-28-an-openstack-dream-team.md"]
+
+
+def test_extract_table_lists_every_link_and_a_summary(tmp_path: Path) -> None:
+    result = archiver("extract", SEED_POST, cwd=tmp_path)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "http://www.channelregister.co.uk/2014/10/15/core_divisional_duo_at_emc/" in result.stdout
+    assert "2014-10-28-an-openstack-dream-team.md:88" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert sum(" image " in row for row in rows) == 3
+    assert result.stdout.rstrip().endswith("13 links (3 images, 6 internal) in 1 post; 0 skipped; 0 problems")
+
+
+def test_extract_csv_has_one_row_per_occurrence(tmp_path: Path) -> None:
+    result = archiver("extract", "--format", "csv", FIXTURE_POSTS / "wordpress-export.md", cwd=tmp_path)
+
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert result.returncode == ExitCode.OK
+    wiki = next(row for row in rows if "Walled_garden" in row["url"])
+    assert (wiki["line"], wiki["text"], wiki["form"]) == ("12", "walled garden", "markdown")
+    mail = [row for row in rows if row["url"] == "mailto:dana@example.com"]
+    assert [row["skip_reason"] for row in mail] == ["scheme", "scheme"]
+
+
+def test_extract_json_to_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "links.json"
+
+    result = archiver("extract", "--format", "json", "-o", target, FIXTURE_POSTS, cwd=tmp_path)
+
+    assert result.returncode == ExitCode.OK
+    assert result.stdout == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["totals"]["posts"] == 7
+
+
+def test_bad_posts_warn_on_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_bytes(b"\x00\x01binary")
+    (tmp_path / "b.md").write_text("---\ntitle: [\n---\n[ok](http://ok.example.com/)\n", encoding="utf-8")
+
+    result = archiver("extract", "--format", "json", tmp_path, cwd=tmp_path)
+
+    assert result.returncode == ExitCode.OK
+    assert f"archiver: warning: {tmp_path / 'a.md'}: binary data" in result.stderr
+    assert f"archiver: warning: {tmp_path / 'b.md'}:2: front matter is not valid YAML" in result.stderr
+    assert json.loads(result.stdout)["links"][0]["url"] == "http://ok.example.com/"
+
+
+def test_bad_config_exits_3_with_file_and_key_and_no_traceback(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    config = project / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("max_size_mb: 64", "max_size_mb: lots"))
+
+    result = archiver("run", cwd=project)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "config.yaml: posts.max_size_mb: Input should be a valid number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["extract", "no/such/post.md"], "no/such/post.md: no such file or folder"),
+        (["run", "--config", "missing.yaml"], "missing.yaml: configuration file not found"),
+        (["run"], "config.yaml: configuration file not found"),
+        (["extract", "--format", "xml", "x.md"], "invalid choice: 'xml'"),
+        (["extract", "--base-url", "example.org", "x.md"], "must be an absolute http(s) URL"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_input_exits_3(tmp_path: Path, args: list[str], message: str) -> None:
+    result = archiver(*args, cwd=tmp_path)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_extract_with_base_url_option_resolves_relative_links(tmp_path: Path) -> None:
+    (tmp_path / "p.md").write_text("![a](/img/a.png)\n", encoding="utf-8")
+
+    result = archiver("extract", "--format", "json", "--base-url", "https://site.example/", "p.md", cwd=tmp_path)
+
+    link = json.loads(result.stdout)["links"][0]
+    assert (link["url"], link["internal"], link["skip"]) == ("https://site.example/img/a.png", True, None)
