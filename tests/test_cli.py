@@ -95,13 +95,14 @@ def test_extract_json_to_a_file(tmp_path: Path) -> None:
 
 def test_bad_posts_warn_on_stderr_and_the_run_goes_on(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_bytes(b"\x00\x01binary")
-    (tmp_path / "b.md").write_text("---\ntitle: [\n---\n[ok](http://ok.example.com/)\n", encoding="utf-8")
+    broken = "---\ntitle: [unclosed\nlink: http://x.example/\n---\n[ok](http://ok.example.com/)\n"
+    (tmp_path / "b.md").write_text(broken, encoding="utf-8")
 
     result = archiver("extract", "--format", "json", tmp_path, cwd=tmp_path)
 
     assert result.returncode == ExitCode.OK
     assert f"archiver: warning: {tmp_path / 'a.md'}: binary data" in result.stderr
-    assert f"archiver: warning: {tmp_path / 'b.md'}:2: front matter is not valid YAML" in result.stderr
+    assert f"archiver: warning: {tmp_path / 'b.md'}:3: front matter is not valid YAML" in result.stderr
     assert json.loads(result.stdout)["links"][0]["url"] == "http://ok.example.com/"
 
 
