@@ -38,7 +38,9 @@ def scaling(sizes: tuple[int, ...]) -> list[tuple[float, float]]:
     with tempfile.TemporaryDirectory() as folder:
         for paragraphs in sizes:
             post = Path(folder) / f"p{paragraphs}.md"
-            post.write_text("---\nlink: http://b.example/p/\n---\n" + "".join(PARAGRAPH.format(i=i) for i in range(paragraphs)))
+            post.write_text(
+                "---\nlink: http://b.example/p/\n---\n" + "".join(PARAGRAPH.format(i=i) for i in range(paragraphs))
+            )
             started = time.perf_counter()
             extract([post], ExtractSettings())
             results.append((post.stat().st_size / 1e6, time.perf_counter() - started))

@@ -52,7 +52,10 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("posts:\n  paths: [posts]\n  base_ulr: http://x/\n", r"posts\.base_ulr: unknown key .*did you mean 'base_url'"),
+        (
+            "posts:\n  paths: [posts]\n  base_ulr: http://x/\n",
+            r"posts\.base_ulr: unknown key .*did you mean 'base_url'",
+        ),
         ("posts:\n  paths: [posts]\nfetcher: {}\n", r"fetcher: unknown key \(known keys: links, output, posts\)"),
         ("posts:\n  paths: posts\n", r"posts\.paths: Input should be a valid list"),
         ("posts:\n  paths: []\n", r"posts\.paths: List should have at least 1 item"),
@@ -85,7 +88,8 @@ def test_several_mistakes_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(path)
 
-    assert "posts.max_size_mb" in str(raised.value) and "links.exclude" in str(raised.value)
+    assert "posts.max_size_mb" in str(raised.value)
+    assert "links.exclude" in str(raised.value)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

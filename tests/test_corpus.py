@@ -8,7 +8,7 @@ from pathlib import Path
 from archiver.config import ExtractSettings
 from archiver.extract import extract
 from archiver.model import Form, LinkKind, SkipReason
-from tests.conftest import by_url, extract_one
+from tests.conftest import SEED_POST, by_url, extract_one
 
 
 def test_every_corpus_post_extracts_without_a_problem(corpus: Path) -> None:
@@ -43,7 +43,8 @@ def test_corpus_caption_shortcode_with_jekyll_site_url(corpus: Path) -> None:
     links = by_url(extract_one(corpus / "2009-08-21-subscription-modeling-cloud-performance.md"))
 
     image = links["http://cloudscaling.com/assets/media/2009/08/subscription-model-table.jpg"]
-    assert image.kind is LinkKind.IMAGE and image.internal
+    assert image.kind is LinkKind.IMAGE
+    assert image.internal
     assert image.occurrences[0].text == "Subscription Modeling"
 
 
@@ -53,13 +54,13 @@ def test_corpus_reader_comments_with_bare_urls_and_anchors(corpus: Path) -> None
     thread = links["http://developer.amazonwebservices.com/connect/thread.jspa?messageID=51028&"]
     assert [(o.line, o.form) for o in thread.occurrences] == [(85, Form.MARKDOWN), (256, Form.BARE)]
     own = links["http://cloudscaling.com/blog/cloud-computing/amazons-ec2-generating-220m-annually/"]
-    assert own.skip is not None and own.skip.reason is SkipReason.SAME_PAGE
+    assert own.skip is not None
+    assert own.skip.reason is SkipReason.SAME_PAGE
 
 
 def test_corpus_seed_post_matches_the_shipped_example(corpus: Path) -> None:
-    from tests.conftest import SEED_POST
-
     shipped = [link.url for link in extract_one(SEED_POST).links]
     in_corpus = [link.url for link in extract_one(corpus / SEED_POST.name).links]
 
-    assert shipped == in_corpus and len(shipped) == 13
+    assert shipped == in_corpus
+    assert len(shipped) == 13

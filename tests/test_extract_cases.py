@@ -29,7 +29,8 @@ def test_front_matter_link_is_the_post_address_and_the_base_for_relative_urls() 
 def test_date_comes_from_wordpress_created_field() -> None:
     post = extract_one(WORDPRESS).posts[0]
 
-    assert post.date is not None and post.date.isoformat() == "2010-05-14"
+    assert post.date is not None
+    assert post.date.isoformat() == "2010-05-14"
     assert post.title == "Walled gardens, clouds and a reader's comments"
 
 
@@ -106,14 +107,16 @@ def test_bare_domain_names_in_prose_are_not_links() -> None:
 def test_comment_anchor_to_the_post_itself_is_skipped_as_same_page() -> None:
     link = by_url(extract_one(WORDPRESS))["http://blog.example.org/2010/05/walled-gardens/"]
 
-    assert link.skip is not None and link.skip.reason is SkipReason.SAME_PAGE
+    assert link.skip is not None
+    assert link.skip.reason is SkipReason.SAME_PAGE
     assert (link.occurrences[0].text, link.occurrences[0].fragment) == ("Caleb", "302")
 
 
 def test_mailto_in_autolink_and_markdown_is_skipped_with_its_reason() -> None:
     link = by_url(extract_one(WORDPRESS))["mailto:dana@example.com"]
 
-    assert link.skip is not None and link.skip.reason is SkipReason.SCHEME
+    assert link.skip is not None
+    assert link.skip.reason is SkipReason.SCHEME
     assert [o.form for o in link.occurrences] == [Form.AUTOLINK, Form.MARKDOWN]
     assert "mailto" in link.skip.detail
 
@@ -269,7 +272,8 @@ def test_base_url_setting_resolves_posts_without_an_address(tmp_path: Path) -> N
     with_base = by_url(extract_one(post, base_url="https://configured.example.org/blog/"))
 
     skip = without["/images/diagram.svg"].skip
-    assert skip is not None and skip.reason is SkipReason.NO_BASE
+    assert skip is not None
+    assert skip.reason is SkipReason.NO_BASE
     assert "base_url" in skip.detail
     assert with_base["https://configured.example.org/images/diagram.svg"].internal
     assert not with_base["https://docs.example.com/guide"].internal
@@ -280,8 +284,10 @@ def test_include_and_exclude_patterns_skip_with_the_pattern_named() -> None:
     links = by_url(extract_one(WORDPRESS, include=(include,), exclude=(exclude,)))
 
     shortener = links["http://is.gd/abc"].skip
-    assert shortener is not None and shortener.reason is SkipReason.EXCLUDED
+    assert shortener is not None
+    assert shortener.reason is SkipReason.EXCLUDED
     assert exclude.pattern in shortener.detail
     gall = links["http://en.wikipedia.org/wiki/Gall's_law"].skip
-    assert gall is not None and gall.reason is SkipReason.NOT_INCLUDED
+    assert gall is not None
+    assert gall.reason is SkipReason.NOT_INCLUDED
     assert links["http://static.example.net/big.png"].fetchable

@@ -51,7 +51,8 @@ def test_seed_post_address_is_recorded_and_not_an_outbound_link() -> None:
     (post,) = extraction.posts
     assert post.address == "http://cloudscaling.com/blog/cloud-computing/an-openstack-dream-team/"
     assert post.title == "An OpenStack Dream Team: EMC + Cloudscaling"
-    assert post.date is not None and post.date.isoformat() == "2014-10-28"
+    assert post.date is not None
+    assert post.date.isoformat() == "2014-10-28"
     assert post.link_count == 13
     assert all("an-openstack-dream-team" not in link.url for link in extraction.links)
 

@@ -48,7 +48,8 @@ def test_resolve_normalises_scheme_host_and_port_only(written: str, url: str, fr
 def test_relative_means_on_the_post_own_site(written: str, relative: bool) -> None:
     resolved = resolve(written, BASE)
 
-    assert isinstance(resolved, ResolvedUrl) and resolved.relative is relative
+    assert isinstance(resolved, ResolvedUrl)
+    assert resolved.relative is relative
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str, l
 
 def _parse_front_matter(path: Path, yaml_text: str) -> tuple[Mapping[str, Any], Problem | None]:
     try:
-        meta = yaml.load(yaml_text, Loader=_YamlLoader)  # noqa: S506 - a safe loader
+        meta = yaml.load(yaml_text, Loader=_YamlLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None  # +1 for 1-based, +1 for the opening fence
