@@ -291,3 +291,23 @@ def test_include_and_exclude_patterns_skip_with_the_pattern_named() -> None:
     assert gall is not None
     assert gall.reason is SkipReason.NOT_INCLUDED
     assert links["http://static.example.net/big.png"].fetchable
+
+
+def test_lines_stay_true_after_a_code_span_that_spans_lines(tmp_path: Path) -> None:
+    post = tmp_path / "code.md"
+    post.write_text("Some `code that\nspans\nlines` and\n[a link](http://after.example/) here.\n", encoding="utf-8")
+
+    (link,) = extract_one(post).links
+
+    assert lines_of(link) == [4]
+
+
+def test_lines_stay_true_for_bare_urls_after_folded_white_space_in_html(tmp_path: Path) -> None:
+    post = tmp_path / "folded.html"
+    post.write_text(
+        "<p>one</p>\n\n\n</a>text http://bare.example/x\n<b>b</b>\n\nhttp://bare.example/y\n", encoding="utf-8"
+    )
+
+    lines = {link.url: lines_of(link) for link in extract_one(post).links}
+
+    assert lines == {"http://bare.example/x": [4], "http://bare.example/y": [7]}

@@ -8,8 +8,11 @@ and code, are found with linkify-it, the same detector the Markdown parser uses.
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, Tag
@@ -68,30 +71,49 @@ def parse_html(html: str) -> BeautifulSoup:
 
 def fragment_references(html: str, first_line: int) -> list[Reference]:
     """The references in an HTML fragment that starts on `first_line` of its post."""
-    return list(_references(parse_html(html), first_line))
+    return list(_references(html, parse_html(html), first_line))
 
 
 def page(html: str, first_line: int = 1) -> HtmlPage:
     """The references of a whole HTML document, with its `<base>`, address and title."""
     soup = parse_html(html)
     return HtmlPage(
-        references=tuple(_references(soup, first_line)),
+        references=tuple(_references(html, soup, first_line)),
         base_href=_attribute(soup.find("base"), "href"),
         address=_canonical_address(soup),
         title=tidy_text(soup.title.get_text()) if soup.title else None,
     )
 
 
-def _references(soup: BeautifulSoup, first_line: int) -> Iterator[Reference]:
-    line = first_line
+class _LineIndex:
+    """Converts between offsets in a text and 1-based line numbers."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0, *(match.end() for match in re.finditer("\n", text))]
+
+    def line_of(self, offset: int) -> int:
+        return bisect.bisect_right(self._starts, offset)
+
+    def offset_of(self, line: int, column: int) -> int:
+        return self._starts[min(line, len(self._starts)) - 1] + column
+
+
+def _references(html: str, soup: BeautifulSoup, first_line: int) -> Iterator[Reference]:
+    # The parser records where each element starts, but not where text starts (and it
+    # folds white-space-only text), so a bare URL is found again in the source, looking
+    # forward from the element before it.
+    index = _LineIndex(html)
+    cursor = 0
     for node in soup.descendants:
         if isinstance(node, Tag):
-            line = first_line + (node.sourceline or 1) - 1
-            yield from element_references(node, line)
-        elif isinstance(node, NavigableString):
-            if not isinstance(node, Comment) and _bare_urls_allowed(node):
-                yield from _bare_urls(str(node), line)
-            line += node.count("\n")
+            cursor = max(cursor, index.offset_of(node.sourceline or 1, node.sourcepos or 0))
+            yield from element_references(node, first_line + index.line_of(cursor) - 1)
+        elif isinstance(node, NavigableString) and not isinstance(node, Comment) and _bare_urls_allowed(node):
+            for match in _bare_url_matches(str(node)):
+                found = html.find(match.raw, cursor)
+                cursor = found + len(match.raw) if found != -1 else cursor
+                line = first_line + index.line_of(found if found != -1 else cursor) - 1
+                yield Reference(match.url, LinkKind.LINK, Form.BARE, line, written=match.raw)
 
 
 def element_references(tag: Tag, line: int) -> Iterator[Reference]:
@@ -147,13 +169,10 @@ def _skip_descriptors(srcset: str, position: int) -> int:
     return position
 
 
-def _bare_urls(text: str, line: int) -> Iterator[Reference]:
+def _bare_url_matches(text: str) -> list[Any]:
     if "://" not in text and "www." not in text.lower():
-        return
-    for match in _DETECTOR.match(text) or ():
-        if is_written_url(match.raw):
-            line_of_match = line + text.count("\n", 0, match.index)
-            yield Reference(match.url, LinkKind.LINK, Form.BARE, line_of_match, written=match.raw)
+        return []
+    return [match for match in _DETECTOR.match(text) or () if is_written_url(match.raw)]
 
 
 def _bare_urls_allowed(node: NavigableString) -> bool:

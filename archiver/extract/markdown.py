@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline, backtick
 from markdown_it.token import Token
 
 from archiver.extract.html import (
@@ -37,6 +38,7 @@ def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"linkify": True}).enable(["linkify", "table", "strikethrough"])
     md.linkify = bare_url_detector()
     md.use(shortcode_plugin)
+    md.inline.ruler.at("backticks", _backticks_keeping_line_count)
     # Keep URLs as written (after Markdown unescaping): no percent-encoding or
     # punycode, and no silent dropping of javascript: or data: links, which the
     # extractor lists as skipped instead.
@@ -44,6 +46,21 @@ def _parser() -> MarkdownIt:
     md.normalizeLinkText = lambda link: link  # type: ignore[method-assign]
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     return md
+
+
+def _backticks_keeping_line_count(state: StateInline, silent: bool) -> bool:
+    """The code-span rule, also noting in `meta` how many line breaks the span held.
+
+    A code span turns its line breaks into spaces, so without this the lines of
+    everything after a multi-line code span would be counted short.
+    """
+    start = state.pos
+    if not backtick(state, silent):
+        return False
+    newlines = state.src.count("\n", start, state.pos)
+    if newlines and not silent:  # only a matched span can hold a line break
+        state.tokens[-1].meta["newlines"] = newlines
+    return True
 
 
 _PARSER = _parser()
@@ -93,6 +110,7 @@ class _InlineWalk:
             self._add_text(" ")
         elif kind in ("text", "code_inline"):
             self._add_text(token.content)
+            self.line += token.meta.get("newlines", 0)
         elif kind == "link_open":
             self._open_link(token, following)
         elif kind == "link_close":
