@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import glob
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -25,6 +26,22 @@ DEFAULT_CONFIG_FILE = Path("config.yaml")
 DEFAULT_OUTPUT_DIR = Path("archives")
 DEFAULT_MAX_POST_MB = 64.0
 POST_SUFFIXES = (".md", ".markdown", ".html", ".htm")
+
+DEFAULT_CONCURRENCY = 64
+DEFAULT_PER_HOST = 4
+DEFAULT_HOST_DELAY = 0.0
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_TOTAL_TIMEOUT = 120.0
+DEFAULT_ATTEMPTS = 3  # initial request + 2 retries = 3 requests
+DEFAULT_RETRY_CODES = (408, 429, 500, 502, 503, 504)
+DEFAULT_BACKOFF_SECONDS = 1.0
+DEFAULT_BACKOFF_MAX_SECONDS = 30.0
+DEFAULT_RETRY_AFTER_MAX_SECONDS = 120.0
+DEFAULT_MAX_REDIRECTS = 10
+DEFAULT_MAX_BODY_MB = 100.0
+DEFAULT_WARC_PREFIX = "archiver"
+DEFAULT_WARC_ROTATE_MB = 1000.0
 
 
 class _Section(BaseModel):
@@ -66,6 +83,56 @@ class LinksConfig(_Section):
         return patterns
 
 
+class FetchConfig(_Section):
+    """How URLs are fetched: limits, timeouts, retries, politeness and safety."""
+
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
+    per_host: int = Field(default=DEFAULT_PER_HOST, ge=1)
+    host_delay: float = Field(default=DEFAULT_HOST_DELAY, ge=0)
+    connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
+    read_timeout: float = Field(default=DEFAULT_READ_TIMEOUT, gt=0)
+    total_timeout: float = Field(default=DEFAULT_TOTAL_TIMEOUT, gt=0)
+    attempts: int = Field(default=DEFAULT_ATTEMPTS, ge=1)
+    retry_codes: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_CODES))
+    backoff: float = Field(default=DEFAULT_BACKOFF_SECONDS, ge=0)
+    backoff_max: float = Field(default=DEFAULT_BACKOFF_MAX_SECONDS, ge=0)
+    retry_after_max: float = Field(default=DEFAULT_RETRY_AFTER_MAX_SECONDS, ge=0)
+    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0)
+    max_body_mb: float = Field(default=DEFAULT_MAX_BODY_MB, gt=0)
+    contact: str | None = None
+    robots: bool = False
+    ca_bundle: str | None = None
+    allow_networks: list[str] = Field(default_factory=list)
+    resolve: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as error:
+                raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8: {error}") from None
+        return networks
+
+    @field_validator("resolve")
+    @classmethod
+    def _addresses(cls, mapping: dict[str, str]) -> dict[str, str]:
+        for host, address in mapping.items():
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(f"{host}: {address!r} is not an IP address") from None
+        return mapping
+
+
+class PackConfig(_Section):
+    """How captures are written: WARC file names and rotation."""
+
+    prefix: str = Field(default=DEFAULT_WARC_PREFIX, pattern=r"^[A-Za-z0-9._-]+$")
+    rotate_mb: float = Field(default=DEFAULT_WARC_ROTATE_MB, gt=0)
+
+
 class OutputConfig(_Section):
     """Where archives, indexes and reports are written."""
 
@@ -75,6 +142,8 @@ class OutputConfig(_Section):
 class _File(_Section):
     posts: PostsConfig
     links: LinksConfig = LinksConfig()
+    fetch: FetchConfig = FetchConfig()
+    pack: PackConfig = PackConfig()
     output: OutputConfig = OutputConfig()
 
 
@@ -89,6 +158,40 @@ class ExtractSettings(BaseModel):
     max_post_bytes: int = int(DEFAULT_MAX_POST_MB * 1024 * 1024)
 
 
+class FetchSettings(BaseModel):
+    """The fetcher's slice of the configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    per_host: int = DEFAULT_PER_HOST
+    host_delay: float = DEFAULT_HOST_DELAY
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
+    attempts: int = DEFAULT_ATTEMPTS
+    retry_codes: frozenset[int] = frozenset(DEFAULT_RETRY_CODES)
+    backoff: float = DEFAULT_BACKOFF_SECONDS
+    backoff_max: float = DEFAULT_BACKOFF_MAX_SECONDS
+    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX_SECONDS
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    max_body_bytes: int = int(DEFAULT_MAX_BODY_MB * 1024 * 1024)
+    contact: str | None = None
+    robots: bool = False
+    ca_bundle: Path | None = None
+    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    resolve: dict[str, str] = Field(default_factory=dict)
+
+
+class PackSettings(BaseModel):
+    """The packer's slice of the configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefix: str = DEFAULT_WARC_PREFIX
+    rotate_bytes: int = int(DEFAULT_WARC_ROTATE_MB * 1_000_000)
+
+
 class Config(BaseModel):
     """The whole validated configuration, with paths made absolute."""
 
@@ -98,6 +201,8 @@ class Config(BaseModel):
     post_paths: tuple[Path, ...]
     output_dir: Path
     extract: ExtractSettings
+    fetch: FetchSettings = FetchSettings()
+    pack: PackSettings = PackSettings()
 
 
 def load_config(path: Path) -> Config:
@@ -114,6 +219,19 @@ def load_config(path: Path) -> Config:
         post_paths=tuple(p for group in post_paths for p in group),
         output_dir=base / parsed.output.dir,
         extract=_extract_settings(parsed.posts, parsed.links),
+        fetch=_fetch_settings(parsed.fetch, base),
+        pack=PackSettings(prefix=parsed.pack.prefix, rotate_bytes=int(parsed.pack.rotate_mb * 1_000_000)),
+    )
+
+
+def _fetch_settings(fetch: FetchConfig, base: Path) -> FetchSettings:
+    values = fetch.model_dump(exclude={"max_body_mb", "ca_bundle", "allow_networks", "retry_codes"})
+    return FetchSettings(
+        **values,
+        retry_codes=frozenset(fetch.retry_codes),
+        max_body_bytes=int(fetch.max_body_mb * 1024 * 1024),
+        ca_bundle=base / fetch.ca_bundle if fetch.ca_bundle else None,
+        allow_networks=tuple(ipaddress.ip_network(n, strict=False) for n in fetch.allow_networks),
     )
 
 

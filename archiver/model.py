@@ -139,3 +139,96 @@ class Extraction:
     def skipped(self) -> tuple[Link, ...]:
         """The links listed but not fetched, each with its reason."""
         return tuple(link for link in self.links if not link.fetchable)
+
+
+class Status(StrEnum):
+    """The outcome of fetching one URL: every outcome a user can act on has its own value."""
+
+    OK = "ok"
+    REDIRECTED = "redirected"  # answered, after one or more redirects
+    NOT_FOUND = "not-found"  # 404
+    GONE = "gone"  # 410
+    ACCESS_DENIED = "access-denied"  # 401, 403
+    RATE_LIMITED = "rate-limited"  # 429 on every attempt
+    CLIENT_ERROR = "client-error"  # another 4xx
+    SERVER_ERROR = "server-error"  # 5xx on every attempt
+    DNS_FAILURE = "dns-failure"  # the host name does not resolve
+    REFUSED = "refused"  # the connection was refused
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls-error"  # certificate verification or handshake failed
+    RESET = "reset"  # the connection broke during the exchange
+    NETWORK_ERROR = "network-error"  # another transport failure
+    REDIRECT_LOOP = "redirect-loop"
+    TOO_MANY_REDIRECTS = "too-many-redirects"
+    TOO_LARGE = "too-large"  # the body passed the size cap; what was read is kept
+    BLOCKED = "blocked"  # refused by policy: a private address, robots.txt
+    UNSUPPORTED = "unsupported"  # a redirect to a scheme that is not fetched
+
+    @classmethod
+    def from_code(cls, code: int, redirected: bool = False) -> Status:
+        """The status of a final HTTP answer with this status code."""
+        if code < 400:
+            return cls.REDIRECTED if redirected else cls.OK
+        return _CODE_STATUS.get(code) or (cls.CLIENT_ERROR if code < 500 else cls.SERVER_ERROR)
+
+    @property
+    def is_ok(self) -> bool:
+        """The URL answered with content."""
+        return self in (Status.OK, Status.REDIRECTED, Status.TOO_LARGE)
+
+    @property
+    def is_transient(self) -> bool:
+        """A failure that a later attempt may not see."""
+        return self in _TRANSIENT
+
+    @property
+    def is_dead(self) -> bool:
+        """A failure that says the content is gone from this address."""
+        return self in (Status.NOT_FOUND, Status.GONE, Status.DNS_FAILURE, Status.REFUSED)
+
+
+_CODE_STATUS = {
+    401: Status.ACCESS_DENIED,
+    403: Status.ACCESS_DENIED,
+    404: Status.NOT_FOUND,
+    410: Status.GONE,
+    429: Status.RATE_LIMITED,
+}
+_TRANSIENT = frozenset(
+    {Status.RATE_LIMITED, Status.SERVER_ERROR, Status.TIMEOUT, Status.RESET, Status.NETWORK_ERROR, Status.REFUSED}
+)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One HTTP exchange of a fetch: a redirect on the way, or the final answer."""
+
+    url: str
+    code: int
+    location: str | None = None
+
+
+@dataclass(frozen=True)
+class WarcLocation:
+    """Where a capture is stored: a WARC file and the offset of its response record."""
+
+    filename: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What fetching one URL gave: its status, the redirect chain and the cost."""
+
+    url: str
+    status: Status
+    code: int | None
+    final_url: str
+    hops: tuple[Hop, ...]
+    attempts: int
+    duration: float
+    checked_at: dt.datetime
+    detail: str = ""
+    size: int = 0
+    capture: WarcLocation | None = None

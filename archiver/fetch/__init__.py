@@ -1,0 +1,328 @@
+"""Fetch: links -> captures. Retrieve each URL politely and safely, keeping the exact bytes.
+
+`Fetcher.fetch(url)` follows redirects itself (each hop is an `Exchange`, its body
+streamed to a temporary file as it arrives, never held whole in memory), retries where
+a retry can help, and returns a `Capture`: the `FetchResult` and the exchanges of the
+final attempt. A failing URL is a status in the result, never an exception.
+
+Politeness and safety: a global and a per-host concurrency limit, an optional delay
+between requests to one host, an honest User-Agent, optional robots.txt; connections
+only to public addresses (see `network`), TLS always verified. A host whose name does
+not resolve or that refuses connections is learned once per run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import IO
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+
+from archiver import __version__
+from archiver.config import FetchSettings
+from archiver.fetch.errors import status_for_error
+from archiver.fetch.hosts import HostMemory, RobotsRules
+from archiver.fetch.network import AddressPolicy, GuardedBackend
+from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
+from archiver.fetch.transport import HostPoolTransport, tls_context
+from archiver.model import FetchResult, Hop, Status
+
+__all__ = ["Capture", "Exchange", "Fetcher", "user_agent"]
+
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+_SPOOL_IN_MEMORY = 1024 * 1024
+_CHUNK_LIMIT = 64 * 1024
+
+
+def user_agent(contact: str | None) -> str:
+    """The User-Agent every request sends: the tool's name and version, and a contact."""
+    return f"archiver/{__version__} (link archiver{'; +' + contact if contact else ''})"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and its response; the body as it came off the wire, spooled.
+
+    The body keeps its content-encoding; chunked framing is already removed.
+    """
+
+    url: str
+    method: str
+    target: str
+    request_headers: tuple[tuple[str, str], ...]
+    http_version: str
+    code: int
+    reason: str
+    response_headers: tuple[tuple[str, str], ...]
+    body: IO[bytes]
+    body_size: int
+    payload_digest: str
+    truncated: bool
+    peer: str | None
+    date: dt.datetime
+
+    def location(self) -> str | None:
+        """The redirect target, when this is a redirect."""
+        if self.code not in REDIRECT_CODES:
+            return None
+        return next((value for name, value in self.response_headers if name.lower() == "location"), None)
+
+    def header(self, name: str) -> str | None:
+        """A response header's value, or None."""
+        return next((value for key, value in self.response_headers if key.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A fetched URL: its result and the exchanges that make up its final attempt."""
+
+    result: FetchResult
+    exchanges: tuple[Exchange, ...]
+
+    def close(self) -> None:
+        """Release the spooled bodies."""
+        for exchange in self.exchanges:
+            exchange.body.close()
+
+
+@dataclass
+class _Attempt:
+    """One try at a URL, following its redirects."""
+
+    status: Status
+    code: int | None
+    final_url: str
+    exchanges: list[Exchange] = field(default_factory=list)
+    detail: str = ""
+    retry_after: float | None = None
+    contacted: bool = False  # False when the host was already known to be unreachable
+
+    def discard(self) -> None:
+        for exchange in self.exchanges:
+            exchange.body.close()
+
+
+class Fetcher:
+    """Fetches URLs with the limits, retries and safety rules of its settings."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self._settings = settings
+        backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
+        transport = HostPoolTransport(tls_context(settings.ca_bundle), backend, settings.per_host)
+        timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        headers = {"User-Agent": user_agent(settings.contact), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts = HostMemory()
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._next_request_at: dict[str, float] = {}
+        self._robots = RobotsRules(self._client, user_agent(settings.contact)) if settings.robots else None
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._client.aclose()
+
+    async def fetch_all(self, urls: Iterable[str]) -> AsyncIterator[Capture]:
+        """Fetch every URL once, yielding captures as they complete."""
+        pending = {asyncio.ensure_future(self.fetch(url)) for url in dict.fromkeys(urls)}
+        try:
+            for next_done in asyncio.as_completed(pending):
+                yield await next_done
+        finally:
+            for task in pending:
+                task.cancel()
+
+    async def fetch(self, url: str) -> Capture:
+        """Fetch one URL, following redirects and retrying where that can help."""
+        started, checked_at = time.monotonic(), dt.datetime.now(dt.UTC)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._settings.attempts),
+            wait=wait_policy(self._settings.backoff, self._settings.backoff_max, self._settings.retry_after_max),
+            retry=retry_if_result(self._worth_retrying),
+            before_sleep=_discard_attempt,
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        attempt: _Attempt = await retrying(self._attempt, url)
+        contacted = int(retrying.statistics["attempt_number"]) - (0 if attempt.contacted else 1)
+        return Capture(
+            result=FetchResult(
+                url=url,
+                status=attempt.status,
+                code=attempt.code,
+                final_url=attempt.final_url,
+                hops=tuple(Hop(e.url, e.code, e.location()) for e in attempt.exchanges),
+                attempts=contacted,
+                duration=time.monotonic() - started,
+                checked_at=checked_at,
+                detail=attempt.detail,
+                size=sum(e.body_size for e in attempt.exchanges),
+            ),
+            exchanges=tuple(attempt.exchanges),
+        )
+
+    def _worth_retrying(self, attempt: _Attempt) -> bool:
+        # An answer from what the run already knows about the host would not change.
+        return attempt.contacted and should_retry(attempt, self._settings.retry_codes)
+
+    async def _attempt(self, url: str) -> _Attempt:
+        attempt = _Attempt(Status.NETWORK_ERROR, None, url)
+        try:
+            async with asyncio.timeout(self._settings.total_timeout):
+                await self._follow(attempt)
+        except TimeoutError:
+            attempt.status, attempt.code = Status.TIMEOUT, None
+            attempt.detail = f"no complete answer within {self._settings.total_timeout:g} s"
+        return attempt
+
+    async def _follow(self, attempt: _Attempt) -> None:
+        visited = {attempt.final_url}
+        while True:
+            if not await self._exchange_into(attempt):
+                return
+            location = attempt.exchanges[-1].location()
+            if location is None:
+                return
+            target = _without_fragment(urljoin(attempt.final_url, location))
+            if not self._may_follow(attempt, target, visited):
+                return
+            visited.add(target)
+            attempt.final_url = target
+
+    def _may_follow(self, attempt: _Attempt, target: str, visited: set[str]) -> bool:
+        if urlsplit(target).scheme not in ("http", "https"):
+            attempt.status, attempt.detail = Status.UNSUPPORTED, f"redirect to {target}, which is not http(s)"
+        elif target in visited:
+            attempt.status, attempt.detail = Status.REDIRECT_LOOP, f"redirect back to {target}"
+        elif len(attempt.exchanges) > self._settings.max_redirects:
+            attempt.status = Status.TOO_MANY_REDIRECTS
+            attempt.detail = f"more than {self._settings.max_redirects} redirects"
+        else:
+            return True
+        return False
+
+    async def _exchange_into(self, attempt: _Attempt) -> bool:
+        """Make one exchange for the attempt's current URL; False when the attempt is over."""
+        url = attempt.final_url
+        host = urlsplit(url).hostname or ""
+        known = self._hosts.verdict(host)
+        if known is not None:
+            attempt.status, attempt.code, attempt.detail = known[0], None, known[1]
+            return False
+        if self._robots is not None and not await self._robots.allows(url, self._slot(host)):
+            attempt.status, attempt.code, attempt.detail = Status.BLOCKED, None, "disallowed by robots.txt"
+            return False
+        attempt.contacted = True
+        try:
+            async with self._slot(host):
+                exchange = await self._exchange(url)
+        except httpx.HTTPError as error:
+            attempt.status, attempt.detail = status_for_error(error)
+            attempt.code = None
+            self._hosts.record(host, attempt.status, attempt.detail)
+            return False
+        self._hosts.record(host, Status.OK, "")
+        attempt.exchanges.append(exchange)
+        attempt.code = exchange.code
+        attempt.retry_after = retry_after_seconds(exchange.header("Retry-After"))
+        redirected = len(attempt.exchanges) > 1
+        attempt.status = Status.TOO_LARGE if exchange.truncated else Status.from_code(exchange.code, redirected)
+        attempt.detail = f"stopped after {exchange.body_size} bytes, over the size limit" if exchange.truncated else ""
+        return not exchange.truncated
+
+    @asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        slots = self._host_slots.setdefault(host, asyncio.Semaphore(self._settings.per_host))
+        async with self._global, slots:
+            await self._wait_turn(host)
+            yield
+
+    async def _wait_turn(self, host: str) -> None:
+        if self._settings.host_delay <= 0:
+            return
+        now = time.monotonic()
+        start = max(now, self._next_request_at.get(host, now))
+        self._next_request_at[host] = start + self._settings.host_delay
+        await asyncio.sleep(start - now)
+
+    async def _exchange(self, url: str) -> Exchange:
+        request = self._client.build_request("GET", url)
+        date = dt.datetime.now(dt.UTC)
+        response = await self._client.send(request, stream=True)
+        try:
+            peer = _peer_address(response)
+            body, size, digest, truncated = await self._spool(response)
+        finally:
+            await response.aclose()
+        return Exchange(
+            url=str(request.url),
+            method=request.method,
+            target=request.url.raw_path.decode("ascii"),
+            request_headers=_decoded(request.headers.raw),
+            http_version=response.http_version,
+            code=response.status_code,
+            reason=response.reason_phrase,
+            response_headers=_decoded(response.headers.raw),
+            body=body,
+            body_size=size,
+            payload_digest=digest,
+            truncated=truncated,
+            peer=peer,
+            date=date,
+        )
+
+    async def _spool(self, response: httpx.Response) -> tuple[IO[bytes], int, str, bool]:
+        body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - handed on
+        digest, size, limit = hashlib.sha1(), 0, self._settings.max_body_bytes
+        try:
+            async for chunk in response.aiter_raw(_CHUNK_LIMIT):
+                kept = chunk[: max(0, limit - size)]
+                body.write(kept)
+                digest.update(kept)
+                size += len(kept)
+                if len(kept) < len(chunk):
+                    return _rewound(body), size, _sha1_label(digest), True
+        except BaseException:
+            body.close()
+            raise
+        return _rewound(body), size, _sha1_label(digest), False
+
+
+def _discard_attempt(state: RetryCallState) -> None:
+    if state.outcome is not None and not state.outcome.failed:
+        state.outcome.result().discard()
+
+
+def _peer_address(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    address = stream.get_extra_info("server_addr") if stream is not None else None
+    return str(address[0]) if address else None
+
+
+def _decoded(raw: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+    return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
+
+
+def _rewound(body: IO[bytes]) -> IO[bytes]:
+    body.seek(0)
+    return body
+
+
+def _sha1_label(digest: hashlib._Hash) -> str:
+    return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+
+
+def _without_fragment(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))

@@ -1,0 +1,256 @@
+"""A real HTTP/1.1 server on loopback that misbehaves the way the web does.
+
+It runs in a thread with its own event loop and listens on several loopback addresses
+(one per test host name) and, with TLS, on more. Every route is answered for any host
+name; the server counts requests per path and the peak of concurrent requests per
+host, so tests can check retries and politeness.
+
+Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
+/ok.html), /loop/a and /loop/b, /status/CODE, /flaky/CODE/N (CODE for the first N
+requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
+/huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import socket
+import ssl
+import struct
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+HTML = b"<!doctype html><html><head><title>OK</title></head><body><p>Hello, archive.</p></body></html>\n"
+GZIP_TEXT = b"compressed text, stored as it came off the wire\n" * 50
+CHUNKS = [b"first chunk\n", b"1\r\nlooks like a chunk header\n", b"last chunk\n"]
+
+
+def body_of(size: int) -> bytes:
+    """Deterministic bytes of a given size, so tests can compare what was stored."""
+    seed = hashlib.sha256(str(size).encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+@dataclass
+class Response:
+    """What a route sends; `raw` handlers write the socket themselves."""
+
+    code: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    chunked: list[bytes] | None = None
+
+
+Handler = Callable[[str, "Connection"], Awaitable[Response | None]]
+
+
+@dataclass
+class Connection:
+    """The request being answered: its host and the stream to write to."""
+
+    host: str
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+class MisbehavingServer:
+    """The server; start() binds each address given and returns the port of each."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[tuple[str, str]] = Counter()
+        self.peak: dict[str, int] = defaultdict(int)
+        self._active: dict[str, int] = defaultdict(int)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._servers: list[asyncio.Server] = []
+
+    def start(self, address: str, context: ssl.SSLContext | None = None) -> int:
+        """Listen on `address` (port chosen by the system); return the port."""
+        if not self._thread.is_alive():
+            self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(self._listen(address, context), self._loop)
+        return future.result(timeout=10)
+
+    def stop(self) -> None:
+        """Close every listener and stop the loop."""
+        asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    def reset_counts(self) -> None:
+        """Forget hits and peaks (the loop thread only reads and increments them)."""
+        self.hits.clear()
+        self.peak.clear()
+
+    async def _listen(self, address: str, context: ssl.SSLContext | None) -> int:
+        server = await asyncio.start_server(self._serve, address, 0, ssl=context)
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def _close(self) -> None:
+        for server in self._servers:
+            server.close()
+        handlers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while await self._one_request(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        except asyncio.CancelledError:
+            pass  # the server is stopping; end quietly instead of logging the cancellation
+        finally:
+            writer.close()
+
+    async def _one_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        _, target, _ = lines[0].split(" ", 2)
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+        host = headers.get("host", "").rsplit(":", 1)[0]
+        self.hits[(host, target)] += 1
+        self._active[host] += 1
+        self.peak[host] = max(self.peak[host], self._active[host])
+        try:
+            response = await self._route(target, Connection(host, reader, writer))
+        finally:
+            self._active[host] -= 1
+        if response is None:
+            return False
+        await _send(writer, response)
+        return headers.get("connection", "").lower() != "close"
+
+    async def _route(self, target: str, connection: Connection) -> Response | None:
+        path = target.split("?", 1)[0]
+        for prefix, handler in _ROUTES:
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+                return await handler(self, path.removeprefix(prefix), connection)
+        return Response(404, b"<html><body>Not found</body></html>", [("Content-Type", "text/html")])
+
+
+async def _send(writer: asyncio.StreamWriter, response: Response) -> None:
+    reason = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found"}.get(response.code, "Status")
+    head = [f"HTTP/1.1 {response.code} {reason}", *(f"{k}: {v}" for k, v in response.headers)]
+    if response.chunked is not None:
+        head.append("Transfer-Encoding: chunked")
+        body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in response.chunked) + b"0\r\n\r\n"
+    else:
+        head.append(f"Content-Length: {len(response.body)}")
+        body = response.body
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+    await writer.drain()
+
+
+def _fixed(response: Response) -> Handler:
+    async def handler(_: str, __: Connection) -> Response:
+        return response
+
+    return handler
+
+
+async def _redirect(rest: str, _: Connection) -> Response:
+    remaining = int(rest)
+    target = "/ok.html" if remaining <= 1 else f"/redirect/{remaining - 1}"
+    return Response(301, b"", [("Location", target)])
+
+
+async def _loop(rest: str, _: Connection) -> Response:
+    return Response(302, b"", [("Location", "/loop/b" if rest == "a" else "/loop/a")])
+
+
+async def _status(rest: str, _: Connection) -> Response:
+    return Response(int(rest), f"status {rest}".encode(), [("Content-Type", "text/plain")])
+
+
+async def _to(rest: str, _: Connection) -> Response:
+    return Response(302, b"", [("Location", unquote(rest))])
+
+
+async def _huge(rest: str, _: Connection) -> Response:
+    return Response(200, body_of(int(rest)), [("Content-Type", "application/octet-stream")])
+
+
+async def _reset(_: str, connection: Connection) -> None:
+    writer = connection.writer
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nContent-Type: text/plain\r\n\r\npartial")
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def _hang(_: str, __: Connection) -> None:
+    await asyncio.sleep(3600)
+
+
+async def _slow(_: str, connection: Connection) -> None:
+    writer = connection.writer
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\nContent-Type: text/plain\r\n\r\n")
+    for _ in range(3):
+        await asyncio.sleep(0.2)
+        writer.write(b"slow body\n")
+        await writer.drain()
+    writer.close()
+
+
+async def _hold(rest: str, _: Connection) -> Response:
+    await asyncio.sleep(float(rest))
+    return Response(200, b"held", [("Content-Type", "text/plain")])
+
+
+class _Flaky:
+    """CODE for the first N requests of each host and path, then 200."""
+
+    async def __call__(self, server: MisbehavingServer, rest: str, connection: Connection) -> Response:
+        code, times = (int(part) for part in rest.split("/")[:2])
+        seen = server.hits[(connection.host, f"/flaky/{rest}")]
+        if seen <= times:
+            return Response(code, b"try again", [("Retry-After", "1"), ("Content-Type", "text/plain")])
+        return Response(200, b"recovered", [("Content-Type", "text/plain")])
+
+
+def _plain(handler: Handler) -> Callable[[MisbehavingServer, str, Connection], Awaitable[Response | None]]:
+    async def route(_: MisbehavingServer, rest: str, connection: Connection) -> Response | None:
+        return await handler(rest, connection)
+
+    return route
+
+
+_ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitable[Response | None]]]] = [
+    ("/ok.html", _plain(_fixed(Response(200, HTML, [("Content-Type", "text/html; charset=utf-8")])))),
+    ("/image.png", _plain(_fixed(Response(200, PNG, [("Content-Type", "image/png")])))),
+    (
+        "/gzip",
+        _plain(
+            _fixed(
+                Response(
+                    200, gzip.compress(GZIP_TEXT, mtime=0), [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")]
+                )
+            )
+        ),
+    ),
+    ("/chunked", _plain(_fixed(Response(200, chunked=CHUNKS, headers=[("Content-Type", "text/plain")])))),
+    ("/redirect/", _plain(_redirect)),
+    ("/loop/", _plain(_loop)),
+    ("/status/", _plain(_status)),
+    ("/flaky/", _Flaky()),
+    ("/reset", _plain(_reset)),
+    ("/hang", _plain(_hang)),
+    ("/slow", _plain(_slow)),
+    ("/huge/", _plain(_huge)),
+    ("/hold/", _plain(_hold)),
+    ("/to/", _plain(_to)),
+]
