@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
 
-from archiver import __version__
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from archiver import __version__, job
 from archiver.atomic import write_text_atomically
 from archiver.config import DEFAULT_CONFIG_FILE, Config, default_config, load_config
 from archiver.errors import ArchiverError, ConfigError, InputError
@@ -26,7 +30,6 @@ from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.model import Extraction
 
-LINKS_FILE = "links.json"
 FORMATS = ("table", "json", "csv")
 
 
@@ -81,8 +84,8 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "run", help="run the main job over the configured posts",
-        description=f"Extract every link and image from the configured posts and write {LINKS_FILE} "
-        "to the output folder.",
+        description="Extract every link and image from the configured posts, fetch each URL once and "
+        "store the captures as WARC files, with a per-URL results file, in the output folder.",
     )  # fmt: skip
     _config_option(parser)
     parser.set_defaults(handler=run_command)
@@ -110,10 +113,24 @@ def run_command(args: argparse.Namespace) -> ExitCode:
     """`archiver run`: the main job."""
     config = _config(args.config)
     extraction = _extract(config, config.post_paths)
-    target = config.output_dir / LINKS_FILE
-    write_text_atomically(target, to_json(extraction))
-    print(f"{summary(extraction)}\nwrote {target}")
+    print(summary(extraction))
+    with _progress_bar(len(extraction.fetchable)) as advance:
+        result = job.run(config, advance, extraction)
+    print(result)
+    print(f"wrote {config.output_dir / job.RESULTS_FILE}")
     return ExitCode.OK
+
+
+@contextmanager
+def _progress_bar(total: int) -> Iterator[job.Progress]:
+    """A progress bar on a terminal; silence otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    columns = (TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("fetch", total=total)
+        yield lambda _: bar.advance(task)
 
 
 def extract_command(args: argparse.Namespace) -> ExitCode:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trustme
 
-from archiver.config import ExtractSettings
+from archiver.config import ExtractSettings, FetchSettings
 from archiver.extract import extract
 from archiver.model import Extraction, Link
+from tests.webserver import MisbehavingServer
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -39,3 +46,60 @@ def by_url(extraction: Extraction) -> dict[str, Link]:
 def lines_of(link: Link) -> list[int]:
     """The line of each occurrence, in order."""
     return [occurrence.line for occurrence in link.occurrences]
+
+
+@dataclass(frozen=True)
+class Web:
+    """The misbehaving server as the fetcher sees it: host names, ports and settings."""
+
+    server: MisbehavingServer
+    ports: dict[str, int]
+    addresses: dict[str, str]
+    ca_file: Path
+
+    def url(self, host: str, path: str) -> str:
+        """An absolute URL on one of the test hosts."""
+        scheme = "https" if host in TLS_HOSTS else "http"
+        return f"{scheme}://{host}:{self.ports[host]}{path}"
+
+    def settings(self, **overrides: Any) -> FetchSettings:
+        """Fetch settings for the test hosts: loopback allowed, short waits and timeouts."""
+        values: dict[str, Any] = {
+            "allow_networks": (ipaddress.ip_network("127.0.0.0/8"),),
+            "resolve": {**self.addresses, "private.test": "10.0.0.1", "metadata.test": "169.254.169.254"},
+            "ca_bundle": self.ca_file,
+            "backoff": 0.05,
+            "backoff_max": 0.1,
+            "retry_after_max": 1.5,
+            "connect_timeout": 2.0,
+            "read_timeout": 0.5,
+            "total_timeout": 5.0,
+            "max_body_bytes": 200_000,
+            "contact": "https://blog.example.org/archiving",
+        }
+        return FetchSettings(**{**values, **overrides})
+
+
+# Each test host has an address of its own on the loopback network.
+PLAIN_HOSTS = {"alpha.test": "127.0.0.2", "beta.test": "127.0.0.3"}
+TLS_HOSTS = {"secure.test": "127.0.0.4", "badtls.test": "127.0.0.5"}
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
+    """The misbehaving HTTP server, on plain and TLS hosts, for the whole session."""
+    trusted, untrusted = trustme.CA(), trustme.CA()
+    ca_file = tmp_path_factory.mktemp("tls") / "ca.pem"
+    trusted.cert_pem.write_to_path(str(ca_file))
+    server = MisbehavingServer()
+    ports = {host: server.start(address) for host, address in PLAIN_HOSTS.items()}
+    ports["secure.test"] = server.start(TLS_HOSTS["secure.test"], _server_tls(trusted, "secure.test"))
+    ports["badtls.test"] = server.start(TLS_HOSTS["badtls.test"], _server_tls(untrusted, "badtls.test"))
+    yield Web(server, ports, {**PLAIN_HOSTS, **TLS_HOSTS}, ca_file)
+    server.stop()
+
+
+def _server_tls(ca: trustme.CA, host: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host).configure_cert(context)
+    return context

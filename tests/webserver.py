@@ -8,7 +8,8 @@ host, so tests can check retries and politeness.
 Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
 /ok.html), /loop/a and /loop/b, /status/CODE, /flaky/CODE/N (CODE for the first N
 requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
-/huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL).
+/huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL), and a
+/robots.txt that disallows /private/.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -68,6 +70,9 @@ class MisbehavingServer:
     def __init__(self) -> None:
         self.hits: Counter[tuple[str, str]] = Counter()
         self.peak: dict[str, int] = defaultdict(int)
+        self.peak_total = 0
+        self.headers: dict[tuple[str, str], dict[str, str]] = {}
+        self.arrivals: dict[str, list[float]] = defaultdict(list)
         self._active: dict[str, int] = defaultdict(int)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -85,11 +90,13 @@ class MisbehavingServer:
         asyncio.run_coroutine_threadsafe(self._close(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        self._loop.close()
 
     def reset_counts(self) -> None:
-        """Forget hits and peaks (the loop thread only reads and increments them)."""
-        self.hits.clear()
+        """Forget peaks and arrival times, for a test that measures them."""
         self.peak.clear()
+        self.peak_total = 0
+        self.arrivals.clear()
 
     async def _listen(self, address: str, context: ssl.SSLContext | None) -> int:
         server = await asyncio.start_server(self._serve, address, 0, ssl=context)
@@ -122,8 +129,11 @@ class MisbehavingServer:
         headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
         host = headers.get("host", "").rsplit(":", 1)[0]
         self.hits[(host, target)] += 1
+        self.headers[(host, target)] = headers
+        self.arrivals[host].append(time.monotonic())
         self._active[host] += 1
         self.peak[host] = max(self.peak[host], self._active[host])
+        self.peak_total = max(self.peak_total, sum(self._active.values()))
         try:
             response = await self._route(target, Connection(host, reader, writer))
         finally:
@@ -192,14 +202,14 @@ async def _reset(_: str, connection: Connection) -> None:
     writer.transport.abort()
 
 
-async def _hang(_: str, __: Connection) -> None:
-    await asyncio.sleep(3600)
+async def _hang(_: str, connection: Connection) -> None:
+    await connection.reader.read(1)  # say nothing until the client gives up and closes
 
 
 async def _slow(_: str, connection: Connection) -> None:
     writer = connection.writer
     writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\nContent-Type: text/plain\r\n\r\n")
-    for _ in range(3):
+    for _chunk in range(3):
         await asyncio.sleep(0.2)
         writer.write(b"slow body\n")
         await writer.drain()
@@ -207,12 +217,12 @@ async def _slow(_: str, connection: Connection) -> None:
 
 
 async def _hold(rest: str, _: Connection) -> Response:
-    await asyncio.sleep(float(rest))
+    await asyncio.sleep(float(rest.split("/")[0]))
     return Response(200, b"held", [("Content-Type", "text/plain")])
 
 
 class _Flaky:
-    """CODE for the first N requests of each host and path, then 200."""
+    """CODE for the first N requests of each host and path, then 200 (/flaky/CODE/N/any-key)."""
 
     async def __call__(self, server: MisbehavingServer, rest: str, connection: Connection) -> Response:
         code, times = (int(part) for part in rest.split("/")[:2])
@@ -237,7 +247,9 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
         _plain(
             _fixed(
                 Response(
-                    200, gzip.compress(GZIP_TEXT, mtime=0), [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")]
+                    200,
+                    gzip.compress(GZIP_TEXT, mtime=0),
+                    [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")],
                 )
             )
         ),
@@ -253,4 +265,8 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/huge/", _plain(_huge)),
     ("/hold/", _plain(_hold)),
     ("/to/", _plain(_to)),
+    (
+        "/robots.txt",
+        _plain(_fixed(Response(200, b"User-agent: *\nDisallow: /private/\n", [("Content-Type", "text/plain")]))),
+    ),
 ]

@@ -216,16 +216,17 @@ class Fetcher:
         """Make one exchange for the attempt's current URL; False when the attempt is over."""
         url = attempt.final_url
         host = urlsplit(url).hostname or ""
-        known = self._hosts.verdict(host)
-        if known is not None:
-            attempt.status, attempt.code, attempt.detail = known[0], None, known[1]
-            return False
         if self._robots is not None and not await self._robots.allows(url, self._slot(host)):
             attempt.status, attempt.code, attempt.detail = Status.BLOCKED, None, "disallowed by robots.txt"
             return False
-        attempt.contacted = True
         try:
             async with self._slot(host):
+                # asked inside the slot, so that URLs queued behind a failing one learn from it
+                known = self._hosts.verdict(host)
+                if known is not None:
+                    attempt.status, attempt.code, attempt.detail = known[0], None, known[1]
+                    return False
+                attempt.contacted = True
                 exchange = await self._exchange(url)
         except httpx.HTTPError as error:
             attempt.status, attempt.detail = status_for_error(error)

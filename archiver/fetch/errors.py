@@ -35,8 +35,9 @@ def status_for_error(error: httpx.HTTPError) -> tuple[Status, str]:
     causes = list(_chain(error))
     detail = _detail(causes) or type(error).__name__
     for cause_type, status in _CAUSES:
-        if any(isinstance(cause, cause_type) for cause in causes):
-            return status, detail
+        matching = next((cause for cause in causes if isinstance(cause, cause_type)), None)
+        if matching is not None:
+            return status, str(matching).strip() or detail
     if isinstance(error, httpx.TimeoutException):
         return Status.TIMEOUT, _TIMEOUT_DETAILS.get(type(error), "timed out")
     for error_type, status in _ERRORS:

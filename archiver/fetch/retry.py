@@ -60,7 +60,7 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
 
 def wait_policy(backoff: float, backoff_max: float, retry_after_max: float) -> Callable[[RetryCallState], float]:
     """Tenacity's wait: the server's Retry-After (capped), else exponential backoff with jitter."""
-    exponential = wait_exponential_jitter(initial=backoff, max=backoff_max, jitter=backoff)
+    exponential = wait_exponential_jitter(multiplier=backoff, max=backoff_max, jitter=backoff)
 
     def wait(state: RetryCallState) -> float:
         outcome = state.outcome.result() if state.outcome is not None and not state.outcome.failed else None

@@ -1,0 +1,201 @@
+"""Pack: captures -> WARC files that standard tools read, with a CDXJ index of each.
+
+Layout of the output folder (a pywb collection can point straight at it)::
+
+    archive/{prefix}-{YYYYMMDDhhmmss}-{serial}-{host}.warc.gz   closed, complete files
+    archive/….warc.gz.open                                      the file being written
+    indexes/{same name}.cdxj                                    one sorted index per file
+
+Each file opens with a `warcinfo` record. Each HTTP exchange, redirect hops included,
+is a `request` and a `response` record (linked by `WARC-Concurrent-To`, with the peer's
+`WARC-IP-Address` and digests); each URL gets a `metadata` record naming the posts that
+cite it and how the fetch ended. The response body is stored exactly as it came off the
+wire (content-encoding kept, chunk framing removed) and the headers are made consistent
+with it: `Transfer-Encoding` becomes `X-Orig-Transfer-Encoding` and `Content-Length` is
+the stored length; a body cut at the size limit is marked `WARC-Truncated: length`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from cdxj_indexer import CDXJIndexer
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from archiver import __version__
+from archiver.config import PackSettings
+from archiver.fetch import Capture, Exchange
+from archiver.model import Occurrence, WarcLocation
+
+ARCHIVE_DIR = "archive"
+INDEX_DIR = "indexes"
+OPEN_SUFFIX = ".open"
+_WARC_VERSION = "1.1"
+_REPLACED_HEADERS = frozenset({"transfer-encoding", "content-length"})
+
+
+class WarcPacker:
+    """Writes captures into WARC files under `folder`, rotating them at the configured size."""
+
+    def __init__(self, folder: Path, settings: PackSettings, info: dict[str, str] | None = None) -> None:
+        self._archive = folder / ARCHIVE_DIR
+        self._indexes = folder / INDEX_DIR
+        self._settings = settings
+        self._info = {"software": f"archiver/{__version__}", "format": "WARC File Format 1.1",
+                      "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                      **(info or {})}  # fmt: skip
+        self._serial = 0
+        self._file: BinaryIO | None = None
+        self._writer: WARCWriter | None = None
+        self._name = ""
+        self.closed_files: list[Path] = []
+
+    def __enter__(self) -> WarcPacker:
+        return self
+
+    def __exit__(self, error_type: type[BaseException] | None, *_: object) -> None:
+        if error_type is None:
+            self.close()
+        else:
+            self._abandon()
+
+    def write(self, capture: Capture, cited_by: Sequence[Occurrence]) -> WarcLocation | None:
+        """Write a capture's exchanges and its metadata; where its final response is stored."""
+        writer = self._writer_for_next_record()
+        location = None
+        response_id = None
+        for exchange in capture.exchanges:
+            location, response_id = self._write_exchange(writer, exchange)
+        self._write_metadata(writer, capture, cited_by, response_id)
+        self._flush()
+        return location
+
+    def close(self) -> None:
+        """Close the current file: flush, sync, rename to its final name, index it."""
+        if self._file is None:
+            return
+        self._flush()
+        self._file.close()
+        final = self._archive / self._name
+        os.replace(self._archive / (self._name + OPEN_SUFFIX), final)
+        _fsync_folder(self._archive)
+        self._index(final)
+        self.closed_files.append(final)
+        self._file = self._writer = None
+
+    def _abandon(self) -> None:
+        """Stop writing after a failure: keep what is on disk under its `.open` name."""
+        if self._file is not None:
+            self._file.close()
+            self._file = self._writer = None
+
+    def _writer_for_next_record(self) -> WARCWriter:
+        if self._file is not None and self._file.tell() >= self._settings.rotate_bytes:
+            self.close()
+        if self._writer is None:
+            self._open()
+        assert self._writer is not None
+        return self._writer
+
+    def _open(self) -> None:
+        self._archive.mkdir(parents=True, exist_ok=True)
+        self._name = self._next_name()
+        self._file = open(self._archive / (self._name + OPEN_SUFFIX), "xb")  # noqa: SIM115 - closed in close()
+        self._writer = WARCWriter(self._file, gzip=True, warc_version=_WARC_VERSION)
+        self._writer.write_record(self._writer.create_warcinfo_record(self._name, self._info))
+
+    def _next_name(self) -> str:
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+        host = socket.gethostname().replace("-", "_") or "localhost"
+        while True:
+            self._serial += 1
+            name = f"{self._settings.prefix}-{stamp}-{self._serial:05d}-{host}.warc.gz"
+            if not (self._archive / name).exists() and not (self._archive / (name + OPEN_SUFFIX)).exists():
+                return name
+
+    def _write_exchange(self, writer: WARCWriter, exchange: Exchange) -> tuple[WarcLocation, str]:
+        date = _warc_date(exchange.date)
+        common = {"WARC-Date": date, **({"WARC-IP-Address": exchange.peer} if exchange.peer else {})}
+        response = writer.create_warc_record(
+            exchange.url, "response", payload=exchange.body, length=exchange.body_size,
+            http_headers=_response_headers(exchange),
+            warc_headers_dict={**common, "WARC-Payload-Digest": exchange.payload_digest,
+                               **({"WARC-Truncated": "length"} if exchange.truncated else {})},
+        )  # fmt: skip
+        response_id = response.rec_headers.get_header("WARC-Record-ID")
+        request = writer.create_warc_record(
+            exchange.url, "request", payload=io.BytesIO(), length=0,
+            http_headers=StatusAndHeaders(f"{exchange.method} {exchange.target} HTTP/1.1",
+                                          list(exchange.request_headers), is_http_request=True),
+            warc_headers_dict={**common, "WARC-Concurrent-To": response_id},
+        )  # fmt: skip
+        assert self._file is not None
+        offset = self._file.tell()
+        writer.write_record(response)
+        length = self._file.tell() - offset
+        writer.write_record(request)
+        return WarcLocation(self._name, offset, length), response_id
+
+    def _write_metadata(
+        self, writer: WARCWriter, capture: Capture, cited_by: Sequence[Occurrence], response_id: str | None
+    ) -> None:
+        result = capture.result
+        fields = [("fetch-status", result.status.value), ("attempts", str(result.attempts))]
+        fields += [("http-status", str(result.code))] if result.code is not None else []
+        fields += [("final-url", result.final_url)] if result.final_url != result.url else []
+        fields += [("detail", result.detail)] if result.detail else []
+        fields += [("cited-by", f"{o.post.as_posix()}:{o.line}") for o in cited_by]
+        body = "".join(f"{name}: {_one_line(value)}\r\n" for name, value in fields).encode("utf-8")
+        headers = {"WARC-Date": _warc_date(result.checked_at)}
+        if response_id is not None:
+            headers["WARC-Concurrent-To"] = response_id
+        record = writer.create_warc_record(
+            result.url, "metadata", payload=io.BytesIO(body), length=len(body),
+            warc_content_type="application/warc-fields", warc_headers_dict=headers,
+        )  # fmt: skip
+        writer.write_record(record)
+
+    def _flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def _index(self, warc: Path) -> None:
+        self._indexes.mkdir(parents=True, exist_ok=True)
+        target = self._indexes / (warc.name + ".cdxj")
+        partial = target.with_suffix(".cdxj.tmp")
+        CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
+        os.replace(partial, target)
+
+
+def _response_headers(exchange: Exchange) -> StatusAndHeaders:
+    headers = [(name, value) for name, value in exchange.response_headers if name.lower() not in _REPLACED_HEADERS]
+    headers += [
+        ("X-Orig-Transfer-Encoding", v) for k, v in exchange.response_headers if k.lower() == "transfer-encoding"
+    ]
+    headers.append(("Content-Length", str(exchange.body_size)))
+    # replay tools expect HTTP/1.x status lines; an HTTP/2 exchange is stored as 1.1
+    return StatusAndHeaders(f"{exchange.code} {exchange.reason}".strip(), headers, protocol="HTTP/1.1")
+
+
+def _warc_date(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

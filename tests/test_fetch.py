@@ -1,0 +1,279 @@
+"""The fetcher against a real local server that fails in every way the web does."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import ipaddress
+from collections.abc import Iterable, Iterator
+from urllib.parse import quote
+
+import pytest
+
+from archiver.config import FetchSettings
+from archiver.fetch import Capture, Fetcher
+from archiver.fetch.network import AddressPolicy, is_public
+from archiver.model import FetchResult, Status
+from tests.conftest import Web
+from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
+
+
+def fetch_all(settings: FetchSettings, urls: Iterable[str]) -> dict[str, Capture]:
+    """Fetch the URLs with a new fetcher; the captures by URL (the caller closes them)."""
+
+    async def run() -> dict[str, Capture]:
+        async with Fetcher(settings) as fetcher:
+            return {capture.result.url: capture async for capture in fetcher.fetch_all(urls)}
+
+    return asyncio.run(run())
+
+
+def fetch_results(settings: FetchSettings, urls: Iterable[str]) -> dict[str, FetchResult]:
+    """Fetch the URLs with a new fetcher; the results by URL."""
+    captures = fetch_all(settings, urls)
+    for capture in captures.values():
+        capture.close()
+    return {url: capture.result for url, capture in captures.items()}
+
+
+def fetch_one(settings: FetchSettings, url: str) -> FetchResult:
+    return fetch_results(settings, [url])[url]
+
+
+def _body(capture: Capture) -> bytes:
+    body = capture.exchanges[-1].body
+    body.seek(0)
+    return body.read()
+
+
+# (host, path, status, code, attempts, hop codes)
+CASES = [
+    ("alpha.test", "/ok.html", Status.OK, 200, 1, [200]),
+    ("alpha.test", "/image.png", Status.OK, 200, 1, [200]),
+    ("alpha.test", "/gzip", Status.OK, 200, 1, [200]),
+    ("alpha.test", "/chunked", Status.OK, 200, 1, [200]),
+    ("alpha.test", "/slow", Status.OK, 200, 1, [200]),
+    ("alpha.test", "/redirect/3", Status.REDIRECTED, 200, 1, [301, 301, 301, 200]),
+    ("alpha.test", "/loop/a", Status.REDIRECT_LOOP, 302, 1, [302, 302]),
+    ("alpha.test", "/status/404", Status.NOT_FOUND, 404, 1, [404]),
+    ("alpha.test", "/status/410", Status.GONE, 410, 1, [410]),
+    ("alpha.test", "/status/403", Status.ACCESS_DENIED, 403, 1, [403]),
+    ("alpha.test", "/status/400", Status.CLIENT_ERROR, 400, 1, [400]),
+    ("alpha.test", "/status/500", Status.SERVER_ERROR, 500, 3, [500]),
+    ("alpha.test", "/flaky/503/1/cases", Status.OK, 200, 2, [200]),
+    ("alpha.test", "/flaky/429/1/cases", Status.OK, 200, 2, [200]),
+    ("alpha.test", "/flaky/429/5/cases", Status.RATE_LIMITED, 429, 3, [429]),
+    ("alpha.test", "/reset", Status.RESET, None, 3, []),
+    ("alpha.test", "/hang", Status.TIMEOUT, None, 3, []),
+    ("alpha.test", "/huge/500000", Status.TOO_LARGE, 200, 1, [200]),
+    ("alpha.test", "/to/" + quote("ftp://files.example.org/x", safe=""), Status.UNSUPPORTED, 302, 1, [302]),
+    ("secure.test", "/ok.html", Status.OK, 200, 1, [200]),
+    ("badtls.test", "/ok.html", Status.TLS_ERROR, None, 1, []),
+]
+
+
+@pytest.fixture(scope="module")
+def captures(web: Web) -> Iterator[dict[str, Capture]]:
+    """Every case fetched in one run, concurrently, as `archiver run` does."""
+    urls = [web.url(host, path) for host, path, *_ in CASES] + ["http://no-such-host.invalid/page"]
+    fetched = fetch_all(web.settings(), urls)
+    yield fetched
+    for capture in fetched.values():
+        capture.close()
+
+
+@pytest.mark.parametrize(("host", "path", "status", "code", "attempts", "hops"), CASES)
+def test_every_failure_mode_gets_its_status_and_attempt_count(
+    web: Web,
+    captures: dict[str, Capture],
+    host: str,
+    path: str,
+    status: Status,
+    code: int | None,
+    attempts: int,
+    hops: list[int],
+) -> None:
+    result = captures[web.url(host, path)].result
+
+    assert (result.status, result.code, result.attempts) == (status, code, attempts), result.detail
+    assert [hop.code for hop in result.hops] == hops
+
+
+def test_a_name_that_does_not_resolve_is_not_retried(captures: dict[str, Capture]) -> None:
+    result = captures["http://no-such-host.invalid/page"].result
+
+    assert (result.status, result.attempts) == (Status.DNS_FAILURE, 1)
+    assert "no-such-host.invalid" in result.detail
+
+
+def test_bodies_are_kept_as_they_came_off_the_wire(web: Web, captures: dict[str, Capture]) -> None:
+    assert _body(captures[web.url("alpha.test", "/ok.html")]) == HTML
+    assert _body(captures[web.url("alpha.test", "/image.png")]) == PNG
+    assert _body(captures[web.url("alpha.test", "/gzip")]) == gzip.compress(GZIP_TEXT, mtime=0)
+    assert _body(captures[web.url("alpha.test", "/chunked")]) == b"".join(CHUNKS)
+    assert _body(captures[web.url("secure.test", "/ok.html")]) == HTML
+
+
+def test_gzip_and_chunked_headers_are_recorded_as_sent(web: Web, captures: dict[str, Capture]) -> None:
+    gzipped = captures[web.url("alpha.test", "/gzip")].exchanges[0]
+    chunked = captures[web.url("alpha.test", "/chunked")].exchanges[0]
+
+    assert gzipped.header("Content-Encoding") == "gzip"
+    assert chunked.header("Transfer-Encoding") == "chunked"
+    assert gzipped.peer == "127.0.0.2"
+
+
+def test_a_body_over_the_cap_keeps_what_was_read(web: Web, captures: dict[str, Capture]) -> None:
+    capture = captures[web.url("alpha.test", "/huge/500000")]
+
+    assert capture.exchanges[0].truncated
+    assert _body(capture) == body_of(500000)[:200_000]
+    assert capture.result.size == 200_000
+
+
+def test_redirect_chain_records_every_hop(web: Web, captures: dict[str, Capture]) -> None:
+    result = captures[web.url("alpha.test", "/redirect/3")].result
+
+    assert [hop.location for hop in result.hops] == ["/redirect/2", "/redirect/1", "/ok.html", None]
+    assert result.final_url == web.url("alpha.test", "/ok.html")
+
+
+def test_retry_honours_retry_after(web: Web) -> None:
+    url = web.url("beta.test", "/flaky/503/1/retry-after")
+
+    result = fetch_one(web.settings(backoff=0, backoff_max=0), url)
+
+    arrivals = web.server.arrivals["beta.test"][-2:]
+    assert (result.status, result.attempts) == (Status.OK, 2)
+    assert arrivals[1] - arrivals[0] >= 0.9  # the server asked for 1 s
+
+
+def test_user_agent_names_the_tool_and_the_contact(web: Web, captures: dict[str, Capture]) -> None:
+    headers = web.server.headers[("alpha.test", "/ok.html")]
+
+    assert headers["user-agent"].startswith("archiver/")
+    assert "+https://blog.example.org/archiving" in headers["user-agent"]
+    assert headers["accept-encoding"] == "gzip, deflate"
+
+
+def test_no_host_sees_more_concurrent_requests_than_its_limit(web: Web) -> None:
+    urls = [web.url(host, f"/hold/0.1/limit-{i}") for host in ("alpha.test", "beta.test") for i in range(12)]
+    web.server.reset_counts()
+
+    results = fetch_results(web.settings(per_host=3, concurrency=5), urls)
+
+    assert all(result.status is Status.OK for result in results.values())
+    assert web.server.peak["alpha.test"] == 3
+    assert web.server.peak["beta.test"] == 3
+    assert web.server.peak_total <= 5
+
+
+def test_per_host_delay_spaces_requests(web: Web) -> None:
+    urls = [web.url("beta.test", f"/ok.html?delay={i}") for i in range(3)]
+    web.server.reset_counts()
+
+    fetch_results(web.settings(host_delay=0.3), urls)
+
+    arrivals = sorted(web.server.arrivals["beta.test"])
+    assert len(arrivals) == 3
+    assert all(later - earlier >= 0.25 for earlier, later in zip(arrivals, arrivals[1:], strict=False))
+
+
+def test_a_refusing_host_is_learned_once(web: Web) -> None:
+    settings = web.settings(per_host=1, resolve={"refusing.test": "127.0.0.9"})
+    urls = [f"http://refusing.test:9/page-{i}" for i in range(5)]
+
+    results = fetch_results(settings, urls).values()
+
+    assert {result.status for result in results} == {Status.REFUSED}
+    assert sorted(result.attempts for result in results) == [0, 0, 0, 1, 1]
+    assert all(result.detail.startswith("host failed 2 times") for result in results if result.attempts == 0)
+
+
+def test_a_name_that_does_not_resolve_is_learned_after_one_confirming_attempt(web: Web) -> None:
+    urls = [f"http://gone-for-good.invalid/page-{i}" for i in range(5)]
+
+    results = fetch_results(web.settings(per_host=1), urls).values()
+
+    assert {result.status for result in results} == {Status.DNS_FAILURE}
+    assert sorted(result.attempts for result in results) == [0, 0, 0, 1, 1]
+
+
+def test_robots_txt_is_obeyed_when_asked(web: Web) -> None:
+    allowed, disallowed = web.url("alpha.test", "/ok.html"), web.url("alpha.test", "/private/secret")
+
+    obeying = fetch_results(web.settings(robots=True), [allowed, disallowed])
+    ignoring = fetch_one(web.settings(), disallowed)
+
+    assert obeying[allowed].status is Status.OK
+    assert (obeying[disallowed].status, obeying[disallowed].detail) == (Status.BLOCKED, "disallowed by robots.txt")
+    assert ignoring.status is Status.NOT_FOUND
+
+
+def test_private_address_behind_a_name_is_refused_without_connecting(web: Web) -> None:
+    results = fetch_results(web.settings(), ["http://private.test/", "http://metadata.test/latest/meta-data/"])
+
+    for result in results.values():
+        assert (result.status, result.attempts) == (Status.BLOCKED, 1)
+        assert "not a public address" in result.detail
+
+
+def test_loopback_is_refused_unless_allowed(web: Web) -> None:
+    url = web.url("alpha.test", "/ok.html")
+
+    strict = fetch_one(web.settings(allow_networks=()), url)
+    literal = fetch_one(web.settings(allow_networks=()), url.replace("alpha.test", "127.0.0.2"))
+
+    assert strict.status is Status.BLOCKED
+    assert literal.status is Status.BLOCKED
+
+
+def test_redirect_to_an_internal_address_is_refused(web: Web) -> None:
+    internal = web.url("alpha.test", "/ok.html").replace("alpha.test", "127.0.0.2")
+    url = web.url("beta.test", "/to/" + quote(internal, safe=""))
+    only_beta = (ipaddress.ip_network("127.0.0.3/32"),)
+
+    result = fetch_one(web.settings(allow_networks=only_beta), url)
+
+    assert result.status is Status.BLOCKED
+    assert [hop.code for hop in result.hops] == [302]
+    assert "127.0.0.2" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:2800:220:1:248:1893:25c8:1946", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("255.255.255.255", False),
+        ("::1", False),
+        ("::", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("fd00:ec2::254", False),
+        ("ff02::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("::ffff:10.0.0.1", False),
+        ("2002:7f00:1::", False),
+        ("::ffff:93.184.216.34", True),
+    ],
+)
+def test_public_addresses(address: str, public: bool) -> None:
+    assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_allow_list_opens_only_its_networks() -> None:
+    policy = AddressPolicy([ipaddress.ip_network("10.20.0.0/16")])
+
+    assert policy.permits(ipaddress.ip_address("10.20.3.4"))
+    assert not policy.permits(ipaddress.ip_address("10.21.3.4"))
+    assert policy.permits(ipaddress.ip_address("93.184.216.34"))
