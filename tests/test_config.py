@@ -56,7 +56,10 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
             "posts:\n  paths: [posts]\n  base_ulr: http://x/\n",
             r"posts\.base_ulr: unknown key .*did you mean 'base_url'",
         ),
-        ("posts:\n  paths: [posts]\nfetcher: {}\n", r"fetcher: unknown key \(known keys: links, output, posts\)"),
+        (
+            "posts:\n  paths: [posts]\nfetcher: {}\n",
+            r"fetcher: unknown key \(known keys: fetch, links, output, pack, posts\); did you mean 'fetch'",
+        ),
         ("posts:\n  paths: posts\n", r"posts\.paths: Input should be a valid list"),
         ("posts:\n  paths: []\n", r"posts\.paths: List should have at least 1 item"),
         ("posts:\n  paths: [posts]\n  max_size_mb: big\n", r"posts\.max_size_mb: Input should be a valid number"),

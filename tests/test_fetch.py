@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import ipaddress
+import itertools
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
@@ -82,17 +83,11 @@ def captures(web: Web) -> Iterator[dict[str, Capture]]:
         capture.close()
 
 
-@pytest.mark.parametrize(("host", "path", "status", "code", "attempts", "hops"), CASES)
+@pytest.mark.parametrize("case", CASES, ids=[f"{host}{path}" for host, path, *_ in CASES])
 def test_every_failure_mode_gets_its_status_and_attempt_count(
-    web: Web,
-    captures: dict[str, Capture],
-    host: str,
-    path: str,
-    status: Status,
-    code: int | None,
-    attempts: int,
-    hops: list[int],
+    web: Web, captures: dict[str, Capture], case: tuple[str, str, Status, int | None, int, list[int]]
 ) -> None:
+    host, path, status, code, attempts, hops = case
     result = captures[web.url(host, path)].result
 
     assert (result.status, result.code, result.attempts) == (status, code, attempts), result.detail
@@ -176,7 +171,7 @@ def test_per_host_delay_spaces_requests(web: Web) -> None:
 
     arrivals = sorted(web.server.arrivals["beta.test"])
     assert len(arrivals) == 3
-    assert all(later - earlier >= 0.25 for earlier, later in zip(arrivals, arrivals[1:], strict=False))
+    assert all(later - earlier >= 0.25 for earlier, later in itertools.pairwise(arrivals))
 
 
 def test_a_refusing_host_is_learned_once(web: Web) -> None:

@@ -217,7 +217,7 @@ async def _slow(_: str, connection: Connection) -> None:
 
 
 async def _hold(rest: str, _: Connection) -> Response:
-    await asyncio.sleep(float(rest.split("/")[0]))
+    await asyncio.sleep(float(rest.split("/", maxsplit=1)[0]))
     return Response(200, b"held", [("Content-Type", "text/plain")])
 
 
@@ -239,22 +239,15 @@ def _plain(handler: Handler) -> Callable[[MisbehavingServer, str, Connection], A
     return route
 
 
+_TEXT = [("Content-Type", "text/plain")]
+_GZIPPED = Response(200, gzip.compress(GZIP_TEXT, mtime=0), [*_TEXT, ("Content-Encoding", "gzip")])
+_ROBOTS = Response(200, b"User-agent: *\nDisallow: /private/\n", _TEXT)
+
 _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitable[Response | None]]]] = [
     ("/ok.html", _plain(_fixed(Response(200, HTML, [("Content-Type", "text/html; charset=utf-8")])))),
     ("/image.png", _plain(_fixed(Response(200, PNG, [("Content-Type", "image/png")])))),
-    (
-        "/gzip",
-        _plain(
-            _fixed(
-                Response(
-                    200,
-                    gzip.compress(GZIP_TEXT, mtime=0),
-                    [("Content-Type", "text/plain"), ("Content-Encoding", "gzip")],
-                )
-            )
-        ),
-    ),
-    ("/chunked", _plain(_fixed(Response(200, chunked=CHUNKS, headers=[("Content-Type", "text/plain")])))),
+    ("/gzip", _plain(_fixed(_GZIPPED))),
+    ("/chunked", _plain(_fixed(Response(200, chunked=CHUNKS, headers=_TEXT)))),
     ("/redirect/", _plain(_redirect)),
     ("/loop/", _plain(_loop)),
     ("/status/", _plain(_status)),
@@ -265,8 +258,5 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/huge/", _plain(_huge)),
     ("/hold/", _plain(_hold)),
     ("/to/", _plain(_to)),
-    (
-        "/robots.txt",
-        _plain(_fixed(Response(200, b"User-agent: *\nDisallow: /private/\n", [("Content-Type", "text/plain")]))),
-    ),
+    ("/robots.txt", _plain(_fixed(_ROBOTS))),
 ]
