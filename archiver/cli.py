@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from archiver import __version__, job
 from archiver.atomic import write_text_atomically
 from archiver.config import DEFAULT_CONFIG_FILE, Config, default_config, load_config
-from archiver.errors import ArchiverError, ConfigError, InputError
+from archiver.errors import ArchiverError, ConfigError, InputError, OutputError
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.model import Extraction
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except (ConfigError, InputError) as error:
+    except (ConfigError, InputError, OutputError) as error:
         print(f"archiver: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except ArchiverError as error:
@@ -64,8 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="archiver",
         description="Archive the links and images a blog cites, check their health, restore what rotted.",
-        epilog="Exit codes: 0 success, 1 unexpected error, 2 dead links found (when asked), "
-        "3 bad configuration or input.",
+        epilog="Exit codes: 0 success, 1 unexpected error, 3 bad configuration, input or output path.",
     )
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)

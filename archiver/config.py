@@ -263,6 +263,8 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(path, f"cannot read the configuration file: {error}") from None
     try:
         data = yaml.safe_load(text)
+    except (ValueError, OverflowError, TypeError, RecursionError) as error:
+        raise ConfigError(path, f"a value cannot be read: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

@@ -5,7 +5,8 @@ status). What raises is a fault of the environment or of what the user asked for
 
     ArchiverError
     ├── ConfigError     the configuration file is missing, unreadable or invalid
-    └── InputError      a path given on the command line does not exist
+    ├── InputError      a path given on the command line does not exist
+    └── OutputError     an output file or folder cannot be written
 
 The command line turns each into a message and an exit code; nothing here is meant to
 reach the user as a traceback.
@@ -32,3 +33,7 @@ class ConfigError(ArchiverError):
 
 class InputError(ArchiverError):
     """A post path given by the user does not exist or cannot be read."""
+
+
+class OutputError(ArchiverError):
+    """An output file or folder cannot be created or written; the message names it."""

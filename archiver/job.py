@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from archiver.atomic import write_text_atomically
+from archiver.atomic import make_folder, write_text_atomically
 from archiver.config import Config
 from archiver.extract import extract
 from archiver.extract.listing import to_json
@@ -53,7 +53,7 @@ class RunSummary:
 def run(config: Config, progress: Progress | None = None, extraction: Extraction | None = None) -> RunSummary:
     """Extract the configured posts, fetch every link and pack the captures."""
     extraction = extraction or extract(config.post_paths, config.extract)
-    config.output_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(config.output_dir)
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
     return asyncio.run(_archive(config, extraction.fetchable, progress or (lambda _: None)))
 

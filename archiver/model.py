@@ -20,11 +20,6 @@ class LinkKind(StrEnum):
     MEDIA = "media"
     EMBED = "embed"
 
-    @property
-    def is_asset(self) -> bool:
-        """True for things the post shows inline rather than points to."""
-        return self is not LinkKind.LINK
-
 
 # When one URL is cited in several ways (an image also linked to), the Link takes the
 # kind a reader would miss most if it rotted: an image over a plain link.
@@ -52,7 +47,6 @@ class SkipReason(StrEnum):
     SCHEME = "scheme"  # not http or https: mailto:, javascript:, data: ...
     INVALID = "invalid"  # cannot be a URL: no host, a bad port ...
     NO_BASE = "no-base"  # relative, and neither the post nor the config gives a base
-    SAME_PAGE = "same-page"  # an anchor on the post itself
     EXCLUDED = "excluded"  # matches an exclude pattern of the config
     NOT_INCLUDED = "not-included"  # include patterns are set and none matches
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,36 @@ def test_front_matter_keeps_line_count_of_the_body() -> None:
     assert meta == {"a": 1, "b": 2}
     assert body.split("\n")[4] == "body line 5"
     assert problems == []
+
+
+def test_a_front_matter_value_yaml_cannot_build_is_a_warning(tmp_path: Path) -> None:
+    post = "---\ntitle: Bad date\ndate: 2020-02-30\n---\n[a](http://date.example.com/)\n"
+    extraction = _extract_with_good_neighbours(tmp_path, "date.md", post)
+
+    ((line, message),) = _messages(extraction, "date.md")
+    assert line == 2
+    assert "cannot be read (day is out of range for month)" in message
+    assert "http://date.example.com/" in {link.url for link in extraction.links}
+    assert _neighbours_read(extraction)
+
+
+def test_a_post_the_parser_cannot_handle_is_skipped_and_the_rest_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No known input crashes the parsers; this stands in for the next one that does.
+    extract_module = importlib.import_module("archiver.extract")
+    real = extract_module.markdown_references
+
+    def crash_on_poison(body: str) -> object:
+        if "poison" in body:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(body)
+
+    monkeypatch.setattr(extract_module, "markdown_references", crash_on_poison)
+    extraction = _extract_with_good_neighbours(tmp_path, "poison.md", "poison [a](http://p.example.com/)\n")
+
+    assert _messages(extraction, "poison.md") == [
+        (None, "could not be read (RecursionError: maximum recursion depth exceeded); skipped")
+    ]
+    assert "http://p.example.com/" not in {link.url for link in extraction.links}
+    assert [post.path.name for post in extraction.posts] == ["a-good.md", "z-good.md"]

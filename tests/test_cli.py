@@ -45,8 +45,8 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = archiver(*command, "--help")
 
     assert result.returncode == ExitCode.OK
-    assert "usage: archiver" in result.stdout
-    assert "--config" in result.stdout or "COMMAND" in result.stdout
+    assert result.stdout.startswith(f"usage: archiver {' '.join(command)}".rstrip())
+    assert ("--config" in result.stdout) is bool(command)
 
 
 def test_run_on_the_bundled_config_writes_the_links_file(tmp_path: Path) -> None:
@@ -144,3 +144,23 @@ def test_extract_with_base_url_option_resolves_relative_links(tmp_path: Path) ->
 
     link = json.loads(result.stdout)["links"][0]
     assert (link["url"], link["internal"], link["skip"]) == ("https://site.example/img/a.png", True, None)
+
+
+def test_table_shows_text_with_brackets_and_colons_as_it_is(tmp_path: Path) -> None:
+    (tmp_path / "p.md").write_text("[see [/x] and [bold]it[/bold] :smile:](http://a.example/)\n", encoding="utf-8")
+
+    result = archiver("extract", "p.md", cwd=tmp_path)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "see [/x] and [bold]it[/bold] :smile:" in result.stdout
+
+
+def test_an_unwritable_output_exits_3_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be", encoding="utf-8")
+    target = tmp_path / "blocker" / "links.json"
+
+    result = archiver("extract", "--format", "json", "-o", target, SEED_POST, cwd=tmp_path)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert f"archiver: error: {tmp_path / 'blocker'}: cannot create the folder" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -71,6 +71,7 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
         ("output:\n  dir: out\n", r"posts: required key is missing"),
         ("posts: [a\n", r"not valid YAML \(line 2\)"),
         ("- just\n- a list\n", r"must be a mapping"),
+        ("posts:\n  paths: [posts]\n  base_url: 2020-02-30\n", r"a value cannot be read: day is out of range"),
         ("", r"must be a mapping"),
     ],
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from archiver.config import ExtractSettings
+from archiver.extract import extract
 from archiver.model import Form, LinkKind, SkipReason
 from tests.conftest import FIXTURE_POSTS, by_url, extract_one, lines_of
 
@@ -104,12 +106,23 @@ def test_bare_domain_names_in_prose_are_not_links() -> None:
     assert not any("amazon" in url.lower() or "node.js" in url for url in urls)
 
 
-def test_comment_anchor_to_the_post_itself_is_skipped_as_same_page() -> None:
-    link = by_url(extract_one(WORDPRESS))["http://blog.example.org/2010/05/walled-gardens/"]
+def test_comment_anchor_to_the_post_itself_is_not_an_outbound_link() -> None:
+    links = by_url(extract_one(WORDPRESS))
 
-    assert link.skip is not None
-    assert link.skip.reason is SkipReason.SAME_PAGE
-    assert (link.occurrences[0].text, link.occurrences[0].fragment) == ("Caleb", "302")
+    assert "http://blog.example.org/2010/05/walled-gardens/" not in links
+    assert not any(o.source == "#302" for link in links.values() for o in link.occurrences)
+
+
+def test_one_link_per_url_when_one_post_anchors_itself_and_another_links_to_it(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("---\nlink: http://blog.example.org/a/\n---\n[top](#top)\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text("[see a](http://blog.example.org/a/#top)\n", encoding="utf-8")
+
+    extraction = extract([tmp_path], ExtractSettings())
+
+    assert [(link.url, link.fetchable, len(link.occurrences)) for link in extraction.links] == [
+        ("http://blog.example.org/a/", True, 1)
+    ]
+    assert [post.link_count for post in extraction.posts] == [0, 1]
 
 
 def test_mailto_in_autolink_and_markdown_is_skipped_with_its_reason() -> None:
@@ -232,9 +245,8 @@ def test_non_http_schemes_and_invalid_urls_are_skipped_with_reasons() -> None:
         "data:image/png;base64,iVBORw0KGgo=": SkipReason.SCHEME,
         "ftp://ftp.example.com/pub/file.txt": SkipReason.SCHEME,
         "http://example.com:99999/": SkipReason.INVALID,
-        "https://blog.example.org/urls/": SkipReason.SAME_PAGE,
     }
-    assert [o.fragment for o in links["https://blog.example.org/urls/"].occurrences] == ["", "top", "comments"]
+    assert "https://blog.example.org/urls/" not in links  # [empty](), [self](#top) and its full address
 
 
 def test_html_page_uses_canonical_address_base_href_and_title() -> None:
@@ -249,6 +261,13 @@ def test_html_page_uses_canonical_address_base_href_and_title() -> None:
         ("https://bare.example.net/one", LinkKind.LINK, [12], ""),
         ("http://bare.example.net/two", LinkKind.LINK, [13], ""),
         ("https://static.example.org/base/img/photo.jpg", LinkKind.IMAGE, [16], "Photo"),
+        ("https://www.blog.example.org/about/", LinkKind.LINK, [17], "About"),
+    ]
+    internal = [link.url for link in extraction.links if link.internal]
+    assert internal == [
+        "https://static.example.org/base/relative/page.html",  # written relative
+        "https://static.example.org/base/img/photo.jpg",
+        "https://www.blog.example.org/about/",  # the post's own site, whatever <base> says
     ]
 
 
@@ -311,3 +330,70 @@ def test_lines_stay_true_for_bare_urls_after_folded_white_space_in_html(tmp_path
     lines = {link.url: lines_of(link) for link in extract_one(post).links}
 
     assert lines == {"http://bare.example/x": [4], "http://bare.example/y": [7]}
+
+
+def test_lines_stay_true_when_link_syntax_spans_lines(tmp_path: Path) -> None:
+    post = tmp_path / "multiline.md"
+    post.write_text(
+        '[a](\nhttp://a.example/) [b](http://b.example/ "title\non two lines") http://c.example/\n'
+        "[r][label\nx] ![i](\n/i.png) http://d.example/\n\n[label x]: http://ref.example/\n",
+        encoding="utf-8",
+    )
+
+    lines = {link.url: lines_of(link) for link in extract_one(post, base_url="http://s.example/").links}
+
+    assert lines == {
+        "http://a.example/": [1],
+        "http://b.example/": [2],
+        "http://c.example/": [3],
+        "http://ref.example/": [4],
+        "http://s.example/i.png": [5],
+        "http://d.example/": [6],
+    }
+
+
+def test_a_stray_closing_tag_does_not_cut_a_markdown_link_text(tmp_path: Path) -> None:
+    post = tmp_path / "anchors.md"
+    post.write_text(
+        '[outer <a href="http://in.example/">inner</a> more</a> end](http://outer.example/)\n'
+        '<a href="http://x.example/">x <a href="http://y.example/">y</a>\n',
+        encoding="utf-8",
+    )
+
+    texts = {link.url: link.occurrences[0].text for link in extract_one(post).links}
+
+    assert texts == {
+        "http://outer.example/": "outer inner more end",
+        "http://in.example/": "inner",
+        "http://x.example/": "x",  # a new <a> ends the one still open, as in a browser
+        "http://y.example/": "y",
+    }
+
+
+def test_protocol_relative_address_and_fallback_to_permalink(tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text("---\nlink: //blog.example.org/a/\n---\n![x](img.png)\n", encoding="utf-8")
+    (tmp_path / "b.md").write_text(
+        "---\nlink: ftp://old.example.org/b/\npermalink: https://blog.example.org/b/\n---\n![x](img.png)\n",
+        encoding="utf-8",
+    )
+
+    extraction = extract([tmp_path], ExtractSettings(base_url="https://blog.example.org/"))
+
+    assert [post.address for post in extraction.posts] == ["https://blog.example.org/a/", "https://blog.example.org/b/"]
+    assert [link.url for link in extraction.links] == [
+        "https://blog.example.org/a/img.png",
+        "https://blog.example.org/b/img.png",
+    ]
+    assert [str(problem) for problem in extraction.problems] == [
+        f"{tmp_path / 'b.md'}: front-matter link 'ftp://old.example.org/b/' is not an absolute http(s) URL; ignored"
+    ]
+
+
+def test_a_malformed_base_href_is_ignored(tmp_path: Path) -> None:
+    post = tmp_path / "badbase.html"
+    post.write_text('<base href="http://[bad/"><a href="page.html">p</a>', encoding="utf-8")
+
+    extraction = extract_one(post, base_url="https://blog.example.org/")
+
+    assert [link.url for link in extraction.links] == ["https://blog.example.org/page.html"]
+    assert extraction.problems == ()

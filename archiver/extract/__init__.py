@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin
 
 from archiver.config import ExtractSettings
 from archiver.extract.html import page
@@ -48,25 +47,45 @@ def extract(paths: Iterable[Path], settings: ExtractSettings) -> Extraction:
     posts: list[Post] = []
     problems: list[Problem] = []
     for path in discover(paths):
-        source = read_post(path, settings.max_post_bytes)
-        if isinstance(source, Problem):
-            problems.append(source)
-            continue
-        problems.extend(source.problems)
-        post, post_problems = collector.add(source)
-        posts.append(post)
+        try:
+            post, post_problems = _read_post(path, collector)
+        except Exception as error:  # noqa: BLE001 - one hostile post must not stop the run
+            _log.debug("failure reading %s", path, exc_info=True)
+            post, post_problems = None, [Problem(path, f"could not be read ({type(error).__name__}: {error}); skipped")]
+        posts.extend([post] if post else [])
         problems.extend(post_problems)
     return Extraction(posts=tuple(posts), links=collector.links(), problems=tuple(problems))
 
 
+def _read_post(path: Path, collector: _Collector) -> tuple[Post | None, list[Problem]]:
+    source = read_post(path, collector.settings.max_post_bytes)
+    if isinstance(source, Problem):
+        return None, [source]
+    reading, problems = _parse(source, collector.settings.base_url)
+    cited = collector.add(source.path, reading)
+    post = Post(source.path, reading.address, reading.title, post_date(source), cited)
+    return post, [*source.problems, *problems]
+
+
 @dataclass(frozen=True)
 class _PostReading:
-    """A parsed post: its references and the address they resolve against."""
+    """A parsed post: its references, its address, and what they resolve against."""
 
     references: tuple[Reference, ...]
     address: str | None
-    base: str | None
+    base: str | None  # what relative URLs resolve against (an HTML <base> may move it)
+    site: str | None  # the post's own site, for telling internal links from external ones
     title: str | None
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A reference resolved: the key of its link, the occurrence, and what is known of it."""
+
+    url: str
+    occurrence: Occurrence
+    internal: bool
+    skip: Skip | None
 
 
 @dataclass
@@ -74,25 +93,22 @@ class _Collector:
     """Gathers the occurrences of each URL across posts, in order of first citation."""
 
     settings: ExtractSettings
-    occurrences: dict[tuple[str, Skip | None], list[Occurrence]] = field(default_factory=dict)
-    internal: dict[tuple[str, Skip | None], bool] = field(default_factory=dict)
+    occurrences: dict[str, list[Occurrence]] = field(default_factory=dict)
+    internal: dict[str, bool] = field(default_factory=dict)
+    skips: dict[str, Skip | None] = field(default_factory=dict)
 
-    def add(self, source: PostSource) -> tuple[Post, list[Problem]]:
-        reading, problems = _read(source, self.settings.base_url)
+    def add(self, post: Path, reading: _PostReading) -> int:
+        """Add a post's references; how many distinct URLs to fetch it cites."""
         own_url = _own_url(reading.address)
-        cited: set[str] = set()
-        for reference in reading.references:
-            key, occurrence, internal = self._place(source.path, reference, reading, own_url)
-            self.occurrences.setdefault(key, []).append(occurrence)
-            self.internal[key] = self.internal.get(key, False) or internal
-            if key[1] is None:
-                cited.add(key[0])
-        date = post_date(source)
-        return Post(source.path, reading.address, reading.title, date, len(cited)), problems
+        placed = [self._place(post, reference, reading) for reference in reading.references]
+        outbound = [p for p in placed if p.url != own_url]  # an anchor on the post itself is not a link out
+        for item in outbound:
+            self.occurrences.setdefault(item.url, []).append(item.occurrence)
+            self.internal[item.url] = self.internal.get(item.url, False) or item.internal
+            self.skips.setdefault(item.url, item.skip)
+        return len({item.url for item in outbound if item.skip is None})
 
-    def _place(
-        self, post: Path, reference: Reference, reading: _PostReading, own_url: str | None
-    ) -> tuple[tuple[str, Skip | None], Occurrence, bool]:
+    def _place(self, post: Path, reference: Reference, reading: _PostReading) -> _Placed:
         resolved = resolve(reference.url, reading.base)
         occurrence = Occurrence(
             post=post,
@@ -104,13 +120,11 @@ class _Collector:
             fragment=resolved.fragment if isinstance(resolved, ResolvedUrl) else "",
         )
         if isinstance(resolved, Skip):
-            return (reference.url.strip(), resolved), occurrence, False
-        internal = resolved.relative or (reading.base is not None and site_key(resolved.url) == site_key(reading.base))
-        return (resolved.url, self._policy(resolved.url, own_url)), occurrence, internal
+            return _Placed(reference.url.strip(), occurrence, False, resolved)
+        on_site = reading.site is not None and site_key(resolved.url) == site_key(reading.site)
+        return _Placed(resolved.url, occurrence, resolved.relative or on_site, self._policy(resolved.url))
 
-    def _policy(self, url: str, own_url: str | None) -> Skip | None:
-        if url == own_url:
-            return Skip(SkipReason.SAME_PAGE, "an anchor on the post itself")
+    def _policy(self, url: str) -> Skip | None:
         for pattern in self.settings.exclude:
             if pattern.search(url):
                 return Skip(SkipReason.EXCLUDED, f"matches the links.exclude pattern {pattern.pattern}")
@@ -119,32 +133,26 @@ class _Collector:
         return None
 
     def links(self) -> tuple[Link, ...]:
-        return tuple(self._link(key, found) for key, found in self.occurrences.items())
+        return tuple(self._link(url, found) for url, found in self.occurrences.items())
 
-    def _link(self, key: tuple[str, Skip | None], found: list[Occurrence]) -> Link:
+    def _link(self, url: str, found: list[Occurrence]) -> Link:
         kinds = {occurrence.kind for occurrence in found}
         kind = next(k for k in KIND_PRECEDENCE if k in kinds)
-        return Link(url=key[0], kind=kind, internal=self.internal[key], occurrences=tuple(found), skip=key[1])
+        return Link(url=url, kind=kind, internal=self.internal[url], occurrences=tuple(found), skip=self.skips[url])
 
 
-def _read(source: PostSource, base_url: str | None) -> tuple[_PostReading, list[Problem]]:
+def _parse(source: PostSource, base_url: str | None) -> tuple[_PostReading, list[Problem]]:
     problems: list[Problem] = []
     address = _front_matter_address(source, base_url, problems)
     title = front_matter_text(source, "title")
-    try:
-        if not source.is_html:
-            references = tuple(markdown_references(source.body))
-            return _PostReading(references, address, address or base_url, title), problems
-        html = page(source.body)
-    except Exception as error:  # noqa: BLE001 - a parser crash on one hostile post must not stop the run
-        _log.debug("parser failure on %s", source.path, exc_info=True)
-        problems.append(Problem(source.path, f"could not be parsed ({type(error).__name__}: {error}); skipped"))
-        return _PostReading((), address, address, title), problems
+    if not source.is_html:
+        references = tuple(markdown_references(source.body))
+        return _PostReading(references, address, address or base_url, address or base_url, title), problems
+    html = page(source.body)
     address = address or _absolute(html.address, base_url)
-    base = address or base_url
-    if html.base_href and base:
-        base = urljoin(base, html.base_href)
-    return _PostReading(html.references, address, base, title or html.title), problems
+    site = address or base_url
+    base = _absolute(html.base_href, site) if html.base_href else site
+    return _PostReading(html.references, address, base or site, site, title or html.title), problems
 
 
 def _front_matter_address(source: PostSource, base_url: str | None, problems: list[Problem]) -> str | None:
@@ -153,25 +161,19 @@ def _front_matter_address(source: PostSource, base_url: str | None, problems: li
         if value is None:
             continue
         address = _absolute(value, base_url)
-        if address is None:
-            message = f"front-matter {key} {value!r} is not an absolute http(s) URL; ignored"
-            problems.append(Problem(source.path, message))
-        return address
+        if address is not None:
+            return address
+        problems.append(Problem(source.path, f"front-matter {key} {value!r} is not an absolute http(s) URL; ignored"))
     return None
 
 
 def _absolute(url: str | None, base_url: str | None) -> str | None:
-    """`url` made absolute against `base_url`; None when it is not an http(s) URL."""
+    """`url` made absolute against `base_url` and normalised; None when it is not an http(s) URL."""
     if not url:
         return None
     resolved = resolve(url, base_url)
-    if isinstance(resolved, Skip):
-        return None
-    return urljoin(base_url, url.strip()) if resolved.relative and base_url else url.strip()
+    return resolved.url if isinstance(resolved, ResolvedUrl) else None
 
 
 def _own_url(address: str | None) -> str | None:
-    if address is None:
-        return None
-    resolved = resolve(address, None)
-    return resolved.url if isinstance(resolved, ResolvedUrl) else None
+    return _absolute(address, None)

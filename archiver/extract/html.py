@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bs4 import BeautifulSoup
-from bs4.element import Comment, NavigableString, Tag
+from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 from linkify_it import LinkifyIt
 
 from archiver.extract.reference import Reference, tidy_text
@@ -36,6 +36,7 @@ _SINGLE_URL_ATTRIBUTES: dict[str, tuple[tuple[str, LinkKind], ...]] = {
     "track": (("src", LinkKind.MEDIA),),
 }
 _FLASH_PARAMS = frozenset({"movie", "src", "url"})
+_LINK_TEXT_LIMIT = 300
 _NO_BARE_URLS = frozenset({"a", "code", "pre", "script", "style", "textarea", "kbd", "samp", "title"})
 
 
@@ -85,35 +86,74 @@ def page(html: str, first_line: int = 1) -> HtmlPage:
     )
 
 
-class _LineIndex:
-    """Converts between offsets in a text and 1-based line numbers."""
+class _SourceIndex:
+    """Offsets in the source: where each line and each element starts."""
 
-    def __init__(self, text: str) -> None:
-        self._starts = [0, *(match.end() for match in re.finditer("\n", text))]
+    def __init__(self, text: str, soup: BeautifulSoup) -> None:
+        self._line_starts = [0, *(match.end() for match in re.finditer("\n", text))]
+        self.tag_starts = sorted(self.offset_of(tag) for tag in soup.find_all(True))
 
     def line_of(self, offset: int) -> int:
-        return bisect.bisect_right(self._starts, offset)
+        return bisect.bisect_right(self._line_starts, offset)
 
-    def offset_of(self, line: int, column: int) -> int:
-        return self._starts[min(line, len(self._starts)) - 1] + column
+    def offset_of(self, tag: Tag) -> int:
+        line = min(tag.sourceline or 1, len(self._line_starts))
+        return self._line_starts[line - 1] + (tag.sourcepos or 0)
+
+    def next_tag_after(self, offset: int, default: int) -> int:
+        position = bisect.bisect_right(self.tag_starts, offset)
+        return self.tag_starts[position] if position < len(self.tag_starts) else default
 
 
 def _references(html: str, soup: BeautifulSoup, first_line: int) -> Iterator[Reference]:
     # The parser records where each element starts, but not where text starts (and it
-    # folds white-space-only text), so a bare URL is found again in the source, looking
-    # forward from the element before it.
-    index = _LineIndex(html)
+    # folds white-space-only text), so a bare URL is found again in the source, between
+    # the element before it and the next one.
+    index = _SourceIndex(html, soup)
+    allowed = _BareUrlScope()
     cursor = 0
     for node in soup.descendants:
         if isinstance(node, Tag):
-            cursor = max(cursor, index.offset_of(node.sourceline or 1, node.sourcepos or 0))
+            cursor = max(cursor, index.offset_of(node))
             yield from element_references(node, first_line + index.line_of(cursor) - 1)
-        elif isinstance(node, NavigableString) and not isinstance(node, Comment) and _bare_urls_allowed(node):
+        elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString) and allowed(node):
             for match in _bare_url_matches(str(node)):
-                found = html.find(match.raw, cursor)
-                cursor = found + len(match.raw) if found != -1 else cursor
+                # an entity such as &amp; is decoded in the text: look for what precedes it
+                written = match.raw.split("&", 1)[0]
+                found = html.find(written, cursor, index.next_tag_after(cursor, len(html)))
+                cursor = found + len(written) if found != -1 else cursor
                 line = first_line + index.line_of(found if found != -1 else cursor) - 1
                 yield Reference(match.url, LinkKind.LINK, Form.BARE, line, written=match.raw)
+
+
+class _BareUrlScope:
+    """Whether text may hold bare URLs: not inside a link, code, a script ... at any depth.
+
+    Each element's answer is kept, so deep nesting costs one step per text node.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, bool] = {}
+
+    def __call__(self, node: NavigableString) -> bool:
+        return self._element_allows(node.parent)
+
+    def _element_allows(self, element: Tag | None) -> bool:
+        pending: list[Tag] = []
+        answer = True
+        while element is not None:
+            known = self._known.get(id(element))
+            if known is not None:
+                answer = known
+                break
+            if element.name in _NO_BARE_URLS:
+                answer = False
+                break
+            pending.append(element)
+            element = element.parent
+        for visited in pending:
+            self._known[id(visited)] = answer
+        return answer
 
 
 def element_references(tag: Tag, line: int) -> Iterator[Reference]:
@@ -175,16 +215,49 @@ def _bare_url_matches(text: str) -> list[Any]:
     return [match for match in _DETECTOR.match(text) or () if is_written_url(match.raw)]
 
 
-def _bare_urls_allowed(node: NavigableString) -> bool:
-    return not any(parent.name in _NO_BARE_URLS for parent in node.parents)
-
-
 def _element_text(tag: Tag) -> str:
     if tag.name in ("a", "area"):
-        image = tag.find("img")
-        alt = _attribute(image, "alt")
-        return tidy_text(tag.get_text(" ") or alt or _attribute(tag, "title") or _attribute(tag, "alt") or "")
+        text = _text_start(tag) or _first_image_alt(tag) or _attribute(tag, "title") or _attribute(tag, "alt")
+        return tidy_text(text or "")
     return tidy_text(_attribute(tag, "alt") or _attribute(tag, "title") or "")
+
+
+def _text_start(tag: Tag) -> str:
+    """The first part of an element's text: enough for a link text, bounded however
+    much an unclosed `<a>` swallows."""
+    parts: list[str] = []
+    size = 0
+    for node in _first_nodes(tag):
+        if isinstance(node, NavigableString) and not isinstance(node, PreformattedString):
+            parts.append(str(node))
+            size += len(node)
+            if size >= _LINK_TEXT_LIMIT:
+                break
+    return " ".join(parts)[:_LINK_TEXT_LIMIT]
+
+
+def _first_image_alt(tag: Tag) -> str | None:
+    """The alt text of an image near the start of an element (a linked image's text)."""
+    for node in _first_nodes(tag):
+        if isinstance(node, Tag) and node.name == "img":
+            return _attribute(node, "alt")
+    return None
+
+
+def _first_nodes(tag: Tag) -> Iterator[PageElement]:
+    """An element's first few hundred descendants, in document order.
+
+    Walks the children lists itself: BeautifulSoup's `descendants` first finds the last
+    descendant, which on a deep tree of unclosed tags costs the whole tree every time.
+    """
+    stack: list[PageElement] = list(reversed(tag.contents))
+    for _ in range(_LINK_TEXT_LIMIT):
+        if not stack:
+            return
+        node = stack.pop()
+        yield node
+        if isinstance(node, Tag):
+            stack.extend(reversed(node.contents))
 
 
 def _in_picture(tag: Tag) -> bool:

@@ -69,7 +69,9 @@ def to_csv(extraction: Extraction) -> str:
 
 def write_table(extraction: Extraction, stream: TextIO) -> None:
     """A table of links, one of skipped links, and a summary line, for reading."""
-    console = Console(file=stream, width=None if stream.isatty() else _WIDE_OUTPUT, highlight=False)
+    width = None if stream.isatty() else _WIDE_OUTPUT
+    # text from posts is shown as it is: "[b]" or ":smile:" in a link text are not markup
+    console = Console(file=stream, width=width, highlight=False, markup=False, emoji=False)
     if extraction.fetchable:
         console.print(_links_table(extraction.fetchable))
     if extraction.skipped:

@@ -9,11 +9,11 @@ map plus the line breaks seen inside it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from markdown_it import MarkdownIt
-from markdown_it.rules_inline import StateInline, backtick
+from markdown_it.rules_inline import StateInline, backtick, image, link
 from markdown_it.token import Token
 
 from archiver.extract.html import (
@@ -29,7 +29,9 @@ from archiver.model import Form, LinkKind
 
 # Jekyll posts write `{{ site.url }}/assets/...`. The variable stands for the site's
 # root, so dropping it leaves a root-relative URL that resolves against the post.
-_SITE_VARIABLE = re.compile(r"\{\{\s*site\.(?:url|baseurl)\s*\}\}")
+_SITE_VARIABLE = re.compile(r"\{\{[ \t]*site\.(?:url|baseurl)[ \t]*\}\}")
+InlineRule = Callable[[StateInline, bool], bool]
+_BREAKS = frozenset({"softbreak", "hardbreak"})
 _CLOSING_ANCHOR = re.compile(r"</a\s*>", re.IGNORECASE)
 _OPENING_ANCHOR = re.compile(r"<a[\s>]", re.IGNORECASE)
 
@@ -38,7 +40,8 @@ def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"linkify": True}).enable(["linkify", "table", "strikethrough"])
     md.linkify = bare_url_detector()
     md.use(shortcode_plugin)
-    md.inline.ruler.at("backticks", _backticks_keeping_line_count)
+    for rule, original in (("backticks", backtick), ("link", link), ("image", image)):
+        md.inline.ruler.at(rule, _keeping_line_count(original))
     # Keep URLs as written (after Markdown unescaping): no percent-encoding or
     # punycode, and no silent dropping of javascript: or data: links, which the
     # extractor lists as skipped instead.
@@ -48,19 +51,38 @@ def _parser() -> MarkdownIt:
     return md
 
 
-def _backticks_keeping_line_count(state: StateInline, silent: bool) -> bool:
-    """The code-span rule, also noting in `meta` how many line breaks the span held.
+def _keeping_line_count(rule: InlineRule) -> InlineRule:
+    """Wrap an inline rule so that the line breaks it consumes stay countable.
 
-    A code span turns its line breaks into spaces, so without this the lines of
-    everything after a multi-line code span would be counted short.
+    Code spans turn line breaks into spaces, and a link's destination, title or
+    reference label may span lines without leaving a break token. Whatever the rule
+    consumed beyond the breaks its tokens show is noted in the last token's
+    `meta["newlines"]`, so that `lines_in` over all tokens counts every source line.
     """
-    start = state.pos
-    if not backtick(state, silent):
-        return False
-    newlines = state.src.count("\n", start, state.pos)
-    if newlines and not silent:  # only a matched span can hold a line break
-        state.tokens[-1].meta["newlines"] = newlines
-    return True
+
+    def counting(state: StateInline, silent: bool) -> bool:
+        start, tokens_before = state.pos, len(state.tokens)
+        if not rule(state, silent):
+            return False
+        if not silent and len(state.tokens) > tokens_before:
+            shown = sum(lines_in(token) for token in state.tokens[tokens_before:])
+            hidden = state.src.count("\n", start, state.pos) - shown
+            if hidden > 0:
+                last = state.tokens[-1]
+                last.meta["newlines"] = last.meta.get("newlines", 0) + hidden
+        return True
+
+    return counting
+
+
+def lines_in(token: Token) -> int:
+    """How many source line breaks a token stands for, its nested tokens included."""
+    if token.type in _BREAKS:
+        return 1
+    count = int(token.meta.get("newlines", 0)) if token.meta else 0
+    if token.type in ("html_inline", "wp_shortcode"):
+        count += token.content.count("\n")
+    return count + sum(lines_in(child) for child in token.children or ())
 
 
 _PARSER = _parser()
@@ -68,14 +90,29 @@ _PARSER = _parser()
 
 def markdown_references(body: str) -> Iterator[Reference]:
     """The references in a Markdown body; line 1 is the body's first line."""
-    for token in _PARSER.parse(_SITE_VARIABLE.sub("", body)):
+    text = _SITE_VARIABLE.sub("", body)
+    lines = text.split("\n")
+    for token in _PARSER.parse(text):
         if token.map is None:
             continue
         first_line = token.map[0] + 1
         if token.type == "inline":
+            first_line += _blank_lines_stripped(lines, token.map[0], token.map[1])
             yield from _InlineWalk(first_line).references(token.children or [])
         elif token.type == "html_block":
             yield from fragment_references(token.content, first_line)
+
+
+def _blank_lines_stripped(lines: list[str], start: int, end: int) -> int:
+    """Leading lines of a block that are only (Unicode) white space.
+
+    The parser strips a paragraph's content, so a first line of, say, U+2028 alone
+    disappears without a line break token; this counts what it took.
+    """
+    count = 0
+    while start + count < end and not lines[start + count].strip():
+        count += 1
+    return count
 
 
 @dataclass
@@ -84,6 +121,7 @@ class _OpenLink:
 
     index: int  # in the walk's found references; -1 for a link that is not recorded
     keeps_text: bool = True
+    html: bool = False  # an HTML <a> rather than a Markdown link
     text: list[str] = field(default_factory=list)
 
 
@@ -99,22 +137,21 @@ class _InlineWalk:
     def references(self, children: Sequence[Token]) -> list[Reference]:
         for position, token in enumerate(children):
             self._visit(token, children[position + 1] if position + 1 < len(children) else None)
+            self.line += lines_in(token)
         for open_link in self.open_links:
             self._close(open_link)
         return self.found
 
     def _visit(self, token: Token, following: Token | None) -> None:
         kind = token.type
-        if kind in ("softbreak", "hardbreak"):
-            self.line += 1
+        if kind in _BREAKS:
             self._add_text(" ")
         elif kind in ("text", "code_inline"):
             self._add_text(token.content)
-            self.line += token.meta.get("newlines", 0)
         elif kind == "link_open":
             self._open_link(token, following)
         elif kind == "link_close":
-            self._close_link()
+            self._close_last(html=False)
         elif kind == "image":
             self._image(token)
         elif kind == "html_inline":
@@ -136,12 +173,15 @@ class _InlineWalk:
             self.open_links.append(_OpenLink(-1))  # a bare domain name ("Amazon.com"): prose, not a link
             return
         written = following.content if form is Form.BARE and following is not None else None
-        self._record(Reference(str(token.attrs["href"]), LinkKind.LINK, form, self.line, written=written))
+        self.found.append(Reference(str(token.attrs["href"]), LinkKind.LINK, form, self.line, written=written))
         self.open_links.append(_OpenLink(len(self.found) - 1, keeps_text=form is Form.MARKDOWN))
 
-    def _close_link(self) -> None:
-        if self.open_links:
-            self._close(self.open_links.pop())
+    def _close_last(self, html: bool) -> None:
+        """Close the innermost open link of the kind named: an HTML `<a>` or a Markdown link."""
+        for position in range(len(self.open_links) - 1, -1, -1):
+            if self.open_links[position].html is html:
+                self._close(self.open_links.pop(position))
+                return
 
     def _close(self, open_link: _OpenLink) -> None:
         if open_link.index < 0:
@@ -152,37 +192,32 @@ class _InlineWalk:
 
     def _image(self, token: Token) -> None:
         alt = tidy_text(token.content) or self._caption()
-        self._record(Reference(str(token.attrs["src"]), LinkKind.IMAGE, Form.MARKDOWN, self.line, alt))
+        self.found.append(Reference(str(token.attrs["src"]), LinkKind.IMAGE, Form.MARKDOWN, self.line, alt))
         self._add_text(token.content)
-        self.line += sum(child.type in ("softbreak", "hardbreak") for child in token.children or ())
 
     def _html_inline(self, html: str) -> None:
         if _CLOSING_ANCHOR.match(html):
-            self._close_link()
+            self._close_last(html=True)
         else:
             self._html_tags(html)
-        self.line += html.count("\n")
 
     def _html_tags(self, html: str) -> None:
         """Record an inline tag's references; an `<a>` stays open to collect its text."""
         anchor = -1
         for tag in parse_html(html).find_all(True, recursive=False):
             for reference in element_references(tag, self.line):
-                self._record(replace(reference, text=reference.text or self._caption()))
+                self.found.append(replace(reference, text=reference.text or self._caption()))
                 if tag.name == "a":
                     anchor = len(self.found) - 1
             if tag.name == "img":
                 self._add_text(str(tag.get("alt") or ""))  # an image's alt is the text of a link around it
         if _OPENING_ANCHOR.match(html):
-            self.open_links.append(_OpenLink(anchor))
+            self._close_last(html=True)  # as in a browser, an <a> ends any <a> still open
+            self.open_links.append(_OpenLink(anchor, html=True))
 
     def _shortcode(self, token: Token) -> None:
         for url, kind in token.meta["urls"]:
-            self._record(Reference(url, kind, Form.SHORTCODE, self.line, self._caption()))
-        self.line += token.content.count("\n")
-
-    def _record(self, reference: Reference) -> None:
-        self.found.append(reference)
+            self.found.append(Reference(url, kind, Form.SHORTCODE, self.line, self._caption()))
 
     def _caption(self) -> str:
         return self.captions[-1] if self.captions else ""

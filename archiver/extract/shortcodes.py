@@ -124,7 +124,7 @@ def _url_shortcode(state: StateInline, silent: bool, name: str, start: int) -> b
     urls: Found = []
     if name in _ENCLOSING_URL:
         close_tag = f"[/{name}]"
-        close_at = state.src.find(close_tag, end, state.posMax)
+        close_at = _find_closing(state, close_tag, end)
         if close_at != -1:
             urls.append((state.src[end:close_at].strip(), _ENCLOSING_URL[name]))
             end = close_at + len(close_tag)
@@ -138,6 +138,21 @@ def _url_shortcode(state: StateInline, silent: bool, name: str, start: int) -> b
         token.content = state.src[state.pos : end]
     state.pos = end
     return True
+
+
+def _find_closing(state: StateInline, close_tag: str, start: int) -> int:
+    """Where `close_tag` is, from `start` on; -1 when absent.
+
+    A search that failed from some position fails from every later one, so that is
+    remembered: many unclosed `[embed]` tags in one paragraph cost one search, not one each.
+    """
+    missing_after: dict[str, int] = state.env.setdefault("wp_missing_closing_tags", {})
+    if start >= missing_after.get(close_tag, len(state.src) + 1):
+        return -1
+    found = state.src.find(close_tag, start, state.posMax)
+    if found == -1 and state.posMax == len(state.src):
+        missing_after[close_tag] = min(start, missing_after.get(close_tag, start))
+    return found
 
 
 def _attribute_urls(name: str, named: dict[str, str], positional: list[str]) -> Found:

@@ -26,6 +26,8 @@ _FENCES = ("---", "...")
 _DATE_KEYS = ("date", "created_gmt", "created")
 _DATE_IN_NAME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})-")
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's loader is several times faster
+# What PyYAML raises for a well-formed value it cannot build, such as the date 2020-02-30.
+_YAML_VALUE_ERRORS = (ValueError, OverflowError, TypeError, RecursionError)
 _NEWLINES = re.compile(r"\r\n?")
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
@@ -123,6 +125,8 @@ def split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str, l
 def _parse_front_matter(path: Path, yaml_text: str) -> tuple[Mapping[str, Any], Problem | None]:
     try:
         meta = yaml.load(yaml_text, Loader=_YamlLoader)
+    except _YAML_VALUE_ERRORS as error:
+        return {}, Problem(path, f"front matter has a value that cannot be read ({error}); ignored", 2)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 2 if mark is not None else None  # +1 for 1-based, +1 for the opening fence
