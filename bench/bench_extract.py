@@ -20,6 +20,14 @@ from archiver.extract import extract
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "posts"
 PARAGRAPH = "Prose with a [link](http://example.com/{i}) and http://bare.example.com/{i}, and ![i](/i/{i}.png).\n\n"
+# Inputs that once took time growing with the square of their size.
+HOSTILE = {
+    "unclosed <a> in HTML": ("p.html", '<a href="http://n.example/">x '),
+    "unclosed <a> in Markdown": ("p.md", '<a href="http://m.example/">x '),
+    "[embed] never closed": ("p.md", "[embed]http://x.example/a "),
+    "bare URLs with &amp;": ("p.html", "text http://e.example/?a=1&amp;b=2 more\n"),
+    "deep <div> nesting": ("p.html", "<div>"),
+}
 
 
 def corpus_rates(corpus: Path, repeat: int) -> tuple[int, int, list[float]]:
@@ -47,6 +55,22 @@ def scaling(sizes: tuple[int, ...]) -> list[tuple[float, float]]:
     return results
 
 
+def hostile(repeats: tuple[int, ...]) -> list[tuple[str, list[float]]]:
+    """Seconds to read each hostile input at growing repeat counts."""
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, (file_name, piece) in HOSTILE.items():
+            seconds = []
+            for count in repeats:
+                post = Path(folder) / file_name
+                post.write_text(piece * count)
+                started = time.perf_counter()
+                extract([post], ExtractSettings())
+                seconds.append(time.perf_counter() - started)
+            results.append((name, seconds))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -63,6 +87,10 @@ def main() -> int:
     print("scaling (one post, link-dense):")
     for megabytes, seconds in scaling((5_000, 10_000, 20_000, 40_000)):
         print(f"  {megabytes:6.2f} MB  {seconds:6.2f} s  {seconds / megabytes:5.2f} s/MB")
+    repeats = (4_000, 8_000, 16_000)
+    print(f"hostile inputs, seconds at {', '.join(map(str, repeats))} repeats (linear: doubling each time):")
+    for name, seconds in hostile(repeats):
+        print(f"  {name:28} " + "  ".join(f"{s:6.2f}" for s in seconds))
     return 0
 
 
