@@ -89,8 +89,8 @@ def main() -> int:
         print(f"  {megabytes:6.2f} MB  {seconds:6.2f} s  {seconds / megabytes:5.2f} s/MB")
     repeats = (4_000, 8_000, 16_000)
     print(f"hostile inputs, seconds at {', '.join(map(str, repeats))} repeats (linear: doubling each time):")
-    for name, seconds in hostile(repeats):
-        print(f"  {name:28} " + "  ".join(f"{s:6.2f}" for s in seconds))
+    for name, timings in hostile(repeats):
+        print(f"  {name:28} " + "  ".join(f"{t:6.2f}" for t in timings))
     return 0
 
 

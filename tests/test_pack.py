@@ -1,0 +1,294 @@
+"""`archiver run` end to end: the WARC files it writes, read back with warcio and replayed in pywb."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+from warcio.checker import Checker
+
+from archiver import job
+from archiver.config import Config, ExtractSettings, PackSettings
+from archiver.pack import ARCHIVE_DIR, INDEX_DIR
+from tests.conftest import REPO, Web
+from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
+
+PATHS = ["/ok.html", "/image.png", "/gzip", "/chunked", "/redirect/3", "/status/404", "/huge/500000", "/reset"]
+WARC_NAME = re.compile(r"^archiver-\d{14}-\d{5}-[^-]+\.warc\.gz$")
+
+
+@dataclass(frozen=True)
+class Archived:
+    """An output folder written by one run, and what the run returned."""
+
+    folder: Path
+    summary: job.RunSummary
+    urls: dict[str, str]  # path on the test server -> URL
+
+
+def _project(web: Web, folder: Path, pack: PackSettings | None = None) -> tuple[Config, dict[str, str]]:
+    urls = {path: web.url("alpha.test", path) for path in PATHS}
+    urls["/flaky"] = web.url("beta.test", "/flaky/503/1/pack")
+    urls["/secure"] = web.url("secure.test", "/image.png")
+    post = folder / "posts" / "post.md"
+    post.parent.mkdir(parents=True)
+    body = "".join(f"Line [{path}]({url}).\n\n" for path, url in urls.items())
+    post.write_text("---\ntitle: P\nlink: https://blog.example.org/p/\n---\n" + body, encoding="utf-8")
+    config = Config(
+        source=None,
+        post_paths=(post,),
+        output_dir=folder / "out",
+        extract=ExtractSettings(),
+        fetch=web.settings(),
+        pack=pack or PackSettings(),
+    )
+    return config, urls
+
+
+@pytest.fixture(scope="module")
+def archived(web: Web, tmp_path_factory: pytest.TempPathFactory) -> Archived:
+    folder = tmp_path_factory.mktemp("run")
+    config, urls = _project(web, folder)
+    summary = job.run(config)
+    return Archived(config.output_dir, summary, urls)
+
+
+def _records(warc: Path) -> list[dict[str, Any]]:
+    """Every record of a WARC file: its type, WARC headers, HTTP headers and stored payload."""
+    records = []
+    with warc.open("rb") as stream:
+        for record in ArchiveIterator(stream):
+            records.append(
+                {
+                    "type": record.rec_type,
+                    "warc": dict(record.rec_headers.headers),
+                    "http": dict(record.http_headers.headers) if record.http_headers else {},
+                    "status": record.http_headers.get_statuscode() if record.http_headers else None,
+                    "payload": record.raw_stream.read(),
+                }
+            )
+    return records
+
+
+def _warcs(folder: Path) -> list[Path]:
+    return sorted((folder / ARCHIVE_DIR).glob("*.warc.gz"))
+
+
+def test_files_are_named_by_the_iipc_convention_and_closed(archived: Archived) -> None:
+    names = [path.name for path in (archived.folder / ARCHIVE_DIR).iterdir()]
+
+    assert names
+    assert all(WARC_NAME.match(name) for name in names), names
+    assert sorted(p.name for p in (archived.folder / INDEX_DIR).iterdir()) == [f"{n}.cdxj" for n in sorted(names)]
+
+
+def test_warcio_check_passes(archived: Archived) -> None:
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        code = Checker(argparse.Namespace(inputs=[str(p) for p in _warcs(archived.folder)], verbose=True)).process_all()
+
+    assert code == 0, output.getvalue()
+    assert "digest pass" in output.getvalue()
+    assert "failed" not in output.getvalue()
+
+
+def test_each_file_opens_with_warcinfo_naming_itself(archived: Archived) -> None:
+    for warc in _warcs(archived.folder):
+        first = _records(warc)[0]
+        assert first["type"] == "warcinfo"
+        assert first["warc"]["WARC-Filename"] == warc.name
+        assert b"software: archiver/" in first["payload"]
+
+
+def test_every_response_has_its_request_and_the_peer_address(archived: Archived) -> None:
+    records = [r for warc in _warcs(archived.folder) for r in _records(warc)]
+    responses = {r["warc"]["WARC-Record-ID"]: r for r in records if r["type"] == "response"}
+    requests = [r for r in records if r["type"] == "request"]
+
+    # 9 URLs answered, plus 3 more hops of the redirect chain; an attempt that was retried is not kept
+    assert len(requests) == len(responses) == 12
+    for request in requests:
+        response = responses[request["warc"]["WARC-Concurrent-To"]]
+        assert request["warc"]["WARC-Target-URI"] == response["warc"]["WARC-Target-URI"]
+        assert request["warc"]["WARC-Date"] == response["warc"]["WARC-Date"]
+        assert response["warc"]["WARC-IP-Address"].startswith("127.0.0.")
+        assert response["warc"]["WARC-Payload-Digest"].startswith("sha1:")
+
+
+def _response(archived: Archived, key: str) -> dict[str, Any]:
+    url = archived.urls.get(key, key)
+    records = [r for warc in _warcs(archived.folder) for r in _records(warc)]
+    return next(r for r in records if r["type"] == "response" and r["warc"]["WARC-Target-URI"] == url)
+
+
+def test_payloads_are_the_bytes_the_server_sent(archived: Archived) -> None:
+    assert _response(archived, "/ok.html")["payload"] == HTML
+    assert _response(archived, "/image.png")["payload"] == PNG
+    assert _response(archived, "/secure")["payload"] == PNG
+    assert _response(archived, "/gzip")["payload"] == gzip.compress(GZIP_TEXT, mtime=0)
+    assert _response(archived, "/status/404")["status"] == "404"
+
+
+def test_headers_are_consistent_with_the_stored_body(archived: Archived) -> None:
+    gzipped, chunked = _response(archived, "/gzip"), _response(archived, "/chunked")
+
+    assert gzipped["http"]["Content-Encoding"] == "gzip"
+    assert gzipped["http"]["Content-Length"] == str(len(gzipped["payload"]))
+    assert chunked["payload"] == b"".join(CHUNKS)
+    assert "Transfer-Encoding" not in chunked["http"]
+    assert chunked["http"]["X-Orig-Transfer-Encoding"] == "chunked"
+    assert chunked["http"]["Content-Length"] == str(len(b"".join(CHUNKS)))
+
+
+def test_a_body_cut_at_the_size_limit_is_marked_truncated(archived: Archived) -> None:
+    huge = _response(archived, "/huge/500000")
+
+    assert huge["warc"]["WARC-Truncated"] == "length"
+    assert huge["payload"] == body_of(500000)[:200_000]
+    assert huge["http"]["Content-Length"] == "200000"
+
+
+def test_each_hop_of_a_redirect_chain_is_stored(archived: Archived) -> None:
+    redirect = archived.urls["/redirect/3"]
+    base = redirect.removesuffix("/redirect/3")
+    statuses = [_response(archived, base + path)["status"] for path in ("/redirect/3", "/redirect/2", "/redirect/1")]
+
+    assert statuses == ["301", "301", "301"]
+    assert _response(archived, base + "/redirect/1")["http"]["Location"] == "/ok.html"
+
+
+def test_metadata_names_the_citing_posts_and_the_outcome(archived: Archived) -> None:
+    records = [r for warc in _warcs(archived.folder) for r in _records(warc)]
+    metadata = {r["warc"]["WARC-Target-URI"]: r["payload"].decode() for r in records if r["type"] == "metadata"}
+
+    assert len(metadata) == len(archived.urls)
+    assert "fetch-status: reset\r\n" in metadata[archived.urls["/reset"]]
+    assert "attempts: 3\r\n" in metadata[archived.urls["/reset"]]
+    assert "cited-by: " in metadata[archived.urls["/ok.html"]]
+    assert "post.md:5\r\n" in metadata[archived.urls["/ok.html"]]
+    assert "final-url: " in metadata[archived.urls["/redirect/3"]]
+
+
+def test_results_file_points_at_each_capture(archived: Archived) -> None:
+    lines = (archived.folder / job.RESULTS_FILE).read_text(encoding="utf-8").splitlines()
+    header, results = json.loads(lines[0]), {r["url"]: r for r in map(json.loads, lines[1:])}
+
+    assert header == {"schema": "archiver/results", "version": 1}
+    assert set(results) == set(archived.urls.values())
+    assert results[archived.urls["/flaky"]]["attempts"] == 2
+    assert results[archived.urls["/reset"]]["warc"] is None
+    located = results[archived.urls["/redirect/3"]]
+    assert located["status"] == "redirected"
+    assert [hop["code"] for hop in located["hops"]] == [301, 301, 301, 200]
+    with (archived.folder / ARCHIVE_DIR / located["warc"]["filename"]).open("rb") as stream:
+        stream.seek(located["warc"]["offset"])
+        record = next(iter(ArchiveIterator(stream)))
+        assert record.rec_headers.get_header("WARC-Target-URI") == located["final_url"]
+        assert record.raw_stream.read() == HTML
+
+
+def test_summary_counts(archived: Archived) -> None:
+    summary = archived.summary
+
+    assert (summary.urls, summary.ok, summary.failed, summary.retried) == (10, 8, 2, 2)
+    assert str(summary).startswith("10 URLs fetched: 8 ok, 2 failed, 2 retried;")
+
+
+def test_files_rotate_at_the_configured_size(web: Web, tmp_path: Path) -> None:
+    config, _ = _project(web, tmp_path, PackSettings(rotate_bytes=4000))
+
+    job.run(config)
+
+    warcs = _warcs(config.output_dir)
+    assert len(warcs) >= 3
+    assert [_records(warc)[0]["type"] for warc in warcs] == ["warcinfo"] * len(warcs)
+    assert len({_records(w)[0]["warc"]["WARC-Filename"] for w in warcs}) == len(warcs)
+    assert Checker(argparse.Namespace(inputs=[str(w) for w in warcs], verbose=False)).process_all() == 0
+
+
+# --- replay in a real pywb ---------------------------------------------------------
+
+PYWB = Path(os.environ.get("ARCHIVER_PYWB", REPO / ".venv-pywb" / "bin" / "wayback"))
+
+
+@pytest.fixture(scope="module")
+def pywb(archived: Archived, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A pywb serving the run's output folder as the collection `web`."""
+    if not PYWB.exists():
+        if os.environ.get("ARCHIVER_REQUIRE_PYWB"):
+            pytest.fail(f"pywb is required but not found at {PYWB}")
+        pytest.skip(f"pywb not found at {PYWB} (install it in .venv-pywb or set ARCHIVER_PYWB)")
+    root = tmp_path_factory.mktemp("pywb")
+    (root / "collections").mkdir()
+    (root / "collections" / "web").symlink_to(archived.folder)
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(PYWB), "--bind", "127.0.0.1", "--port", str(port), "-d", str(root)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield _wait_until_ready(process, f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], base: str) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"pywb exited with {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(base + "/", timeout=1).status_code == 200:
+                return base
+        time.sleep(0.1)
+    pytest.fail("pywb did not answer within 30 s")
+
+
+def _replay(base: str, timestamp: str, url: str) -> tuple[int, dict[str, str], bytes]:
+    with httpx.stream("GET", f"{base}/web/{timestamp}id_/{url}", headers={"Accept-Encoding": "gzip"}) as response:
+        return response.status_code, dict(response.headers), b"".join(response.iter_raw())
+
+
+def test_pywb_replays_every_capture_byte_for_byte(archived: Archived, pywb: str) -> None:
+    responses = [r for warc in _warcs(archived.folder) for r in _records(warc) if r["type"] == "response"]
+
+    for response in responses:
+        url, date = response["warc"]["WARC-Target-URI"], response["warc"]["WARC-Date"]
+        timestamp = re.sub(r"\D", "", date)[:14]
+        code, headers, body = _replay(pywb, timestamp, url)
+        assert code == int(response["status"]), url
+        assert body == response["payload"], url
+        if code in (301, 302):
+            assert headers["location"].endswith(response["http"]["Location"]), url
+
+
+def test_pywb_replays_what_the_server_sent(archived: Archived, pywb: str) -> None:
+    gzipped = _response(archived, "/gzip")
+    timestamp = re.sub(r"\D", "", gzipped["warc"]["WARC-Date"])[:14]
+
+    assert _replay(pywb, timestamp, archived.urls["/gzip"])[2] == gzip.compress(GZIP_TEXT, mtime=0)
+    assert _replay(pywb, timestamp, archived.urls["/ok.html"])[2] == HTML
