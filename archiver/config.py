@@ -219,18 +219,21 @@ def load_config(path: Path) -> Config:
         post_paths=tuple(p for group in post_paths for p in group),
         output_dir=base / parsed.output.dir,
         extract=_extract_settings(parsed.posts, parsed.links),
-        fetch=_fetch_settings(parsed.fetch, base),
+        fetch=_fetch_settings(path, parsed.fetch),
         pack=PackSettings(prefix=parsed.pack.prefix, rotate_bytes=int(parsed.pack.rotate_mb * 1_000_000)),
     )
 
 
-def _fetch_settings(fetch: FetchConfig, base: Path) -> FetchSettings:
+def _fetch_settings(config: Path, fetch: FetchConfig) -> FetchSettings:
     values = fetch.model_dump(exclude={"max_body_mb", "ca_bundle", "allow_networks", "retry_codes"})
+    ca_bundle = config.parent / fetch.ca_bundle if fetch.ca_bundle else None
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise ConfigError(config, f"{fetch.ca_bundle!r} is not a file (looked for {ca_bundle})", "fetch.ca_bundle")
     return FetchSettings(
         **values,
         retry_codes=frozenset(fetch.retry_codes),
         max_body_bytes=int(fetch.max_body_mb * 1024 * 1024),
-        ca_bundle=base / fetch.ca_bundle if fetch.ca_bundle else None,
+        ca_bundle=ca_bundle,
         allow_networks=tuple(ipaddress.ip_network(n, strict=False) for n in fetch.allow_networks),
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,10 +43,12 @@ class RunSummary:
     bytes: int
     seconds: float
     warc_files: tuple[Path, ...]
+    failures: tuple[tuple[str, int], ...] = ()  # status name and count, most common first
 
     def __str__(self) -> str:
+        failures = f" ({', '.join(f'{name} {count}' for name, count in self.failures)})" if self.failures else ""
         return (
-            f"{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed, {self.retried} retried; "
+            f"{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.retried} retried; "
             f"{self.bytes:,} bytes in {len(self.warc_files)} WARC files; {self.seconds:.1f} s"
         )
 
@@ -106,6 +109,7 @@ def _result(result: FetchResult, link: Link) -> dict[str, Any]:
 
 def _summary(results: list[FetchResult], seconds: float, files: tuple[Path, ...]) -> RunSummary:
     ok = sum(result.status.is_ok for result in results)
+    failures = Counter(result.status.value for result in results if not result.status.is_ok)
     return RunSummary(
         urls=len(results),
         ok=ok,
@@ -114,6 +118,7 @@ def _summary(results: list[FetchResult], seconds: float, files: tuple[Path, ...]
         bytes=sum(result.size for result in results),
         seconds=seconds,
         warc_files=files,
+        failures=tuple(sorted(failures.items(), key=lambda item: (-item[1], item[0]))),
     )
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
 import pytest
 
-from archiver.config import DEFAULT_MAX_POST_MB, load_config
+from archiver.config import DEFAULT_MAX_POST_MB, FetchSettings, PackSettings, load_config
 from archiver.errors import ConfigError
 from tests.conftest import REPO
 
@@ -28,6 +29,27 @@ def test_bundled_config_loads_and_points_at_the_example_post() -> None:
     assert config.extract.base_url == "http://cloudscaling.com/"
     assert config.output_dir.resolve() == (REPO / "archives").resolve()
     assert config.extract.max_post_bytes == int(DEFAULT_MAX_POST_MB * 1024 * 1024)
+
+
+def test_bundled_config_documents_the_default_fetch_and_pack_settings() -> None:
+    config = load_config(REPO / "config.yaml")
+
+    assert config.fetch == FetchSettings()
+    assert config.pack == PackSettings()
+
+
+def test_fetch_settings_are_read(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not checked here", encoding="utf-8")
+    text = (
+        "posts:\n  paths: [posts]\nfetch:\n  per_host: 2\n  max_body_mb: 1\n  ca_bundle: ca.pem\n"
+        "  allow_networks: [10.20.0.0/16]\n  resolve: {blog.test: 127.0.0.2}\n  retry_codes: [503]\n"
+    )
+
+    fetch = load_config(_config(tmp_path, text)).fetch
+
+    assert (fetch.per_host, fetch.max_body_bytes, fetch.ca_bundle) == (2, 1024 * 1024, tmp_path / "ca.pem")
+    assert fetch.allow_networks == (ipaddress.ip_network("10.20.0.0/16"),)
+    assert (fetch.resolve, fetch.retry_codes) == ({"blog.test": "127.0.0.2"}, frozenset({503}))
 
 
 def test_paths_are_relative_to_the_config_file_and_globs_expand(tmp_path: Path) -> None:
@@ -73,6 +95,23 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
         ("- just\n- a list\n", r"must be a mapping"),
         ("posts:\n  paths: [posts]\n  base_url: 2020-02-30\n", r"a value cannot be read: day is out of range"),
         ("", r"must be a mapping"),
+        (
+            "posts:\n  paths: [posts]\nfetch:\n  per_host: 0\n",
+            r"fetch\.per_host: Input should be greater than or equal to 1",
+        ),
+        (
+            "posts:\n  paths: [posts]\nfetch:\n  allow_networks: [intranet]\n",
+            r"fetch\.allow_networks: 'intranet' is not a network",
+        ),
+        (
+            "posts:\n  paths: [posts]\nfetch:\n  resolve: {a.test: nowhere}\n",
+            r"fetch\.resolve: a\.test: 'nowhere' is not an IP",
+        ),
+        (
+            "posts:\n  paths: [posts]\nfetch:\n  ca_bundle: missing.pem\n",
+            r"fetch\.ca_bundle: 'missing\.pem' is not a file",
+        ),
+        ("posts:\n  paths: [posts]\npack:\n  prefix: 'a b'\n", r"pack\.prefix: String should match pattern"),
     ],
 )
 def test_bad_config_gives_one_error_naming_file_and_key(tmp_path: Path, text: str, expected: str) -> None:

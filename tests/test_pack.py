@@ -206,7 +206,7 @@ def test_summary_counts(archived: Archived) -> None:
     summary = archived.summary
 
     assert (summary.urls, summary.ok, summary.failed, summary.retried) == (10, 8, 2, 2)
-    assert str(summary).startswith("10 URLs fetched: 8 ok, 2 failed, 2 retried;")
+    assert str(summary).startswith("10 URLs fetched: 8 ok, 2 failed (not-found 1, reset 1), 2 retried;")
 
 
 def test_files_rotate_at_the_configured_size(web: Web, tmp_path: Path) -> None:
