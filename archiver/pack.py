@@ -21,6 +21,7 @@ import datetime as dt
 import io
 import os
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -38,6 +39,7 @@ ARCHIVE_DIR = "archive"
 INDEX_DIR = "indexes"
 OPEN_SUFFIX = ".open"
 _WARC_VERSION = "1.1"
+_SYNC_SECONDS = 1.0  # a power cut loses at most about this much of what was written
 _REPLACED_HEADERS = frozenset({"transfer-encoding", "content-length"})
 
 
@@ -55,6 +57,7 @@ class WarcPacker:
         self._file: BinaryIO | None = None
         self._writer: WARCWriter | None = None
         self._name = ""
+        self._synced_at = time.monotonic()
         self.closed_files: list[Path] = []
 
     def __enter__(self) -> WarcPacker:
@@ -74,14 +77,14 @@ class WarcPacker:
         for exchange in capture.exchanges:
             location, response_id = self._write_exchange(writer, exchange)
         self._write_metadata(writer, capture, cited_by, response_id)
-        self._flush()
+        self._flush(sync=time.monotonic() - self._synced_at >= _SYNC_SECONDS)
         return location
 
     def close(self) -> None:
         """Close the current file: flush, sync, rename to its final name, index it."""
         if self._file is None:
             return
-        self._flush()
+        self._flush(sync=True)
         self._file.close()
         final = self._archive / self._name
         os.replace(self._archive / (self._name + OPEN_SUFFIX), final)
@@ -162,10 +165,15 @@ class WarcPacker:
         )  # fmt: skip
         writer.write_record(record)
 
-    def _flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+    def _flush(self, sync: bool) -> None:
+        """Hand what was written to the system (enough to survive the process being
+        killed); with `sync`, to the disk too (enough to survive a power cut)."""
+        if self._file is None:
+            return
+        self._file.flush()
+        if sync:
             os.fsync(self._file.fileno())
+            self._synced_at = time.monotonic()
 
     def _index(self, warc: Path) -> None:
         self._indexes.mkdir(parents=True, exist_ok=True)

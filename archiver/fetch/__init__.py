@@ -115,10 +115,11 @@ class _Attempt:
 class Fetcher:
     """Fetches URLs with the limits, retries and safety rules of its settings."""
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """`transport` replaces the per-host guarded pools, for measuring alternatives."""
         self._settings = settings
         backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
-        transport = HostPoolTransport(tls_context(settings.ca_bundle), backend, settings.per_host)
+        transport = transport or HostPoolTransport(tls_context(settings.ca_bundle), backend, settings.per_host)
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         headers = {"User-Agent": user_agent(settings.contact), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
