@@ -272,3 +272,15 @@ def test_allow_list_opens_only_its_networks() -> None:
     assert policy.permits(ipaddress.ip_address("10.20.3.4"))
     assert not policy.permits(ipaddress.ip_address("10.21.3.4"))
     assert policy.permits(ipaddress.ip_address("93.184.216.34"))
+
+
+def test_ssl_cert_file_is_honoured_when_no_bundle_is_configured(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = web.url("secure.test", "/ok.html")
+
+    without = fetch_one(web.settings(ca_bundle=None), url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(web.ca_file))
+    with_env = fetch_one(web.settings(ca_bundle=None), url)
+
+    assert (without.status, without.attempts) == (Status.TLS_ERROR, 1)
+    assert "certificate verify failed" in without.detail
+    assert with_env.status is Status.OK
