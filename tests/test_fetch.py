@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from archiver.config import FetchSettings
-from archiver.fetch import Capture, Fetcher
+from archiver.fetch import Capture, Fetcher, interleaved_by_host
 from archiver.fetch.network import AddressPolicy, is_public
 from archiver.model import FetchResult, Status
 from tests.conftest import Web
@@ -284,3 +284,35 @@ def test_ssl_cert_file_is_honoured_when_no_bundle_is_configured(web: Web, monkey
     assert (without.status, without.attempts) == (Status.TLS_ERROR, 1)
     assert "certificate verify failed" in without.detail
     assert with_env.status is Status.OK
+
+
+def test_urls_are_taken_host_by_host_in_turn() -> None:
+    urls = [
+        "http://a.test/1",
+        "http://a.test/2",
+        "http://a.test/3",
+        "http://b.test/1",
+        "http://c.test/1",
+        "http://b.test/2",
+    ]
+
+    assert interleaved_by_host(urls) == [
+        "http://a.test/1", "http://b.test/1", "http://c.test/1", "http://a.test/2", "http://b.test/2", "http://a.test/3",
+    ]  # fmt: skip
+
+
+def test_many_urls_of_one_host_do_not_hold_up_the_others(web: Web) -> None:
+    slow = [web.url("alpha.test", f"/hold/0.2/queue-{i}") for i in range(16)]
+    quick = [web.url("beta.test", f"/ok.html?queue={i}") for i in range(4)]
+
+    async def order() -> list[str]:
+        async with Fetcher(web.settings(per_host=1, concurrency=2)) as fetcher:
+            finished = []
+            async for capture in fetcher.fetch_all(slow + quick):
+                finished.append(capture.result.url)
+                capture.close()
+            return finished
+
+    finished = asyncio.run(order())
+
+    assert set(finished[:5]) >= set(quick)  # beta's URLs do not wait for alpha's 16

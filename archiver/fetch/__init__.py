@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from itertools import islice, zip_longest
 from typing import IO
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -41,6 +42,7 @@ __all__ = ["Capture", "Exchange", "Fetcher", "user_agent"]
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _SPOOL_IN_MEMORY = 1024 * 1024
+_WINDOW_PER_SLOT = 4  # fetches started ahead, per slot of the global concurrency limit
 _CHUNK_LIMIT = 64 * 1024
 
 
@@ -136,13 +138,25 @@ class Fetcher:
         await self._client.aclose()
 
     async def fetch_all(self, urls: Iterable[str]) -> AsyncIterator[Capture]:
-        """Fetch every URL once, yielding captures as they complete."""
-        pending = {asyncio.ensure_future(self.fetch(url)) for url in dict.fromkeys(urls)}
+        """Fetch every URL once, yielding captures as they complete.
+
+        URLs are taken host by host in turn, so that one host's many URLs do not keep
+        the others waiting, and only a window of fetches runs ahead of the consumer, so
+        that captures not yet written cannot pile up.
+        """
+        queue = iter(interleaved_by_host(dict.fromkeys(urls)))
+        running: set[asyncio.Task[Capture]] = set()
+        window = self._settings.concurrency * _WINDOW_PER_SLOT
         try:
-            for next_done in asyncio.as_completed(pending):
-                yield await next_done
+            while True:
+                running.update(asyncio.ensure_future(self.fetch(url)) for url in islice(queue, window - len(running)))
+                if not running:
+                    return
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    yield task.result()
         finally:
-            for task in pending:
+            for task in running:
                 task.cancel()
 
     async def fetch(self, url: str) -> Capture:
@@ -246,7 +260,7 @@ class Fetcher:
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
         slots = self._host_slots.setdefault(host, asyncio.Semaphore(self._settings.per_host))
-        async with self._global, slots:
+        async with slots, self._global:  # the host first: a waiting request must not hold a global slot
             await self._wait_turn(host)
             yield
 
@@ -299,6 +313,15 @@ class Fetcher:
             body.close()
             raise
         return _rewound(body), size, _sha1_label(digest), False
+
+
+def interleaved_by_host(urls: Iterable[str]) -> list[str]:
+    """The URLs reordered to take each host in turn, keeping each host's own order."""
+    by_host: dict[str, list[str]] = {}
+    for url in urls:
+        by_host.setdefault(urlsplit(url).hostname or "", []).append(url)
+    rounds = zip_longest(*by_host.values())
+    return [url for round_ in rounds for url in round_ if url is not None]
 
 
 def _discard_attempt(state: RetryCallState) -> None:
