@@ -154,6 +154,7 @@ class Status(StrEnum):
     NETWORK_ERROR = "network-error"  # another transport failure
     REDIRECT_LOOP = "redirect-loop"
     TOO_MANY_REDIRECTS = "too-many-redirects"
+    BROKEN_REDIRECT = "broken-redirect"  # a 3xx answer without a Location to follow
     TOO_LARGE = "too-large"  # the body passed the size cap; what was read is kept
     BLOCKED = "blocked"  # refused by policy: a private address, robots.txt
     UNSUPPORTED = "unsupported"  # a redirect to a scheme that is not fetched

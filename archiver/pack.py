@@ -22,7 +22,7 @@ import io
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -135,8 +135,8 @@ class WarcPacker:
         response_id = response.rec_headers.get_header("WARC-Record-ID")
         request = writer.create_warc_record(
             exchange.url, "request", payload=io.BytesIO(), length=0,
-            http_headers=StatusAndHeaders(f"{exchange.method} {exchange.target} HTTP/1.1",
-                                          list(exchange.request_headers), is_http_request=True),
+            http_headers=_WireHeaders(f"{exchange.method} {exchange.target} HTTP/1.1",
+                                      list(exchange.request_headers), is_http_request=True),
             warc_headers_dict={**common, "WARC-Concurrent-To": response_id},
         )  # fmt: skip
         assert self._file is not None
@@ -183,6 +183,17 @@ class WarcPacker:
         os.replace(partial, target)
 
 
+class _WireHeaders(StatusAndHeaders):  # type: ignore[misc]
+    """HTTP headers written back as the bytes that came off the wire.
+
+    The fetcher reads header bytes as latin-1, one character a byte; warcio would
+    percent-encode any that are not ASCII, which changes what the server sent.
+    """
+
+    def to_ascii_bytes(self, filter_func: Callable[..., object] | None = None) -> bytes:
+        return bytes(self.to_str(filter_func).encode("latin-1")) + b"\r\n"
+
+
 def _response_headers(exchange: Exchange) -> StatusAndHeaders:
     headers = [(name, value) for name, value in exchange.response_headers if name.lower() not in _REPLACED_HEADERS]
     headers += [
@@ -190,7 +201,7 @@ def _response_headers(exchange: Exchange) -> StatusAndHeaders:
     ]
     headers.append(("Content-Length", str(exchange.body_size)))
     # replay tools expect HTTP/1.x status lines; an HTTP/2 exchange is stored as 1.1
-    return StatusAndHeaders(f"{exchange.code} {exchange.reason}".strip(), headers, protocol="HTTP/1.1")
+    return _WireHeaders(f"{exchange.code} {exchange.reason}".strip(), headers, protocol="HTTP/1.1")
 
 
 def _warc_date(when: dt.datetime) -> str:

@@ -13,7 +13,8 @@ import pytest
 
 from archiver.config import FetchSettings
 from archiver.fetch import Capture, Fetcher, interleaved_by_host
-from archiver.fetch.network import AddressPolicy, is_public
+from archiver.fetch.network import AddressPolicy, GuardedBackend, is_public
+from archiver.fetch.transport import HostPoolTransport, tls_context
 from archiver.model import FetchResult, Status
 from tests.conftest import Web
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
@@ -68,6 +69,10 @@ CASES = [
     ("alpha.test", "/hang", Status.TIMEOUT, None, 3, []),
     ("alpha.test", "/huge/500000", Status.TOO_LARGE, 200, 1, [200]),
     ("alpha.test", "/to/" + quote("ftp://files.example.org/x", safe=""), Status.UNSUPPORTED, 302, 1, [302]),
+    ("alpha.test", "/to/" + quote("http://[oops/", safe=""), Status.UNSUPPORTED, 302, 1, [302]),
+    ("alpha.test", "/no-location/301", Status.BROKEN_REDIRECT, 301, 1, [301]),
+    ("alpha.test", "/odd-retry-after", Status.SERVER_ERROR, 503, 3, [503]),
+    ("alpha.test", "/utf8-redirect", Status.REDIRECTED, 200, 1, [302, 200]),
     ("secure.test", "/ok.html", Status.OK, 200, 1, [200]),
     ("badtls.test", "/ok.html", Status.TLS_ERROR, None, 1, []),
 ]
@@ -182,7 +187,7 @@ def test_a_refusing_host_is_learned_once(web: Web) -> None:
 
     assert {result.status for result in results} == {Status.REFUSED}
     assert sorted(result.attempts for result in results) == [0, 0, 0, 1, 1]
-    assert all(result.detail.startswith("host failed 2 times") for result in results if result.attempts == 0)
+    assert all(r.detail.startswith("http://refusing.test:9 failed 2 times") for r in results if r.attempts == 0)
 
 
 def test_a_name_that_does_not_resolve_is_learned_after_one_confirming_attempt(web: Web) -> None:
@@ -260,6 +265,14 @@ def test_redirect_to_an_internal_address_is_refused(web: Web) -> None:
         ("::ffff:10.0.0.1", False),
         ("2002:7f00:1::", False),
         ("::ffff:93.184.216.34", True),
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of the cloud metadata address
+        ("64:ff9b::5db8:d822", True),  # NAT64 of a public address
+        ("64:ff9b:1::1", False),  # local-use NAT64
+        ("::a00:1", False),  # IPv4-compatible 10.0.0.1
+        ("::ffff:0:a00:1", False),  # IPv4-translated 10.0.0.1
+        ("fec0::1", False),  # site-local
     ],
 )
 def test_public_addresses(address: str, public: bool) -> None:
@@ -316,3 +329,100 @@ def test_many_urls_of_one_host_do_not_hold_up_the_others(web: Web) -> None:
     finished = asyncio.run(order())
 
     assert set(finished[:5]) >= set(quick)  # beta's URLs do not wait for alpha's 16
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "attempts"),
+    [
+        ("http://xn--a.example/page", Status.UNSUPPORTED, 0),  # IDNA refuses it: nothing is sent
+        ("http://[::1/", Status.UNSUPPORTED, 0),
+        ("http://alpha.test:99999/", Status.UNSUPPORTED, 0),
+        ("http://a..b/", Status.DNS_FAILURE, 1),  # no such name can exist
+        ("http://" + "a" * 64 + ".example/", Status.DNS_FAILURE, 1),
+    ],
+)
+def test_a_url_that_cannot_be_fetched_is_a_status_and_the_run_goes_on(
+    web: Web, url: str, status: Status, attempts: int
+) -> None:
+    fine = web.url("alpha.test", "/ok.html")
+
+    results = fetch_results(web.settings(), [url, fine])
+
+    assert (results[url].status, results[url].attempts) == (status, attempts), results[url].detail
+    assert results[fine].status is Status.OK
+
+
+def test_waiting_for_a_slot_does_not_count_against_the_timeout(web: Web) -> None:
+    urls = [web.url("alpha.test", f"/hold/0.4/queue-timeout-{i}") for i in range(8)]
+
+    results = fetch_results(web.settings(per_host=2, total_timeout=1.0), urls)
+
+    assert [(r.status, r.attempts) for r in results.values()] == [(Status.OK, 1)] * 8
+
+
+def test_a_closed_port_does_not_condemn_the_host(web: Web) -> None:
+    closed = [f"http://alpha.test:9/closed-{i}" for i in range(3)]
+    open_port = web.url("alpha.test", "/ok.html?after-closed-port")
+
+    results = fetch_results(web.settings(per_host=1), [*closed, open_port])
+
+    assert {results[url].status for url in closed} == {Status.REFUSED}
+    assert results[open_port].status is Status.OK
+
+
+def test_a_redirect_into_a_host_known_down_is_not_retried(web: Web) -> None:
+    settings = web.settings(resolve={**web.addresses, "down.test": "127.0.0.9"})
+    redirect = web.url("alpha.test", "/to/" + quote("http://down.test:9/page", safe=""))
+
+    async def run() -> FetchResult:
+        async with Fetcher(settings) as fetcher:
+            (await fetcher.fetch("http://down.test:9/first")).close()
+            capture = await fetcher.fetch(redirect)
+            capture.close()
+            return capture.result
+
+    result = asyncio.run(run())
+
+    assert (result.status, result.attempts, [hop.code for hop in result.hops]) == (Status.REFUSED, 1, [302])
+    assert "failed 2 times in this run" in result.detail
+
+
+def test_header_bytes_that_are_not_latin_1_are_kept(web: Web, captures: dict[str, Capture]) -> None:
+    utf8 = fetch_all(web.settings(), [web.url("alpha.test", "/utf8-headers")])
+    exchange = next(iter(utf8.values())).exchanges[0]
+    followed = captures[web.url("alpha.test", "/utf8-redirect")].result
+
+    assert exchange.header("Content-Disposition") == 'attachment; filename="caf\xc3\xa9.txt"'  # one char a byte
+    assert followed.hops[-1].url.endswith("/caf%C3%A9")  # UTF-8, percent-encoded, as a browser follows it
+    for capture in utf8.values():
+        capture.close()
+
+
+def test_robots_txt_that_errors_disallows_and_a_huge_one_is_read_only_in_part(web: Web) -> None:
+    settings = web.settings(
+        robots=True, resolve={**web.addresses, "broken-robots.test": "127.0.0.2", "huge-robots.test": "127.0.0.2"}
+    )
+    port = web.ports["alpha.test"]
+    broken, huge = f"http://broken-robots.test:{port}/ok.html", f"http://huge-robots.test:{port}/ok.html"
+
+    results = fetch_results(settings, [broken, huge])
+
+    assert (results[broken].status, results[broken].detail) == (Status.BLOCKED, "disallowed by robots.txt")
+    assert results[huge].status is Status.OK
+
+
+def test_pools_of_hosts_that_are_done_are_closed(web: Web) -> None:
+    names = {f"host{i}.test": "127.0.0.2" for i in range(100)}
+    settings = web.settings(per_host=1, concurrency=8, resolve=names)
+    backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
+    transport = HostPoolTransport(tls_context(None), backend, 1, idle_pools_kept=10)
+    urls = [f"http://{name}:{web.ports['alpha.test']}/ok.html" for name in names]
+
+    async def run() -> int:
+        async with Fetcher(settings, transport) as fetcher:
+            async for capture in fetcher.fetch_all(urls):
+                assert capture.result.status is Status.OK
+                capture.close()
+            return transport.open_pools
+
+    assert asyncio.run(run()) <= 10 + 8

@@ -292,3 +292,22 @@ def test_pywb_replays_what_the_server_sent(archived: Archived, pywb: str) -> Non
 
     assert _replay(pywb, timestamp, archived.urls["/gzip"])[2] == gzip.compress(GZIP_TEXT, mtime=0)
     assert _replay(pywb, timestamp, archived.urls["/ok.html"])[2] == HTML
+
+
+def test_header_bytes_are_stored_as_they_came_off_the_wire(web: Web, tmp_path: Path) -> None:
+    config, _ = _project(web, tmp_path)
+    url = web.url("alpha.test", "/utf8-headers")
+    link_only = config.model_copy(update={"post_paths": (_post_citing(tmp_path, url),)})
+
+    job.run(link_only)
+
+    (warc,) = _warcs(link_only.output_dir)
+    assert b'Content-Disposition: attachment; filename="caf\xc3\xa9.txt"\r\n' in gzip.decompress(warc.read_bytes())
+    assert Checker(argparse.Namespace(inputs=[str(warc)], verbose=False)).process_all() == 0
+
+
+def _post_citing(folder: Path, url: str) -> Path:
+    post = folder / "single" / "post.md"
+    post.parent.mkdir()
+    post.write_text(f"[download]({url})\n", encoding="utf-8")
+    return post

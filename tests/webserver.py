@@ -8,8 +8,10 @@ host, so tests can check retries and politeness.
 Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
 /ok.html), /loop/a and /loop/b, /status/CODE, /flaky/CODE/N (CODE for the first N
 requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
-/huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL), and a
-/robots.txt that disallows /private/.
+/huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL), a
+/robots.txt that disallows /private/ (broken on hosts named broken-robots*, too long on
+huge-robots*), /utf8-headers and /utf8-redirect (header bytes that are not latin-1),
+/no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import struct
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
@@ -48,7 +50,7 @@ class Response:
 
     code: int = 200
     body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
+    headers: Sequence[tuple[str, str | bytes]] = field(default_factory=list)  # str is sent as UTF-8
     chunked: list[bytes] | None = None
 
 
@@ -153,14 +155,15 @@ class MisbehavingServer:
 
 async def _send(writer: asyncio.StreamWriter, response: Response) -> None:
     reason = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found"}.get(response.code, "Status")
-    head = [f"HTTP/1.1 {response.code} {reason}", *(f"{k}: {v}" for k, v in response.headers)]
+    head = [f"HTTP/1.1 {response.code} {reason}".encode()]
+    head += [k.encode() + b": " + (v if isinstance(v, bytes) else v.encode()) for k, v in response.headers]
     if response.chunked is not None:
-        head.append("Transfer-Encoding: chunked")
+        head.append(b"Transfer-Encoding: chunked")
         body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in response.chunked) + b"0\r\n\r\n"
     else:
-        head.append(f"Content-Length: {len(response.body)}")
+        head.append(b"Content-Length: %d" % len(response.body))
         body = response.body
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+    writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
     await writer.drain()
 
 
@@ -187,6 +190,10 @@ async def _status(rest: str, _: Connection) -> Response:
 
 async def _to(rest: str, _: Connection) -> Response:
     return Response(302, b"", [("Location", unquote(rest))])
+
+
+async def _no_location(rest: str, _: Connection) -> Response:
+    return Response(int(rest), b"moved, but where?", _TEXT)
 
 
 async def _huge(rest: str, _: Connection) -> Response:
@@ -243,6 +250,17 @@ _TEXT = [("Content-Type", "text/plain")]
 _GZIPPED = Response(200, gzip.compress(GZIP_TEXT, mtime=0), [*_TEXT, ("Content-Encoding", "gzip")])
 _ROBOTS = Response(200, b"User-agent: *\nDisallow: /private/\n", _TEXT)
 
+
+async def _robots(_: str, connection: Connection) -> Response:
+    if connection.host.startswith("broken-robots"):
+        return Response(500, b"robots.txt is broken", _TEXT)
+    if connection.host.startswith("huge-robots"):  # the rule comes after the first 512 KiB
+        return Response(200, b"# padding\n" * 100_000 + b"User-agent: *\nDisallow: /\n", _TEXT)
+    return _ROBOTS
+
+
+_UTF8_HEADERS = Response(200, b"download", [*_TEXT, ("Content-Disposition", 'attachment; filename="caf\u00e9.txt"')])
+
 _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitable[Response | None]]]] = [
     ("/ok.html", _plain(_fixed(Response(200, HTML, [("Content-Type", "text/html; charset=utf-8")])))),
     ("/image.png", _plain(_fixed(Response(200, PNG, [("Content-Type", "image/png")])))),
@@ -258,5 +276,10 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/huge/", _plain(_huge)),
     ("/hold/", _plain(_hold)),
     ("/to/", _plain(_to)),
-    ("/robots.txt", _plain(_fixed(_ROBOTS))),
+    ("/robots.txt", _plain(_robots)),
+    ("/utf8-headers", _plain(_fixed(_UTF8_HEADERS))),
+    ("/utf8-redirect", _plain(_fixed(Response(302, b"", [("Location", "/caf\u00e9")])))),
+    ("/caf%C3%A9", _plain(_fixed(Response(200, "café page".encode(), _TEXT)))),
+    ("/no-location/", _plain(_no_location)),
+    ("/odd-retry-after", _plain(_fixed(Response(503, b"busy", [*_TEXT, ("Retry-After", b"\xb2")])))),
 ]

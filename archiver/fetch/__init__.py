@@ -17,6 +17,7 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import logging
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -38,7 +39,9 @@ from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, tls_context
 from archiver.model import FetchResult, Hop, Status
 
-__all__ = ["Capture", "Exchange", "Fetcher", "user_agent"]
+__all__ = ["Capture", "Exchange", "Fetcher", "interleaved_by_host", "user_agent"]
+
+_log = logging.getLogger(__name__)
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _SPOOL_IN_MEMORY = 1024 * 1024
@@ -74,10 +77,16 @@ class Exchange:
     date: dt.datetime
 
     def location(self) -> str | None:
-        """The redirect target, when this is a redirect."""
+        """The redirect target, when this is a redirect (UTF-8 bytes read as a browser reads them)."""
         if self.code not in REDIRECT_CODES:
             return None
-        return next((value for name, value in self.response_headers if name.lower() == "location"), None)
+        value = self.header("Location")
+        if value is None:
+            return None
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return value
 
     def header(self, name: str) -> str | None:
         """A response header's value, or None."""
@@ -107,11 +116,17 @@ class _Attempt:
     exchanges: list[Exchange] = field(default_factory=list)
     detail: str = ""
     retry_after: float | None = None
-    contacted: bool = False  # False when the host was already known to be unreachable
+    contacted: bool = False  # True once a request of this attempt reached the network
+    from_memory: bool = False  # True when the attempt ended on what the run knew of a host
 
     def discard(self) -> None:
         for exchange in self.exchanges:
             exchange.body.close()
+
+    def end(self, status: Status, detail: str) -> bool:
+        """End the attempt without an answer to its current request; always False."""
+        self.status, self.code, self.detail = status, None, detail
+        return False
 
 
 class Fetcher:
@@ -169,8 +184,12 @@ class Fetcher:
             before_sleep=_discard_attempt,
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
-        attempt: _Attempt = await retrying(self._attempt, url)
-        contacted = int(retrying.statistics["attempt_number"]) - (0 if attempt.contacted else 1)
+        try:
+            attempt: _Attempt = await retrying(self._attempt, url)
+        except Exception as error:  # noqa: BLE001 - a fault with one URL must not end a nightly run
+            _log.exception("unexpected error fetching %s", url)
+            attempt = _Attempt(Status.NETWORK_ERROR, None, url, detail=f"internal error: {error!r}")
+        contacted = int(retrying.statistics.get("attempt_number", 1)) - (0 if attempt.contacted else 1)
         return Capture(
             result=FetchResult(
                 url=url,
@@ -188,32 +207,26 @@ class Fetcher:
         )
 
     def _worth_retrying(self, attempt: _Attempt) -> bool:
-        # An answer from what the run already knows about the host would not change.
-        return attempt.contacted and should_retry(attempt, self._settings.retry_codes)
+        # An answer from what the run already knows about a host would not change.
+        return not attempt.from_memory and should_retry(attempt, self._settings.retry_codes)
 
     async def _attempt(self, url: str) -> _Attempt:
         attempt = _Attempt(Status.NETWORK_ERROR, None, url)
-        try:
-            async with asyncio.timeout(self._settings.total_timeout):
-                await self._follow(attempt)
-        except TimeoutError:
-            attempt.status, attempt.code = Status.TIMEOUT, None
-            attempt.detail = f"no complete answer within {self._settings.total_timeout:g} s"
-        return attempt
-
-    async def _follow(self, attempt: _Attempt) -> None:
-        visited = {attempt.final_url}
-        while True:
-            if not await self._exchange_into(attempt):
-                return
+        visited = {url}
+        while await self._exchange_into(attempt):
             location = attempt.exchanges[-1].location()
             if location is None:
-                return
-            target = _without_fragment(urljoin(attempt.final_url, location))
+                break
+            try:
+                target = _without_fragment(urljoin(attempt.final_url, location))
+            except ValueError as error:
+                attempt.status, attempt.detail = Status.UNSUPPORTED, f"redirect to an invalid URL {location!r}: {error}"
+                break
             if not self._may_follow(attempt, target, visited):
-                return
+                break
             visited.add(target)
             attempt.final_url = target
+        return attempt
 
     def _may_follow(self, attempt: _Attempt, target: str, visited: set[str]) -> bool:
         if urlsplit(target).scheme not in ("http", "https"):
@@ -230,32 +243,54 @@ class Fetcher:
     async def _exchange_into(self, attempt: _Attempt) -> bool:
         """Make one exchange for the attempt's current URL; False when the attempt is over."""
         url = attempt.final_url
-        host = urlsplit(url).hostname or ""
-        if self._robots is not None and not await self._robots.allows(url, self._slot(host)):
-            attempt.status, attempt.code, attempt.detail = Status.BLOCKED, None, "disallowed by robots.txt"
-            return False
         try:
-            async with self._slot(host):
-                # asked inside the slot, so that URLs queued behind a failing one learn from it
-                known = self._hosts.verdict(host)
-                if known is not None:
-                    attempt.status, attempt.code, attempt.detail = known[0], None, known[1]
-                    return False
-                attempt.contacted = True
-                exchange = await self._exchange(url)
+            host, origin = _host_and_origin(url)
+            request = self._client.build_request("GET", url)
+        except (httpx.InvalidURL, ValueError) as error:  # ValueError covers hosts that IDNA refuses
+            return attempt.end(Status.UNSUPPORTED, f"not a fetchable URL: {error}")
+        if self._robots is not None and not await self._robots.allows(url, self._slot(host)):
+            return attempt.end(Status.BLOCKED, "disallowed by robots.txt")
+        try:
+            exchange = await self._exchange_in_slot(attempt, request, host, origin)
+        except TimeoutError:
+            return attempt.end(Status.TIMEOUT, f"no complete answer within {self._settings.total_timeout:g} s")
         except httpx.HTTPError as error:
-            attempt.status, attempt.detail = status_for_error(error)
-            attempt.code = None
-            self._hosts.record(host, attempt.status, attempt.detail)
+            status, detail = status_for_error(error)
+            self._hosts.record(host, origin, status, detail)
+            return attempt.end(status, detail)
+        if exchange is None:
             return False
-        self._hosts.record(host, Status.OK, "")
+        self._hosts.record(host, origin, Status.OK, "")
+        self._take(attempt, exchange)
+        return not exchange.truncated and attempt.status is not Status.BROKEN_REDIRECT
+
+    async def _exchange_in_slot(
+        self, attempt: _Attempt, request: httpx.Request, host: str, origin: str
+    ) -> Exchange | None:
+        """The exchange, made once the host has a slot; None when the host is known bad."""
+        async with self._slot(host):
+            # asked inside the slot, so that URLs queued behind a failing one learn from it
+            known = self._hosts.verdict(host, origin)
+            if known is not None:
+                attempt.from_memory = True
+                attempt.end(*known)
+                return None
+            attempt.contacted = True
+            async with asyncio.timeout(self._settings.total_timeout):  # the exchange, not the wait for a slot
+                return await self._exchange(request)
+
+    @staticmethod
+    def _take(attempt: _Attempt, exchange: Exchange) -> None:
         attempt.exchanges.append(exchange)
         attempt.code = exchange.code
         attempt.retry_after = retry_after_seconds(exchange.header("Retry-After"))
-        redirected = len(attempt.exchanges) > 1
-        attempt.status = Status.TOO_LARGE if exchange.truncated else Status.from_code(exchange.code, redirected)
-        attempt.detail = f"stopped after {exchange.body_size} bytes, over the size limit" if exchange.truncated else ""
-        return not exchange.truncated
+        if exchange.truncated:
+            attempt.status = Status.TOO_LARGE
+            attempt.detail = f"stopped after {exchange.body_size} bytes, over the size limit"
+        elif exchange.code in REDIRECT_CODES and exchange.location() is None:
+            attempt.status, attempt.detail = Status.BROKEN_REDIRECT, f"{exchange.code} without a Location header"
+        else:
+            attempt.status, attempt.detail = Status.from_code(exchange.code, len(attempt.exchanges) > 1), ""
 
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
@@ -272,8 +307,7 @@ class Fetcher:
         self._next_request_at[host] = start + self._settings.host_delay
         await asyncio.sleep(start - now)
 
-    async def _exchange(self, url: str) -> Exchange:
-        request = self._client.build_request("GET", url)
+    async def _exchange(self, request: httpx.Request) -> Exchange:
         date = dt.datetime.now(dt.UTC)
         response = await self._client.send(request, stream=True)
         try:
@@ -315,11 +349,24 @@ class Fetcher:
         return _rewound(body), size, _sha1_label(digest), False
 
 
+def _host_and_origin(url: str) -> tuple[str, str]:
+    """The host name and the scheme://host:port of a URL; ValueError when it has none."""
+    parts = urlsplit(url)
+    parts.port  # noqa: B018 - raises ValueError for a port out of range
+    if not parts.hostname:
+        raise ValueError(f"no host in {url!r}")
+    return parts.hostname, f"{parts.scheme}://{parts.netloc}"
+
+
 def interleaved_by_host(urls: Iterable[str]) -> list[str]:
     """The URLs reordered to take each host in turn, keeping each host's own order."""
     by_host: dict[str, list[str]] = {}
     for url in urls:
-        by_host.setdefault(urlsplit(url).hostname or "", []).append(url)
+        try:
+            host = _host_and_origin(url)[0]
+        except ValueError:
+            host = ""  # fetching it will say what is wrong
+        by_host.setdefault(host, []).append(url)
     rounds = zip_longest(*by_host.values())
     return [url for round_ in rounds for url in round_ if url is not None]
 

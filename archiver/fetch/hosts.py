@@ -24,37 +24,44 @@ class _HostFailures:
 
 
 class HostMemory:
-    """Remembers hosts whose name does not resolve or that refuse connections.
+    """Remembers host names that do not resolve, and origins that refuse connections.
 
-    After a host has failed that way on two attempts (the first failure and one
+    After one has failed that way on two attempts (the first failure and one
     confirming attempt), its remaining URLs get the same status without a connection.
-    A host that answers once is forgotten.
+    One that answers is forgotten.
     """
 
     def __init__(self) -> None:
         self._failures: dict[str, _HostFailures] = {}
 
-    def record(self, host: str, status: Status, detail: str) -> None:
-        """Note the outcome of one connection attempt to `host`."""
+    def record(self, host: str, origin: str, status: Status, detail: str) -> None:
+        """Note the outcome of one connection attempt to `origin` (scheme, host and port)."""
         if status not in _UNREACHABLE:
             self._failures.pop(host, None)
+            self._failures.pop(origin, None)
             return
-        known = self._failures.get(host)
+        key = host if status is Status.DNS_FAILURE else origin  # a closed port says nothing of the others
+        known = self._failures.get(key)
         if known is None or known.status is not status:
-            self._failures[host] = _HostFailures(status, detail, 1)
+            self._failures[key] = _HostFailures(status, detail, 1)
         else:
             known.count += 1
 
-    def verdict(self, host: str) -> tuple[Status, str] | None:
-        """The status every URL on `host` gets now, or None while the host is not known bad."""
-        known = self._failures.get(host)
-        if known is None or known.count < _CONFIRMATIONS:
-            return None
-        return known.status, f"host failed {known.count} times in this run: {known.detail}"
+    def verdict(self, host: str, origin: str) -> tuple[Status, str] | None:
+        """The status every URL of `origin` gets now, or None while it is not known bad."""
+        for key in (host, origin):
+            known = self._failures.get(key)
+            if known is not None and known.count >= _CONFIRMATIONS:
+                return known.status, f"{key} failed {known.count} times in this run: {known.detail}"
+        return None
 
 
 class RobotsRules:
-    """robots.txt of each host, fetched once per run; a missing or broken file allows all."""
+    """robots.txt of each origin, fetched once per run, read as RFC 9309 says.
+
+    A 4xx answer allows everything; a 5xx answer or an unreachable server disallows
+    everything; only the first 512 KiB of the file are read.
+    """
 
     def __init__(self, client: httpx.AsyncClient, agent: str) -> None:
         self._client = client
@@ -74,10 +81,20 @@ class RobotsRules:
     async def _load(self, origin: str) -> urllib.robotparser.RobotFileParser:
         parser = urllib.robotparser.RobotFileParser()
         try:
-            response = await self._client.get(f"{origin}/robots.txt")
+            code, text = await self._read(f"{origin}/robots.txt")
         except httpx.HTTPError:
-            parser.parse([])
-            return parser
-        text = response.content[:_ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
-        parser.parse(text.splitlines() if response.status_code == 200 else [])
+            code, text = 503, ""
+        if code >= 500:
+            parser.parse(["User-agent: *", "Disallow: /"])
+        else:
+            parser.parse(text.splitlines() if 200 <= code < 300 else [])
         return parser
+
+    async def _read(self, url: str) -> tuple[int, str]:
+        body = bytearray()
+        async with self._client.stream("GET", url) as response:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= _ROBOTS_MAX_BYTES:
+                    break
+        return response.status_code, bytes(body[:_ROBOTS_MAX_BYTES]).decode("utf-8", errors="replace")

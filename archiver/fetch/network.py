@@ -18,6 +18,11 @@ import httpcore
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CARRYING_IPV4_IN_LAST_32_BITS = tuple(
+    ipaddress.IPv6Network(n)
+    for n in ("::ffff:0:0/96", "::/96", "::ffff:0:0:0/96", "64:ff9b::/96")  # mapped, compatible, translated, NAT64
+)
+_NEVER_PUBLIC_V6 = tuple(ipaddress.IPv6Network(n) for n in ("64:ff9b:1::/48", "fec0::/10"))  # local NAT64, site-local
 _NO_SUCH_NAME = frozenset(code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None)
 
 
@@ -34,13 +39,25 @@ def is_public(address: IPAddress) -> bool:
 
     Loopback, private, link-local (cloud metadata at 169.254.169.254 included), shared,
     multicast, reserved and unspecified addresses are not public, nor are IPv6 addresses
-    that embed one of them (IPv4-mapped, 6to4, NAT64 of a private IPv4).
+    that carry one of them (IPv4-mapped, IPv4-compatible, IPv4-translated, 6to4, NAT64)
+    or that reach a local network (site-local, local-use NAT64).
     """
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
+        if any(address in network for network in _NEVER_PUBLIC_V6):
+            return False
+        embedded = _embedded_ipv4(address)
         if embedded is not None:
             return is_public(embedded)
     return address.is_global and not address.is_multicast
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, if it is one of the forms that do."""
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _CARRYING_IPV4_IN_LAST_32_BITS):
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return None
 
 
 class AddressPolicy:
@@ -90,6 +107,8 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         try:
             async with asyncio.timeout(timeout):
                 infos = await asyncio.get_running_loop().getaddrinfo(literal, port, type=socket.SOCK_STREAM)
+        except UnicodeError as error:  # an empty or over-long label: no such name can exist
+            raise NameNotFound(f"{host}: not a valid host name ({error})") from error
         except socket.gaierror as error:
             if error.errno in _NO_SUCH_NAME:
                 raise NameNotFound(f"{host}: {error.strerror or error}") from error

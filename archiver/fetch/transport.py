@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import certifi
@@ -18,6 +20,8 @@ import httpx
 from archiver.fetch.network import GuardedBackend
 
 _KEEPALIVE_SECONDS = 15.0
+DEFAULT_IDLE_POOLS_KEPT = 64
+_Origin = tuple[str, str, int | None]
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -43,22 +47,77 @@ class _GuardedHostTransport(httpx.AsyncHTTPTransport):
 
 
 class HostPoolTransport(httpx.AsyncBaseTransport):
-    """Sends each request through the pool of its own scheme, host and port."""
+    """Sends each request through the pool of its own scheme, host and port.
 
-    def __init__(self, context: ssl.SSLContext, backend: GuardedBackend, connections_per_host: int) -> None:
+    A pool keeps its idle connections open, so pools of hosts that are done are closed,
+    least recently used first, once more than `idle_pools_kept` of them sit idle: a blog
+    citing thousands of hosts must not run out of file descriptors.
+    """
+
+    def __init__(
+        self,
+        context: ssl.SSLContext,
+        backend: GuardedBackend,
+        connections_per_host: int,
+        idle_pools_kept: int = DEFAULT_IDLE_POOLS_KEPT,
+    ) -> None:
         self._context = context
         self._backend = backend
         self._connections = connections_per_host
-        self._pools: dict[tuple[str, str, int | None], _GuardedHostTransport] = {}
+        self._idle_pools_kept = idle_pools_kept
+        self._pools: OrderedDict[_Origin, _GuardedHostTransport] = OrderedDict()
+        self._in_use: Counter[_Origin] = Counter()
+
+    @property
+    def open_pools(self) -> int:
+        """How many host pools are open now."""
+        return len(self._pools)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         key = (request.url.scheme, request.url.host, request.url.port)
         pool = self._pools.get(key)
         if pool is None:
+            await self._close_idle_pools()
             pool = self._pools[key] = _GuardedHostTransport(self._context, self._backend, self._connections)
-        return await pool.handle_async_request(request)
+        self._pools.move_to_end(key)
+        self._in_use[key] += 1
+        try:
+            response = await pool.handle_async_request(request)
+        except BaseException:
+            self._in_use[key] -= 1
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Released(response.stream, lambda: self._in_use.subtract([key]))
+        return response
 
     async def aclose(self) -> None:
         for pool in self._pools.values():
             await pool.aclose()
         self._pools.clear()
+
+    async def _close_idle_pools(self) -> None:
+        idle = [key for key in self._pools if self._in_use[key] <= 0]  # least recently used first
+        # taken out before the first await, so that no other request can pick one up meanwhile
+        closing = [self._pools.pop(key) for key in idle[: max(0, len(idle) - self._idle_pools_kept + 1)]]
+        for pool in closing:
+            await pool.aclose()
+
+
+class _Released(httpx.AsyncByteStream):
+    """A response body that reports, once, when it is closed."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, on_close: Callable[[], object]) -> None:
+        self._inner = inner
+        self._on_close: Callable[[], object] | None = on_close
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            if self._on_close is not None:
+                self._on_close()
+                self._on_close = None
