@@ -87,8 +87,11 @@ class HostPoolTransport(httpx.AsyncBaseTransport):
             self._in_use[key] -= 1
             raise
         assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _Released(response.stream, lambda: self._in_use.subtract([key]))
+        response.stream = _Released(response.stream, lambda: self._done_with(key))
         return response
+
+    def _done_with(self, key: _Origin) -> None:
+        self._in_use[key] -= 1
 
     async def aclose(self) -> None:
         for pool in self._pools.values():
@@ -110,9 +113,8 @@ class _Released(httpx.AsyncByteStream):
         self._inner = inner
         self._on_close: Callable[[], object] | None = on_close
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inner.__aiter__()  # the inner iterator itself: nothing added per chunk
 
     async def aclose(self) -> None:
         try:
