@@ -21,6 +21,7 @@ from archiver.config import Config
 from archiver.extract import extract
 from archiver.extract.listing import to_json
 from archiver.fetch import Fetcher, user_agent
+from archiver.health import Classifier
 from archiver.model import Extraction, FetchResult, Link
 from archiver.pack import WarcPacker
 
@@ -68,7 +69,7 @@ async def _archive(config: Config, links: tuple[Link, ...], progress: Progress) 
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
     with WarcPacker(config.output_dir, config.pack, info) as packer:
         async with Fetcher(config.fetch) as fetcher:
-            async for capture in fetcher.fetch_all(by_url):
+            async for capture in fetcher.fetch_all(by_url, then=Classifier(fetcher).finish):
                 try:
                     cited_by = by_url[capture.result.url].occurrences
                     location = await asyncio.to_thread(packer.write, capture, cited_by)

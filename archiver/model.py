@@ -157,7 +157,10 @@ class Status(StrEnum):
     BROKEN_REDIRECT = "broken-redirect"  # a 3xx answer without a Location to follow
     TOO_LARGE = "too-large"  # the body passed the size cap; what was read is kept
     BLOCKED = "blocked"  # refused by policy: a private address, robots.txt
-    UNSUPPORTED = "unsupported"  # a redirect to a scheme that is not fetched
+    UNSUPPORTED = "unsupported"  # a redirect to a scheme that is not fetched, an invalid URL
+    SOFT_404 = "soft-404"  # answers, but with what the site says for a page that does not exist
+    PARKED = "parked"  # the domain serves a parking or for-sale page
+    BOT_WALL = "bot-wall"  # a challenge page stands in front of the content
 
     @classmethod
     def from_code(cls, code: int, redirected: bool = False) -> Status:
@@ -172,14 +175,20 @@ class Status(StrEnum):
         return self in (Status.OK, Status.REDIRECTED, Status.TOO_LARGE)
 
     @property
+    def is_unknown(self) -> bool:
+        """We could not see the content: access denied, rate limited, a bot wall, our own policy.
+        A person has to look; such a link is never called dead."""
+        return self in _UNKNOWN
+
+    @property
+    def is_failure(self) -> bool:
+        """The link is not serving its content, as far as we can tell."""
+        return not self.is_ok and not self.is_unknown
+
+    @property
     def is_transient(self) -> bool:
         """A failure that a later attempt may not see."""
         return self in _TRANSIENT
-
-    @property
-    def is_dead(self) -> bool:
-        """A failure that says the content is gone from this address."""
-        return self in (Status.NOT_FOUND, Status.GONE, Status.DNS_FAILURE, Status.REFUSED)
 
 
 _CODE_STATUS = {
@@ -189,6 +198,7 @@ _CODE_STATUS = {
     410: Status.GONE,
     429: Status.RATE_LIMITED,
 }
+_UNKNOWN = frozenset({Status.ACCESS_DENIED, Status.RATE_LIMITED, Status.BOT_WALL, Status.BLOCKED})
 _TRANSIENT = frozenset(
     {Status.RATE_LIMITED, Status.SERVER_ERROR, Status.TIMEOUT, Status.RESET, Status.NETWORK_ERROR, Status.REFUSED}
 )

@@ -66,7 +66,13 @@ class Web:
         """Fetch settings for the test hosts: loopback allowed, short waits and timeouts."""
         values: dict[str, Any] = {
             "allow_networks": (ipaddress.ip_network("127.0.0.0/8"),),
-            "resolve": {**self.addresses, "private.test": "10.0.0.1", "metadata.test": "169.254.169.254"},
+            "resolve": {
+                **self.addresses,
+                **dict.fromkeys(("soft.test", "front.test", "parked.test", "walled.test"), "127.0.0.2"),
+                "upgrade.test": "127.0.0.4",
+                "private.test": "10.0.0.1",
+                "metadata.test": "169.254.169.254",
+            },
             "ca_bundle": self.ca_file,
             "backoff": 0.05,
             "backoff_max": 0.1,
@@ -93,13 +99,15 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     trusted.cert_pem.write_to_path(str(ca_file))
     server = MisbehavingServer()
     ports = {host: server.start(address) for host, address in PLAIN_HOSTS.items()}
-    ports["secure.test"] = server.start(TLS_HOSTS["secure.test"], _server_tls(trusted, "secure.test"))
+    ports["secure.test"] = server.start(TLS_HOSTS["secure.test"], _server_tls(trusted, "secure.test", "upgrade.test"))
+    server.tls_port = ports["secure.test"]
+    ports["upgrade.test"] = server.start(TLS_HOSTS["secure.test"])  # plain HTTP beside the TLS port
     ports["badtls.test"] = server.start(TLS_HOSTS["badtls.test"], _server_tls(untrusted, "badtls.test"))
     yield Web(server, ports, {**PLAIN_HOSTS, **TLS_HOSTS}, ca_file)
     server.stop()
 
 
-def _server_tls(ca: trustme.CA, host: str) -> ssl.SSLContext:
+def _server_tls(ca: trustme.CA, *hosts: str) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(host).configure_cert(context)
+    ca.issue_cert(*hosts).configure_cert(context)
     return context

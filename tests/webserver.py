@@ -76,6 +76,7 @@ class MisbehavingServer:
         self.headers: dict[tuple[str, str], dict[str, str]] = {}
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self._active: dict[str, int] = defaultdict(int)
+        self.tls_port = 0  # where /upgrade sends plain requests
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._servers: list[asyncio.Server] = []
@@ -147,6 +148,9 @@ class MisbehavingServer:
 
     async def _route(self, target: str, connection: Connection) -> Response | None:
         path = target.split("?", 1)[0]
+        site = _SITES.get(connection.host.split(".", 1)[0])
+        if site is not None:
+            return site(self, target, connection)
         for prefix, handler in _ROUTES:
             if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
                 return await handler(self, path.removeprefix(prefix), connection)
@@ -283,3 +287,62 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/no-location/", _plain(_no_location)),
     ("/odd-retry-after", _plain(_fixed(Response(503, b"busy", [*_TEXT, ("Retry-After", b"\xb2")])))),
 ]
+
+
+# Whole sites, chosen by the first label of the host name: how real sites misbehave.
+# Each is given the request target, query included.
+_SOFT_404_PAGE = (
+    "<html><head><title>Oops</title></head><body><h1>Sorry!</h1>"
+    "<p>We looked everywhere but {path} is not here. Try the search box.</p></body></html>"
+)
+
+
+def _soft_404_site(_: MisbehavingServer, path: str, __: Connection) -> Response:
+    """Answers 200 for everything; only /real-article is a real page."""
+    if path == "/real-article":
+        return Response(200, HTML, [("Content-Type", "text/html")])
+    return Response(200, _SOFT_404_PAGE.format(path=path).encode(), [("Content-Type", "text/html")])
+
+
+def _front_page_site(_: MisbehavingServer, path: str, __: Connection) -> Response:
+    """Sends every missing page to its front page."""
+    if path == "/":
+        return Response(200, b"<html><head><title>Home</title></head><body>Welcome home</body></html>", [])
+    if path == "/about":
+        return Response(200, HTML, [("Content-Type", "text/html")])
+    return Response(301, b"", [("Location", "/")])
+
+
+_PARKING_PAGE = (
+    b"<html><head><title>parked.test</title></head><body><h1>parked.test</h1>"
+    b"<p>This domain may be for sale. Buy this domain today!</p>"
+    b"<script src='https://www.sedoparking.com/frmpark/x.js'></script></body></html>"
+)
+_CHALLENGE_PAGE = (
+    b"<html><head><title>Just a moment...</title></head><body><h1>Checking your browser before accessing"
+    b" the site.</h1><form id='challenge-form' action='/?__cf_chl_f_tk=x'></form></body></html>"
+)
+
+
+def _parked_site(_: MisbehavingServer, __: str, ___: Connection) -> Response:
+    return Response(200, _PARKING_PAGE, [("Content-Type", "text/html")])
+
+
+def _walled_site(_: MisbehavingServer, __: str, ___: Connection) -> Response:
+    return Response(403, _CHALLENGE_PAGE, [("Content-Type", "text/html"), ("Server", "cloudflare")])
+
+
+def _upgrading_site(server: MisbehavingServer, path: str, connection: Connection) -> Response:
+    """Plain HTTP that moves everything to the same host and path over TLS, where it is served."""
+    if connection.writer.get_extra_info("ssl_object") is not None:
+        return Response(200, HTML, [("Content-Type", "text/html")])
+    return Response(301, b"", [("Location", f"https://upgrade.test:{server.tls_port}{path}")])
+
+
+_SITES: dict[str, Callable[[MisbehavingServer, str, Connection], Response]] = {
+    "soft": _soft_404_site,
+    "front": _front_page_site,
+    "parked": _parked_site,
+    "walled": _walled_site,
+    "upgrade": _upgrading_site,
+}

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice, zip_longest
@@ -129,6 +129,9 @@ class _Attempt:
         return False
 
 
+Finisher = Callable[[Capture], Awaitable[Capture]]
+
+
 class Fetcher:
     """Fetches URLs with the limits, retries and safety rules of its settings."""
 
@@ -152,8 +155,9 @@ class Fetcher:
     async def __aexit__(self, *_: object) -> None:
         await self._client.aclose()
 
-    async def fetch_all(self, urls: Iterable[str]) -> AsyncIterator[Capture]:
-        """Fetch every URL once, yielding captures as they complete.
+    async def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
+        """Fetch every URL once, yielding captures as they complete; `then`, when given,
+        finishes each capture inside its own task (so that its awaits run concurrently).
 
         URLs are taken host by host in turn, so that one host's many URLs do not keep
         the others waiting, and only a window of fetches runs ahead of the consumer, so
@@ -164,7 +168,8 @@ class Fetcher:
         window = self._settings.concurrency * _WINDOW_PER_SLOT
         try:
             while True:
-                running.update(asyncio.ensure_future(self.fetch(url)) for url in islice(queue, window - len(running)))
+                started = islice(queue, window - len(running))
+                running.update(asyncio.ensure_future(self._fetch_and_finish(url, then)) for url in started)
                 if not running:
                     return
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -173,6 +178,16 @@ class Fetcher:
         finally:
             for task in running:
                 task.cancel()
+
+    async def _fetch_and_finish(self, url: str, then: Finisher | None) -> Capture:
+        capture = await self.fetch(url)
+        if then is None:
+            return capture
+        try:
+            return await then(capture)
+        except BaseException:
+            capture.close()
+            raise
 
     async def fetch(self, url: str) -> Capture:
         """Fetch one URL, following redirects and retrying where that can help."""

@@ -1,0 +1,220 @@
+"""Health: capture -> status. Tell a live page from one that only looks alive.
+
+The fetcher says what the server answered. This stage says what the answer means:
+
+- a **soft-404**: the page answers 200, but so does a path on the same site that cannot
+  exist, with the same content; or the URL was redirected to the site's front page;
+- a **parked domain**: a for-sale or placeholder page from a parking service;
+- a **bot wall**: a challenge page (Cloudflare, captchas ...) stands in front of the
+  content; like 401, 403 and a 429 that never cleared, it is "unknown, needs a human",
+  never dead;
+- an http -> https upgrade on the same host and path is simply ok.
+
+Pages are read from the captured body (decoded, the first MiB only) as text and title.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import re
+import secrets
+import zlib
+from dataclasses import dataclass, replace
+from posixpath import splitext
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from bs4 import BeautifulSoup
+
+from archiver.fetch import Capture, Exchange, Fetcher
+from archiver.model import FetchResult, Status
+
+_READ_LIMIT = 1024 * 1024
+_COMPARED_CHARACTERS = 4000
+SIMILAR_ENOUGH = 0.9  # pages this alike (0 to 1, difflib's ratio) are the same page
+
+# Phrases and markers of parking services and domain marketplaces, as they appear in
+# their pages (lower-cased text and HTML).
+_PARKED_MARKERS = re.compile(
+    r"this domain (name )?(is|may be) for sale|buy this domain|the domain .{0,40} is for sale"
+    r"|domain (is )?parked|parked (free|domain)|sedoparking|parkingcrew|bodis\.com|above\.com/marketplace"
+    r"|dan\.com/buy-domain|afternic|hugedomains|domain-for-sale|this (web )?page is parked"
+)
+_PARKING_HOSTS = ("sedo.com", "dan.com", "afternic.com", "hugedomains.com", "parkingcrew.net", "bodis.com")
+# Challenge pages that stand between a tool and the content.
+_BOT_WALL_MARKERS = re.compile(
+    r"just a moment\.\.\.|checking your browser|cf-browser-verification|cf_chl_|challenge-platform"
+    r"|attention required! \| cloudflare|ddos protection by|please enable (javascript and )?cookies to continue"
+    r"|captcha|are you a robot|verify you are (a )?human|access denied.{0,200}reference #"
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a captured answer says, for comparing: its title and its text, normalised."""
+
+    title: str
+    text: str
+    html: str
+
+
+def read_page(exchange: Exchange) -> Page:
+    """The page of an exchange's body, decoded; the body is left where it was."""
+    position = exchange.body.tell()
+    exchange.body.seek(0)
+    raw = exchange.body.read(_READ_LIMIT)
+    exchange.body.seek(position)
+    html = _decoded(raw, exchange.header("Content-Encoding")).decode(_charset(exchange), errors="replace")
+    soup = BeautifulSoup(html, "html.parser")
+    for hidden in soup(["script", "style", "noscript"]):
+        hidden.decompose()
+    title = " ".join(soup.title.get_text().split()) if soup.title else ""
+    return Page(title=title, text=" ".join(soup.get_text(" ").split()).lower(), html=html.lower())
+
+
+@dataclass(frozen=True)
+class MissingPage:
+    """What a site answers for a page that cannot exist, when it does not say 404."""
+
+    page: Page
+    path: str
+    final_url: str
+    redirected: bool
+
+
+class Classifier:
+    """Sorts fetch results into health statuses, probing each site once for its soft-404."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self._probes: dict[str, asyncio.Task[MissingPage | None]] = {}
+
+    async def finish(self, capture: Capture) -> Capture:
+        """The capture, its result classified (a `Fetcher.fetch_all` finisher)."""
+        return replace(capture, result=await self.classify(capture))
+
+    async def classify(self, capture: Capture) -> FetchResult:
+        """The capture's result with the status its content shows."""
+        result = capture.result
+        if not capture.exchanges or result.code is None:
+            return result
+        page = read_page(capture.exchanges[-1])
+        status, detail = _by_content(result, page)
+        if status is None and 200 <= result.code < 300:
+            status, detail = await self._by_comparison(result, page)
+        if status is None and _only_upgraded(result):
+            status, detail = Status.OK, "upgraded to https"
+        return replace(result, status=status, detail=detail) if status is not None else result
+
+    async def _by_comparison(self, result: FetchResult, page: Page) -> tuple[Status | None, str]:
+        if _sent_to_front_page(result):
+            return Status.SOFT_404, f"redirected to the site's front page {result.final_url}"
+        origin, extension = _origin_and_extension(result.url)
+        key = f"{origin}/*{extension}"  # one probe per site and kind of page
+        if key not in self._probes:
+            probe_url = f"{origin}/archiver-probe-{secrets.token_hex(8)}{extension}"
+            self._probes[key] = asyncio.ensure_future(self._probe(probe_url))
+        missing = await self._probes[key]
+        if missing is None:
+            return None, result.detail
+        if missing.redirected:  # the site sends missing pages somewhere: did it send this one there?
+            if len(result.hops) > 1 and result.final_url == missing.final_url:
+                return Status.SOFT_404, f"redirected where missing pages go, {missing.final_url}"
+        elif similarity(page, missing.page, urlsplit(result.url).path, missing.path) >= SIMILAR_ENOUGH:
+            return Status.SOFT_404, "answers like a page that cannot exist on the same site"
+        return None, result.detail
+
+    async def _probe(self, url: str) -> MissingPage | None:
+        """What the site answers for a path that cannot exist; None when it says so (4xx)."""
+        capture = await self._fetcher.fetch(url)
+        try:
+            code = capture.result.code
+            if code is None or not 200 <= code < 300 or not capture.exchanges:
+                return None
+            page = read_page(capture.exchanges[-1])
+            return MissingPage(page, urlsplit(url).path, capture.result.final_url, len(capture.exchanges) > 1)
+        finally:
+            capture.close()
+
+
+def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "") -> float:
+    """How alike two pages are, from 0 to 1, ignoring numbers (dates, counters, ids) and
+    the path each was asked for, which a "not found" page often repeats."""
+    first, second = _comparable(page, page_path), _comparable(other, other_path)
+    if not first and not second:
+        return 1.0
+    return difflib.SequenceMatcher(None, first, second, autojunk=False).ratio()
+
+
+def _by_content(result: FetchResult, page: Page) -> tuple[Status | None, str]:
+    final_host = urlsplit(result.final_url).hostname or ""
+    if any(final_host == host or final_host.endswith("." + host) for host in _PARKING_HOSTS):
+        return Status.PARKED, f"redirected to the domain marketplace {final_host}"
+    if _BOT_WALL_MARKERS.search(page.html):
+        return Status.BOT_WALL, f"a challenge page answered ({page.title or 'untitled'}); needs a human"
+    if result.code is not None and 200 <= result.code < 300 and _PARKED_MARKERS.search(page.html):
+        return Status.PARKED, f"a parking page answered ({page.title or 'untitled'})"
+    return None, result.detail
+
+
+def _sent_to_front_page(result: FetchResult) -> bool:
+    asked, landed = urlsplit(result.url), urlsplit(result.final_url)
+    return (
+        len(result.hops) > 1
+        and landed.path in ("", "/")
+        and not landed.query
+        and asked.path not in ("", "/")
+        and (landed.hostname or "").removeprefix("www.") == (asked.hostname or "").removeprefix("www.")
+    )
+
+
+def _only_upgraded(result: FetchResult) -> bool:
+    if result.status is not Status.REDIRECTED:
+        return False
+    asked, landed = urlsplit(result.url), urlsplit(result.final_url)
+    return (asked.scheme, landed.scheme) == ("http", "https") and (asked.hostname, asked.path, asked.query) == (
+        landed.hostname,
+        landed.path,
+        landed.query,
+    )
+
+
+def _origin_and_extension(url: str) -> tuple[str, str]:
+    """The URL's site (scheme://host:port) and its file extension, which a probe copies so
+    that the same part of the server answers it."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "", "", "")), splitext(parts.path.rsplit("/", 1)[-1])[1]
+
+
+def _comparable(page: Page, path: str) -> str:
+    text = page.text
+    for echoed in {unquote(path).lower(), unquote(path).lower().strip("/")} - {""}:
+        text = text.replace(echoed, " ")
+    text = re.sub(r"archiver-probe-[0-9a-f]+|\d+", " ", text)
+    return " ".join(text.split())[:_COMPARED_CHARACTERS]
+
+
+def _decoded(raw: bytes, encoding: str | None) -> bytes:
+    coding = (encoding or "").strip().lower()
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        return raw
+    window = 16 + zlib.MAX_WBITS if "gzip" in coding else zlib.MAX_WBITS
+    try:
+        return zlib.decompressobj(window).decompress(raw, _READ_LIMIT)
+    except zlib.error:
+        try:
+            return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, _READ_LIMIT)  # raw deflate
+        except zlib.error:
+            return b""
+
+
+def _charset(exchange: Exchange) -> str:
+    content_type = exchange.header("Content-Type") or ""
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    if match:
+        try:
+            "".encode(match.group(1))
+            return match.group(1)
+        except LookupError:
+            pass
+    return "utf-8"

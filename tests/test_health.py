@@ -1,0 +1,98 @@
+"""Health statuses from content: soft-404s, parked domains, bot walls, https upgrades."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from archiver.fetch import Fetcher
+from archiver.health import Classifier, Page, similarity
+from archiver.model import FetchResult, Status
+from tests.conftest import Web
+
+
+def classify_all(web: Web, urls: list[str]) -> dict[str, FetchResult]:
+    """Fetch and classify the URLs as `archiver run` does; the results by URL."""
+
+    async def run() -> dict[str, FetchResult]:
+        results = {}
+        async with Fetcher(web.settings()) as fetcher:
+            async for capture in fetcher.fetch_all(urls, then=Classifier(fetcher).finish):
+                results[capture.result.url] = capture.result
+                capture.close()
+        return results
+
+    return asyncio.run(run())
+
+
+def plain(web: Web, host: str, path: str) -> str:
+    return f"http://{host}:{web.ports['alpha.test']}{path}"
+
+
+@pytest.fixture(scope="module")
+def health(web: Web) -> dict[str, FetchResult]:
+    urls = [
+        plain(web, "soft.test", "/real-article"),
+        plain(web, "soft.test", "/2014/10/a-post-that-was-deleted/"),
+        plain(web, "front.test", "/old/moved-page.html"),
+        plain(web, "front.test", "/about"),
+        plain(web, "parked.test", "/blog/post"),
+        plain(web, "walled.test", "/article"),
+        f"http://upgrade.test:{web.ports['upgrade.test']}/page?id=7",
+        web.url("alpha.test", "/ok.html"),
+        web.url("alpha.test", "/status/404"),
+        web.url("alpha.test", "/redirect/2"),
+    ]
+    return classify_all(web, urls)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("soft.test", "/real-article", Status.OK, ""),
+        ("soft.test", "/2014/10/a-post-that-was-deleted/", Status.SOFT_404, "answers like a page that cannot exist"),
+        ("front.test", "/old/moved-page.html", Status.SOFT_404, "redirected to the site's front page"),
+        ("front.test", "/about", Status.OK, ""),
+        ("parked.test", "/blog/post", Status.PARKED, "a parking page answered"),
+        ("walled.test", "/article", Status.BOT_WALL, "a challenge page answered (Just a moment...)"),
+    ],
+)
+def test_content_shows_what_the_status_code_hides(
+    web: Web, health: dict[str, FetchResult], case: tuple[str, str, Status, str]
+) -> None:
+    host, path, status, detail = case
+    result = health[plain(web, host, path)]
+
+    assert result.status is status, result.detail
+    assert result.detail.startswith(detail)
+
+
+def test_an_upgrade_to_https_on_the_same_host_and_path_is_ok(web: Web, health: dict[str, FetchResult]) -> None:
+    result = health[f"http://upgrade.test:{web.ports['upgrade.test']}/page?id=7"]
+
+    assert (result.status, result.detail) == (Status.OK, "upgraded to https")
+    assert [hop.code for hop in result.hops] == [301, 200]
+
+
+def test_ordinary_answers_keep_their_status(web: Web, health: dict[str, FetchResult]) -> None:
+    assert health[web.url("alpha.test", "/ok.html")].status is Status.OK
+    assert health[web.url("alpha.test", "/status/404")].status is Status.NOT_FOUND
+    assert health[web.url("alpha.test", "/redirect/2")].status is Status.REDIRECTED
+
+
+def test_bot_walls_and_denials_are_unknown_never_failures() -> None:
+    for status in (Status.BOT_WALL, Status.ACCESS_DENIED, Status.RATE_LIMITED):
+        assert status.is_unknown
+        assert not status.is_failure
+    for status in (Status.SOFT_404, Status.PARKED, Status.NOT_FOUND, Status.DNS_FAILURE, Status.TIMEOUT):
+        assert status.is_failure
+
+
+def test_similarity_ignores_numbers_and_the_probe_name() -> None:
+    missing = Page("Oops", "sorry! we looked everywhere but /archiver-probe-0a1b2c3d4e5f6a7b is not here", "")
+    asked = Page("Oops", "sorry! we looked everywhere but /2014/10/ is not here", "")
+    article = Page("Post", "a long article about clouds, with 2014 figures and many other words in it", "")
+
+    assert similarity(asked, missing) >= 0.9
+    assert similarity(article, missing) < 0.5
