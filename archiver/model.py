@@ -236,4 +236,5 @@ class FetchResult:
     checked_at: dt.datetime
     detail: str = ""
     size: int = 0
+    digest: str = ""  # of the final answer's payload, as in WARC-Payload-Digest
     capture: WarcLocation | None = None

@@ -217,6 +217,7 @@ class Fetcher:
                 checked_at=checked_at,
                 detail=attempt.detail,
                 size=sum(e.body_size for e in attempt.exchanges),
+                digest=attempt.exchanges[-1].payload_digest if attempt.exchanges else "",
             ),
             exchanges=tuple(attempt.exchanges),
         )

@@ -1,0 +1,278 @@
+"""History: every check of every URL, across runs, in SQLite; and the verdicts drawn from it.
+
+One check says what a URL answered once. A verdict says what a person should believe:
+
+    alive       the latest check was good
+    failing     the latest checks failed, but not yet enough of them, or not for long enough
+    dead        failed on at least N checks spread over at least D days (defaults 3 and 3),
+                with no good check in between: one bad night is never enough
+    recovered   good again after being dead (until it has been good for N checks)
+    unknown     the latest check could not see the content (access denied, rate limited,
+                a bot wall, our own policy): a person has to look; never dead
+
+Checks whose status is unknown neither extend nor break a failing streak. The database
+(WAL, one transaction per run) carries its schema version and is upgraded in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from archiver.errors import OutputError
+from archiver.model import FetchResult, Status
+
+HISTORY_FILE = "history.sqlite"
+SCHEMA_VERSION = 1
+DEFAULT_DEAD_AFTER_CHECKS = 3
+DEFAULT_DEAD_AFTER_DAYS = 3.0
+
+# Each entry upgrades the schema from the version before it; never edit a released one.
+_MIGRATIONS: dict[int, str] = {
+    1: """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,               -- run (captures stored) or check (health only)
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            url TEXT NOT NULL,
+            checked_at TEXT NOT NULL,         -- ISO 8601, UTC
+            status TEXT NOT NULL,             -- archiver.model.Status value
+            code INTEGER,
+            final_url TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            detail TEXT NOT NULL,
+            payload_digest TEXT,
+            warc_filename TEXT,
+            warc_offset INTEGER,
+            warc_length INTEGER
+        );
+        CREATE INDEX checks_by_url ON checks (url, checked_at);
+    """,
+}
+
+
+class Verdict(StrEnum):
+    """What to believe about a link, from its history."""
+
+    ALIVE = "alive"
+    FAILING = "failing"
+    DEAD = "dead"
+    RECOVERED = "recovered"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class DeadPolicy:
+    """How much failure makes a link dead."""
+
+    checks: int = DEFAULT_DEAD_AFTER_CHECKS
+    days: float = DEFAULT_DEAD_AFTER_DAYS
+
+
+@dataclass(frozen=True)
+class Check:
+    """One stored check of a URL."""
+
+    url: str
+    checked_at: dt.datetime
+    status: Status
+    code: int | None
+    final_url: str
+    attempts: int
+    detail: str
+    payload_digest: str | None
+    warc_filename: str | None
+    warc_offset: int | None
+    warc_length: int | None
+
+
+@dataclass(frozen=True)
+class LinkVerdict:
+    """A URL's verdict with the dates that explain it."""
+
+    url: str
+    verdict: Verdict
+    latest: Check
+    checks: int
+    failures_in_a_row: int
+    dead_since: dt.datetime | None
+    last_seen_alive: dt.datetime | None
+    last_capture: Check | None
+
+
+class History:
+    """The SQLite store of checks; open it with `History.open(folder)`."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    def open(cls, folder: Path) -> History:
+        """Open (creating or upgrading) the history in an output folder."""
+        path = folder / HISTORY_FILE
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            _migrate(connection)
+        except sqlite3.DatabaseError as error:
+            raise OutputError(f"{path}: cannot use the history database: {error}") from error
+        return cls(connection)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def record_run(self, kind: str, started_at: dt.datetime, results: Iterable[FetchResult]) -> int:
+        """Store one run's results in one transaction; its id."""
+        with self._transaction():
+            run_id = self._db.execute(
+                "INSERT INTO runs (kind, started_at, finished_at) VALUES (?, ?, ?)",
+                (kind, _iso(started_at), _iso(dt.datetime.now(dt.UTC))),
+            ).lastrowid
+            assert run_id is not None
+            self._db.executemany(_INSERT_CHECK, (_row(run_id, result) for result in results))
+        return run_id
+
+    def checks(self, url: str) -> list[Check]:
+        """Every check of a URL, oldest first."""
+        rows = self._db.execute(f"{_SELECT_CHECK} WHERE url = ? ORDER BY checked_at, id", (url,))
+        return [_check(row) for row in rows]
+
+    def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
+        """The verdict of every URL ever checked, in URL order."""
+        return [verdict_of(checks, policy) for checks in self._grouped()]
+
+    def _grouped(self) -> Iterator[list[Check]]:
+        group: list[Check] = []
+        for row in self._db.execute(f"{_SELECT_CHECK} ORDER BY url, checked_at, id"):
+            check = _check(row)
+            if group and group[-1].url != check.url:
+                yield group
+                group = []
+            group.append(check)
+        if group:
+            yield group
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+
+def verdict_of(checks: Sequence[Check], policy: DeadPolicy) -> LinkVerdict:
+    """A URL's verdict from its checks, oldest first (at least one)."""
+    latest = checks[-1]
+    seen = [check for check in checks if not check.status.is_unknown]  # unknowns say nothing either way
+    alive_times = [check.checked_at for check in seen if check.status.is_ok]
+    captures = [check for check in checks if check.warc_filename]
+    streak = _trailing(seen, failing=True)
+    verdict, dead_since = _judge(latest, seen, streak, policy)
+    return LinkVerdict(
+        url=latest.url,
+        verdict=verdict,
+        latest=latest,
+        checks=len(checks),
+        failures_in_a_row=len(streak),
+        dead_since=dead_since,
+        last_seen_alive=alive_times[-1] if alive_times else None,
+        last_capture=captures[-1] if captures else None,
+    )
+
+
+def _judge(
+    latest: Check, seen: list[Check], streak: list[Check], policy: DeadPolicy
+) -> tuple[Verdict, dt.datetime | None]:
+    if latest.status.is_unknown:
+        return Verdict.UNKNOWN, None
+    if streak:
+        if _is_dead(streak, policy):
+            return Verdict.DEAD, streak[0].checked_at
+        return Verdict.FAILING, None
+    good = _trailing(seen, failing=False)
+    before = _trailing(seen[: len(seen) - len(good)], failing=True)
+    if before and _is_dead(before, policy) and len(good) < policy.checks:
+        return Verdict.RECOVERED, None
+    return Verdict.ALIVE, None
+
+
+def _is_dead(streak: list[Check], policy: DeadPolicy) -> bool:
+    spread = streak[-1].checked_at - streak[0].checked_at
+    return len(streak) >= policy.checks and spread >= dt.timedelta(days=policy.days)
+
+
+def _trailing(checks: list[Check], failing: bool) -> list[Check]:
+    """The checks at the end of `checks` that all failed (or all did not)."""
+    count = 0
+    for check in reversed(checks):
+        if check.status.is_failure is not failing:
+            break
+        count += 1
+    return checks[len(checks) - count :]
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"schema version {version} is newer than this archiver knows ({SCHEMA_VERSION})")
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        with closing(connection.cursor()) as cursor:
+            cursor.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;")
+
+
+_COLUMNS = "url, checked_at, status, code, final_url, attempts, detail, payload_digest, warc_filename, warc_offset, warc_length"
+_INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SELECT_CHECK = f"SELECT {_COLUMNS} FROM checks"
+
+
+def _row(run_id: int, result: FetchResult) -> tuple[object, ...]:
+    capture = result.capture
+    return (
+        run_id, result.url, _iso(result.checked_at), result.status.value, result.code, result.final_url,
+        result.attempts, result.detail, result.digest or None,
+        capture.filename if capture else None, capture.offset if capture else None,
+        capture.length if capture else None,
+    )  # fmt: skip
+
+
+def _check(row: tuple[object, ...]) -> Check:
+    url, checked_at, status, code, final_url, attempts, detail, digest, filename, offset, length = row
+    return Check(
+        url=str(url),
+        checked_at=dt.datetime.fromisoformat(str(checked_at)),
+        status=Status(status),
+        code=int(str(code)) if code is not None else None,
+        final_url=str(final_url),
+        attempts=int(str(attempts)),
+        detail=str(detail),
+        payload_digest=str(digest) if digest else None,
+        warc_filename=str(filename) if filename else None,
+        warc_offset=int(str(offset)) if offset is not None else None,
+        warc_length=int(str(length)) if length is not None else None,
+    )
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat()

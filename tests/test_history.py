@@ -1,0 +1,137 @@
+"""Verdicts across runs, on a simulated clock, stored in a real SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from archiver.errors import OutputError
+from archiver.history import SCHEMA_VERSION, DeadPolicy, History, Verdict
+from archiver.model import FetchResult, Status, WarcLocation
+
+URL = "http://example.org/page"
+DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
+
+
+def result(day: float, status: Status, url: str = URL, captured: bool = False) -> FetchResult:
+    code = {Status.OK: 200, Status.NOT_FOUND: 404, Status.ACCESS_DENIED: 403}.get(status)
+    return FetchResult(
+        url=url,
+        status=status,
+        code=code,
+        final_url=url,
+        hops=(),
+        attempts=1,
+        duration=0.1,
+        checked_at=DAY0 + dt.timedelta(days=day),
+        capture=WarcLocation("a.warc.gz", 10, 20) if captured else None,
+    )
+
+
+def run_on(history: History, day: float, *results: FetchResult) -> None:
+    history.record_run("run", DAY0 + dt.timedelta(days=day), results)
+
+
+def verdict(history: History, url: str = URL) -> tuple[Verdict, dt.datetime | None, dt.datetime | None]:
+    found = {v.url: v for v in history.verdicts(DeadPolicy())}[url]
+    return found.verdict, found.dead_since, found.last_seen_alive
+
+
+def test_alive_then_failing_then_dead_then_recovered(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        run_on(history, 0, result(0, Status.OK, captured=True))
+        assert verdict(history) == (Verdict.ALIVE, None, DAY0)
+
+        run_on(history, 1, result(1, Status.NOT_FOUND))
+        assert verdict(history) == (Verdict.FAILING, None, DAY0)
+
+        run_on(history, 2, result(2, Status.NOT_FOUND))
+        assert verdict(history)[0] is Verdict.FAILING  # three failures are needed
+
+        run_on(history, 3, result(3, Status.NOT_FOUND))
+        assert verdict(history)[0] is Verdict.FAILING  # three checks, but only two days apart
+
+        run_on(history, 4, result(4, Status.DNS_FAILURE))
+        assert verdict(history) == (Verdict.DEAD, DAY0 + dt.timedelta(days=1), DAY0)
+
+        run_on(history, 5, result(5, Status.OK))
+        assert verdict(history) == (Verdict.RECOVERED, None, DAY0 + dt.timedelta(days=5))
+
+        run_on(history, 6, result(6, Status.OK))
+        run_on(history, 7, result(7, Status.OK))
+        assert verdict(history)[0] is Verdict.ALIVE  # good for three checks: simply alive again
+
+
+def test_many_failures_in_one_day_are_not_dead(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        for hour in range(6):
+            run_on(history, hour / 24, result(hour / 24, Status.TIMEOUT))
+
+        assert verdict(history)[0] is Verdict.FAILING
+
+
+def test_a_good_check_breaks_the_streak(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        for day, status in enumerate([Status.NOT_FOUND, Status.NOT_FOUND, Status.OK, Status.NOT_FOUND, Status.GONE]):
+            run_on(history, day * 2, result(day * 2, status))
+
+        assert verdict(history)[0] is Verdict.FAILING
+
+
+def test_unknown_checks_never_make_a_link_dead(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        for day in range(0, 10, 2):
+            run_on(history, day, result(day, Status.ACCESS_DENIED))
+
+        assert verdict(history)[0] is Verdict.UNKNOWN
+
+
+def test_unknown_checks_do_not_break_a_failing_streak(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        for day, status in enumerate([Status.NOT_FOUND, Status.BOT_WALL, Status.NOT_FOUND, Status.NOT_FOUND]):
+            run_on(history, day * 2, result(day * 2, status))
+
+        assert verdict(history) == (Verdict.DEAD, DAY0, None)
+
+
+def test_policy_is_configurable(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        run_on(history, 0, result(0, Status.NOT_FOUND))
+        run_on(history, 0.5, result(0.5, Status.NOT_FOUND))
+        verdicts = {v.url: v.verdict for v in history.verdicts(DeadPolicy(checks=2, days=0.5))}
+
+    assert verdicts[URL] is Verdict.DEAD
+
+
+def test_checks_survive_reopening_and_keep_where_the_capture_is(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        run_on(history, 0, result(0, Status.OK, captured=True), result(0, Status.GONE, url="http://example.org/gone"))
+    with History.open(tmp_path) as history:
+        checks = history.checks(URL)
+        found = {v.url: v for v in history.verdicts(DeadPolicy())}
+
+    assert [(c.status, c.warc_filename, c.warc_offset, c.warc_length) for c in checks] == [
+        (Status.OK, "a.warc.gz", 10, 20)
+    ]
+    assert found[URL].last_capture == checks[0]
+    assert found["http://example.org/gone"].verdict is Verdict.FAILING
+
+
+def test_schema_version_is_recorded_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    History.open(tmp_path).close()
+    with sqlite3.connect(tmp_path / "history.sqlite") as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+
+    with pytest.raises(OutputError, match="newer than this archiver knows"):
+        History.open(tmp_path)
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "history.sqlite").write_bytes(b"not a database" * 100)
+
+    with pytest.raises(OutputError, match="history.sqlite: cannot use the history database"):
+        History.open(tmp_path)
