@@ -242,7 +242,11 @@ def _migrate(connection: sqlite3.Connection) -> None:
             cursor.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;")
 
 
-_COLUMNS = "url, checked_at, status, code, final_url, attempts, detail, payload_digest, warc_filename, warc_offset, warc_length"
+_COLUMN_NAMES = (
+    "url", "checked_at", "status", "code", "final_url", "attempts", "detail", "payload_digest",
+    "warc_filename", "warc_offset", "warc_length",
+)  # fmt: skip
+_COLUMNS = ", ".join(_COLUMN_NAMES)
 _INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _SELECT_CHECK = f"SELECT {_COLUMNS} FROM checks"
 
@@ -262,7 +266,7 @@ def _check(row: tuple[object, ...]) -> Check:
     return Check(
         url=str(url),
         checked_at=dt.datetime.fromisoformat(str(checked_at)),
-        status=Status(status),
+        status=Status(str(status)),
         code=int(str(code)) if code is not None else None,
         final_url=str(final_url),
         attempts=int(str(attempts)),

@@ -133,5 +133,5 @@ def test_schema_version_is_recorded_and_a_newer_one_is_refused(tmp_path: Path) -
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "history.sqlite").write_bytes(b"not a database" * 100)
 
-    with pytest.raises(OutputError, match="history.sqlite: cannot use the history database"):
+    with pytest.raises(OutputError, match=r"history\.sqlite: cannot use the history database"):
         History.open(tmp_path)
