@@ -1,6 +1,8 @@
 """The `archiver` command: one sub-command per job, each a thin handler returning an exit code.
 
     archiver run        the main job over the posts named in config.yaml
+    archiver check      the same health audit, without storing captures
+    archiver report     the health reports again, from the history
     archiver extract    list the links and images that posts cite
 
 Exit codes are `ExitCode`; warnings about single posts go to standard error and never
@@ -28,9 +30,12 @@ from archiver.config import DEFAULT_CONFIG_FILE, Config, default_config, load_co
 from archiver.errors import ArchiverError, ConfigError, InputError, OutputError
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
+from archiver.history import Verdict
 from archiver.model import Extraction
+from archiver.report import REPORT_FILES, UNCHECKED, Report
 
 FORMATS = ("table", "json", "csv")
+FAIL_ON = {"dead": ("dead",), "failing": ("dead", "failing"), "never": ()}
 
 
 class ExitCode(IntEnum):
@@ -64,11 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="archiver",
         description="Archive the links and images a blog cites, check their health, restore what rotted.",
-        epilog="Exit codes: 0 success, 1 unexpected error, 3 bad configuration, input or output path.",
+        epilog="Exit codes: 0 success, 1 unexpected error, 2 dead (or failing) links found with --fail-on, "
+        "3 bad configuration, input or output path.",
     )
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     _add_run(commands)
+    _add_check(commands)
+    _add_report(commands)
     _add_extract(commands)
     return parser
 
@@ -83,11 +91,40 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "run", help="run the main job over the configured posts",
-        description="Extract every link and image from the configured posts, fetch each URL once and "
-        "store the captures as WARC files, with a per-URL results file, in the output folder.",
+        description="Extract every link and image from the configured posts, fetch each URL once, store the "
+        "captures as WARC files, add the checks to the history and write the health reports.",
     )  # fmt: skip
     _config_option(parser)
-    parser.set_defaults(handler=run_command)
+    _fail_on_option(parser)
+    parser.set_defaults(handler=run_command, store=True)
+
+
+def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "check", help="check the health of every link without storing captures",
+        description="The health audit of `archiver run` (fetch, classify, history, reports), writing no WARC files.",
+    )  # fmt: skip
+    _config_option(parser)
+    _fail_on_option(parser)
+    parser.set_defaults(handler=run_command, store=False)
+
+
+def _add_report(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "report", help="write the health reports again from the history",
+        description="Write report.json, report.csv, report.md and report.html in the output folder from the "
+        "last extraction and the history, without fetching anything.",
+    )  # fmt: skip
+    _config_option(parser)
+    _fail_on_option(parser)
+    parser.set_defaults(handler=report_command)
+
+
+def _fail_on_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fail-on", choices=tuple(FAIL_ON), default="never",
+        help="exit with code 2 when a link is dead (dead), dead or failing (failing); default: never",
+    )  # fmt: skip
 
 
 def _add_extract(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -109,15 +146,28 @@ def _add_extract(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def run_command(args: argparse.Namespace) -> ExitCode:
-    """`archiver run`: the main job."""
+    """`archiver run` and `archiver check`: the main job, with or without storing captures."""
     config = _config(args.config)
     extraction = _extract(config, config.post_paths)
     print(summary(extraction))
     with _progress_bar(len(extraction.fetchable)) as advance:
-        result = job.run(config, advance, extraction)
+        result = job.run(config, advance, extraction, store=args.store)
     print(result)
-    print(f"wrote {config.output_dir / job.RESULTS_FILE}")
-    return ExitCode.OK
+    assert result.report is not None
+    return _verdicts(result.report, config, args.fail_on)
+
+
+def report_command(args: argparse.Namespace) -> ExitCode:
+    """`archiver report`: the reports again, from the history."""
+    config = _config(args.config)
+    return _verdicts(job.regenerate_report(config), config, args.fail_on)
+
+
+def _verdicts(built: Report, config: Config, fail_on: str) -> ExitCode:
+    counts = ", ".join(f"{built.count(verdict)} {verdict}" for verdict in (*[v.value for v in Verdict], UNCHECKED))
+    print(f"verdicts: {counts}")
+    print(f"wrote {config.output_dir / REPORT_FILES['html']} (and .json, .csv, .md)")
+    return ExitCode.DEAD_LINKS if built.failing(FAIL_ON[fail_on]) else ExitCode.OK
 
 
 @contextmanager

@@ -40,6 +40,9 @@ DEFAULT_BACKOFF_MAX_SECONDS = 30.0
 DEFAULT_RETRY_AFTER_MAX_SECONDS = 120.0
 DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_MAX_BODY_MB = 100.0
+DEFAULT_DEAD_AFTER_CHECKS = 3
+DEFAULT_DEAD_AFTER_DAYS = 3.0
+DEFAULT_REPLAY_URL = "http://localhost:8080/web/"
 DEFAULT_WARC_PREFIX = "archiver"
 DEFAULT_WARC_ROTATE_MB = 1000.0
 
@@ -133,6 +136,19 @@ class PackConfig(_Section):
     rotate_mb: float = Field(default=DEFAULT_WARC_ROTATE_MB, gt=0)
 
 
+class HealthConfig(_Section):
+    """When a failing link is called dead."""
+
+    dead_after_checks: int = Field(default=DEFAULT_DEAD_AFTER_CHECKS, ge=1)
+    dead_after_days: float = Field(default=DEFAULT_DEAD_AFTER_DAYS, ge=0)
+
+
+class ReportConfig(_Section):
+    """How reports point at the archive."""
+
+    replay_url: str = DEFAULT_REPLAY_URL
+
+
 class OutputConfig(_Section):
     """Where archives, indexes and reports are written."""
 
@@ -144,6 +160,8 @@ class _File(_Section):
     links: LinksConfig = LinksConfig()
     fetch: FetchConfig = FetchConfig()
     pack: PackConfig = PackConfig()
+    health: HealthConfig = HealthConfig()
+    report: ReportConfig = ReportConfig()
     output: OutputConfig = OutputConfig()
 
 
@@ -192,6 +210,23 @@ class PackSettings(BaseModel):
     rotate_bytes: int = int(DEFAULT_WARC_ROTATE_MB * 1_000_000)
 
 
+class HealthSettings(BaseModel):
+    """The health and history slice of the configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dead_after_checks: int = DEFAULT_DEAD_AFTER_CHECKS
+    dead_after_days: float = DEFAULT_DEAD_AFTER_DAYS
+
+
+class ReportSettings(BaseModel):
+    """The report slice of the configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    replay_url: str = DEFAULT_REPLAY_URL
+
+
 class Config(BaseModel):
     """The whole validated configuration, with paths made absolute."""
 
@@ -203,6 +238,8 @@ class Config(BaseModel):
     extract: ExtractSettings
     fetch: FetchSettings = FetchSettings()
     pack: PackSettings = PackSettings()
+    health: HealthSettings = HealthSettings()
+    report: ReportSettings = ReportSettings()
 
 
 def load_config(path: Path) -> Config:
@@ -221,6 +258,8 @@ def load_config(path: Path) -> Config:
         extract=_extract_settings(parsed.posts, parsed.links),
         fetch=_fetch_settings(path, parsed.fetch),
         pack=PackSettings(prefix=parsed.pack.prefix, rotate_bytes=int(parsed.pack.rotate_mb * 1_000_000)),
+        health=HealthSettings(**parsed.health.model_dump()),
+        report=ReportSettings(replay_url=parsed.report.replay_url),
     )
 
 

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from archiver.config import DEFAULT_DEAD_AFTER_CHECKS, DEFAULT_DEAD_AFTER_DAYS, HealthSettings
 from archiver.errors import OutputError
 from archiver.model import FetchResult, Status
 
 HISTORY_FILE = "history.sqlite"
 SCHEMA_VERSION = 1
-DEFAULT_DEAD_AFTER_CHECKS = 3
-DEFAULT_DEAD_AFTER_DAYS = 3.0
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, str] = {
@@ -77,6 +76,11 @@ class DeadPolicy:
 
     checks: int = DEFAULT_DEAD_AFTER_CHECKS
     days: float = DEFAULT_DEAD_AFTER_DAYS
+
+    @classmethod
+    def of(cls, settings: HealthSettings) -> DeadPolicy:
+        """The policy the configuration sets."""
+        return cls(settings.dead_after_checks, settings.dead_after_days)
 
 
 @dataclass(frozen=True)

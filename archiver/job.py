@@ -1,29 +1,37 @@
-"""The main job: extract -> fetch -> pack, over the configured posts.
+"""The main job: extract -> fetch -> classify -> pack -> history -> report.
 
-Every fetchable URL is fetched once however many posts cite it; each capture is written
-to the WARC files as soon as it completes (on a worker thread, so fetching goes on),
-and the run ends with a per-URL results file beside the WARCs and a summary.
+Every fetchable URL is fetched once however many posts cite it, and its answer
+classified (soft-404, parked, bot wall ...); each capture is written to the WARC files as
+soon as it completes (on a worker thread, so fetching goes on). The run ends with a
+per-URL results file, the checks added to the history, and the reports written from it.
+A check (`store=False`) does the same without writing WARC files.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from archiver import report
 from archiver.atomic import make_folder, write_text_atomically
 from archiver.config import Config
+from archiver.errors import InputError
 from archiver.extract import extract
-from archiver.extract.listing import to_json
+from archiver.extract.listing import from_json, to_json
 from archiver.fetch import Fetcher, user_agent
 from archiver.health import Classifier
+from archiver.history import DeadPolicy, History
 from archiver.model import Extraction, FetchResult, Link
 from archiver.pack import WarcPacker
+from archiver.report import Report
 
 LINKS_FILE = "links.json"
 RESULTS_FILE = "results.jsonl"
@@ -45,6 +53,7 @@ class RunSummary:
     seconds: float
     warc_files: tuple[Path, ...]
     failures: tuple[tuple[str, int], ...] = ()  # status name and count, most common first
+    report: Report | None = None
 
     def __str__(self) -> str:
         failures = f" ({', '.join(f'{name} {count}' for name, count in self.failures)})" if self.failures else ""
@@ -54,31 +63,60 @@ class RunSummary:
         )
 
 
-def run(config: Config, progress: Progress | None = None, extraction: Extraction | None = None) -> RunSummary:
-    """Extract the configured posts, fetch every link and pack the captures."""
+def run(
+    config: Config, progress: Progress | None = None, extraction: Extraction | None = None, store: bool = True
+) -> RunSummary:
+    """Extract the configured posts, fetch every link, classify it, pack the captures (with
+    `store`), add the checks to the history and write the reports."""
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
-    return asyncio.run(_archive(config, extraction.fetchable, progress or (lambda _: None)))
+    started = dt.datetime.now(dt.UTC)
+    summary, results = asyncio.run(_archive(config, extraction.fetchable, progress or (lambda _: None), store))
+    with History.open(config.output_dir) as history:
+        history.record_run("run" if store else "check", started, results)
+        return replace(summary, report=_write_reports(config, extraction, history))
 
 
-async def _archive(config: Config, links: tuple[Link, ...], progress: Progress) -> RunSummary:
+def regenerate_report(config: Config) -> Report:
+    """The reports again, from the last extraction and the history, without fetching."""
+    links = config.output_dir / LINKS_FILE
+    try:
+        extraction = from_json(links.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"{links}: cannot read the last extraction ({error}); run `archiver run` first") from None
+    with History.open(config.output_dir) as history:
+        return _write_reports(config, extraction, history)
+
+
+def _write_reports(config: Config, extraction: Extraction, history: History) -> Report:
+    policy = DeadPolicy.of(config.health)
+    now = dt.datetime.now(dt.UTC)
+    built = report.build(extraction, history.verdicts(policy), policy, config.report.replay_url, now)
+    report.write_all(built, config.output_dir)
+    return built
+
+
+async def _archive(
+    config: Config, links: tuple[Link, ...], progress: Progress, store: bool
+) -> tuple[RunSummary, list[FetchResult]]:
     started = time.monotonic()
     by_url = {link.url: link for link in links}
     results: list[FetchResult] = []
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
-    with WarcPacker(config.output_dir, config.pack, info) as packer:
+    with WarcPacker(config.output_dir, config.pack, info) if store else nullcontext() as packer:
         async with Fetcher(config.fetch) as fetcher:
             async for capture in fetcher.fetch_all(by_url, then=Classifier(fetcher).finish):
                 try:
                     cited_by = by_url[capture.result.url].occurrences
-                    location = await asyncio.to_thread(packer.write, capture, cited_by)
+                    location = await asyncio.to_thread(packer.write, capture, cited_by) if packer else None
                 finally:
                     capture.close()
                 results.append(replace(capture.result, capture=location))
                 progress(results[-1])
     write_text_atomically(config.output_dir / RESULTS_FILE, results_jsonl(results, by_url))
-    return _summary(results, time.monotonic() - started, tuple(packer.closed_files))
+    files = tuple(packer.closed_files) if packer else ()
+    return _summary(results, time.monotonic() - started, files), results
 
 
 def results_jsonl(results: list[FetchResult], links: dict[str, Link]) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from archiver.config import ExtractSettings
 from archiver.extract import extract
-from archiver.extract.listing import CSV_COLUMNS, SCHEMA_NAME, SCHEMA_VERSION, to_csv, to_json
+from archiver.extract.listing import CSV_COLUMNS, SCHEMA_NAME, SCHEMA_VERSION, from_json, to_csv, to_json
 from archiver.model import Extraction
 from tests.conftest import FIXTURE_POSTS, SEED_POST
 
@@ -68,3 +68,12 @@ def test_csv_header_and_row_count(fixtures_extraction: Extraction) -> None:
 
     assert tuple(lines[0].split(",")) == CSV_COLUMNS
     assert len(lines) - 1 == sum(len(link.occurrences) for link in fixtures_extraction.links)
+
+
+def test_json_reads_back_to_the_same_extraction(fixtures_extraction: Extraction) -> None:
+    assert from_json(to_json(fixtures_extraction)) == fixtures_extraction
+
+
+def test_reading_back_refuses_another_document() -> None:
+    with pytest.raises(ValueError, match="not an archiver/extract version 1 document"):
+        from_json('{"schema": "something/else", "version": 1}')

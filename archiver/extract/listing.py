@@ -9,6 +9,7 @@ over the same posts give the same bytes.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
-from archiver.model import Extraction, Link, LinkKind, Occurrence, Post, Problem
+from archiver.model import Extraction, Form, Link, LinkKind, Occurrence, Post, Problem, Skip, SkipReason
 
 SCHEMA_NAME = "archiver/extract"
 SCHEMA_VERSION = 1
@@ -40,6 +41,34 @@ def to_json(extraction: Extraction) -> str:
         "problems": [_problem(problem) for problem in extraction.problems],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def from_json(text: str) -> Extraction:
+    """Read back a document written by `to_json` (ValueError when it is not one)."""
+    document = json.loads(text)
+    if document.get("schema") != SCHEMA_NAME or document.get("version") != SCHEMA_VERSION:
+        raise ValueError(f"not an {SCHEMA_NAME} version {SCHEMA_VERSION} document")
+    return Extraction(
+        posts=tuple(_post_from(post) for post in document["posts"]),
+        links=tuple(_link_from(link) for link in document["links"]),
+        problems=tuple(Problem(Path(p["path"]), p["message"], p["line"]) for p in document["problems"]),
+    )
+
+
+def _post_from(post: dict[str, Any]) -> Post:
+    date = dt.date.fromisoformat(post["date"]) if post["date"] else None
+    return Post(Path(post["path"]), post["address"], post["title"], date, post["links"])
+
+
+def _link_from(link: dict[str, Any]) -> Link:
+    skip = Skip(SkipReason(link["skip"]["reason"]), link["skip"]["detail"]) if link["skip"] else None
+    occurrences = tuple(
+        Occurrence(
+            Path(o["post"]), o["line"], o["text"], LinkKind(o["kind"]), Form(o["form"]), o["source"], o["fragment"]
+        )
+        for o in link["occurrences"]
+    )
+    return Link(link["url"], LinkKind(link["kind"]), link["internal"], occurrences, skip)
 
 
 def totals(extraction: Extraction) -> dict[str, int]:

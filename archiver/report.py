@@ -1,0 +1,276 @@
+"""Report: history -> JSON, CSV, Markdown and a self-contained HTML page people read.
+
+A report joins the latest extraction (which posts cite which URL, where) with each
+URL's verdict from the history. The JSON document is versioned (`archiver/report`,
+version 1; see docs/report-json.md); the HTML page is one file with no external assets,
+every value from posts or servers escaped.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from archiver import __version__
+from archiver.atomic import write_text_atomically
+from archiver.history import DeadPolicy, LinkVerdict, Verdict
+from archiver.model import Extraction, Link, Post
+
+SCHEMA_NAME = "archiver/report"
+SCHEMA_VERSION = 1
+REPORT_FILES = {"json": "report.json", "csv": "report.csv", "markdown": "report.md", "html": "report.html"}
+UNCHECKED = "unchecked"
+_MARKDOWN_ROWS = 50
+CSV_COLUMNS = (
+    "url", "kind", "internal", "host", "verdict", "status", "code", "final_url", "checked_at", "checks",
+    "failures_in_a_row", "dead_since", "last_seen_alive", "detail", "capture", "posts",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Row:
+    """One link in the report: where it is cited and what its history says."""
+
+    link: Link
+    verdict: LinkVerdict | None
+
+    @property
+    def verdict_name(self) -> str:
+        return self.verdict.verdict.value if self.verdict else UNCHECKED
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.link.url).hostname or ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows, computed once for every format."""
+
+    rows: tuple[Row, ...]
+    posts: tuple[Post, ...]
+    policy: DeadPolicy
+    generated_at: dt.datetime
+    replay_url: str
+
+    def count(self, verdict: str) -> int:
+        return sum(row.verdict_name == verdict for row in self.rows)
+
+    def failing(self, verdicts: Iterable[str]) -> bool:
+        """True when any link has one of these verdicts."""
+        wanted = set(verdicts)
+        return any(row.verdict_name in wanted for row in self.rows)
+
+
+def build(
+    extraction: Extraction, verdicts: Iterable[LinkVerdict], policy: DeadPolicy, replay_url: str, now: dt.datetime
+) -> Report:
+    """The report of the links an extraction found, with the verdicts of their history."""
+    by_url = {verdict.url: verdict for verdict in verdicts}
+    rows = tuple(Row(link, by_url.get(link.url)) for link in extraction.fetchable)
+    return Report(rows, extraction.posts, policy, now, replay_url)
+
+
+def write_all(report: Report, folder: Path) -> list[Path]:
+    """Write every format into `folder`; the files written."""
+    writers = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "html": to_html}
+    paths = []
+    for name, writer in writers.items():
+        path = folder / REPORT_FILES[name]
+        write_text_atomically(path, writer(report))
+        paths.append(path)
+    return paths
+
+
+def to_json(report: Report) -> str:
+    """The report as a JSON document of schema `archiver/report` version 1."""
+    return json.dumps(_document(report), ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv(report: Report) -> str:
+    """One CSV row per link."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for link in _document(report)["links"]:
+        capture = link["capture"]
+        posts = "; ".join(f"{p['post']}:{p['line']}" for p in link["citations"])
+        writer.writerow({**link, "capture": capture["replay"] if capture else "", "posts": posts})
+    return buffer.getvalue()
+
+
+def to_markdown(report: Report) -> str:
+    """A short summary, for a pull request or an issue: totals and the links to act on."""
+    document = _document(report)
+    totals = document["totals"]["by_verdict"]
+    lines = [
+        f"## Link health: {document['totals']['links']} links",
+        "",
+        " · ".join(f"**{totals.get(v, 0)}** {v}" for v in (*[v.value for v in Verdict], UNCHECKED)),
+        "",
+    ]
+    worst = [link for link in document["links"] if link["verdict"] in ("dead", "failing")]
+    if worst:
+        lines += ["| verdict | status | URL | cited in |", "|---|---|---|---|"]
+        lines += [_markdown_row(link) for link in worst[:_MARKDOWN_ROWS]]
+        if len(worst) > _MARKDOWN_ROWS:
+            lines.append(f"\n… and {len(worst) - _MARKDOWN_ROWS} more in report.html.")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(report: Report) -> str:
+    """The self-contained HTML page."""
+    document = _document(report)
+    template = _templates().get_template("report.html.j2")
+    return template.render(
+        report=document,
+        verdicts=[*[v.value for v in Verdict], UNCHECKED],
+        statuses=sorted({link["status"] for link in document["links"]}),
+        hosts=sorted({link["host"] for link in document["links"]}),
+        chart=_year_chart(document["rot_by_year"]),
+    )
+
+
+def _document(report: Report) -> dict[str, Any]:
+    posts = {post.path: post for post in report.posts}
+    links = [_link(row, posts, report.replay_url) for row in report.rows]
+    return {
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "generated_by": f"archiver {__version__}",
+        "generated_at": report.generated_at.isoformat(),
+        "policy": {"dead_after_checks": report.policy.checks, "dead_after_days": report.policy.days},
+        "totals": {
+            "links": len(links),
+            "by_verdict": dict(Counter(link["verdict"] for link in links).most_common()),
+            "by_status": dict(Counter(link["status"] for link in links).most_common()),
+        },
+        "links": links,
+        "posts": _by_post(links, report.posts),
+        "hosts": _by_host(links),
+        "rot_by_year": _by_year(links, posts),
+    }
+
+
+def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
+    verdict = row.verdict
+    latest = verdict.latest if verdict else None
+    capture = verdict.last_capture if verdict else None
+    return {
+        "url": row.link.url,
+        "kind": row.link.kind.value,
+        "internal": row.link.internal,
+        "host": row.host,
+        "verdict": row.verdict_name,
+        "status": latest.status.value if latest else UNCHECKED,
+        "code": latest.code if latest else None,
+        "final_url": latest.final_url if latest else None,
+        "checked_at": _iso(latest.checked_at if latest else None),
+        "checks": verdict.checks if verdict else 0,
+        "failures_in_a_row": verdict.failures_in_a_row if verdict else 0,
+        "dead_since": _iso(verdict.dead_since if verdict else None),
+        "last_seen_alive": _iso(verdict.last_seen_alive if verdict else None),
+        "detail": latest.detail if latest else "",
+        "capture": _capture(capture, replay_url) if capture else None,
+        "citations": [_citation(o.post, o.line, o.text, posts) for o in row.link.occurrences],
+    }
+
+
+def _capture(check: Any, replay_url: str) -> dict[str, Any]:
+    timestamp = check.checked_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
+    return {
+        "filename": check.warc_filename,
+        "offset": check.warc_offset,
+        "length": check.warc_length,
+        "captured_at": check.checked_at.isoformat(),
+        "replay": f"{replay_url.rstrip('/')}/{timestamp}/{check.url}" if replay_url else "",
+    }
+
+
+def _citation(path: Path, line: int, text: str, posts: dict[Path, Post]) -> dict[str, Any]:
+    post = posts.get(path)
+    return {
+        "post": path.as_posix(),
+        "line": line,
+        "text": text,
+        "title": post.title if post else None,
+        "year": post.date.year if post and post.date else None,
+    }
+
+
+def _by_post(links: list[dict[str, Any]], posts: tuple[Post, ...]) -> list[dict[str, Any]]:
+    counts: dict[str, Counter[str]] = {post.path.as_posix(): Counter() for post in posts}
+    for link in links:
+        for cited_in in {citation["post"] for citation in link["citations"]}:
+            counts.setdefault(cited_in, Counter())[link["verdict"]] += 1
+    by_path = {post.path.as_posix(): post for post in posts}
+    rows = [
+        _tally({"post": path, "title": by_path[path].title if path in by_path else None}, c)
+        for path, c in counts.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["dead"], -row["failing"], row["post"]))
+
+
+def _by_host(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    counts: dict[str, Counter[str]] = {}
+    for link in links:
+        counts.setdefault(link["host"], Counter())[link["verdict"]] += 1
+    rows = [_tally({"host": host}, c) for host, c in counts.items()]
+    return sorted(rows, key=lambda row: (-row["dead"], -row["failing"], row["host"]))
+
+
+def _by_year(links: list[dict[str, Any]], posts: dict[Path, Post]) -> list[dict[str, Any]]:
+    counts: dict[int, Counter[str]] = {}
+    for link in links:
+        for year in {citation["year"] for citation in link["citations"] if citation["year"]}:
+            counts.setdefault(year, Counter())[link["verdict"]] += 1
+    return [_tally({"year": year}, counts[year]) for year in sorted(counts)]
+
+
+def _tally(row: dict[str, Any], counts: Counter[str]) -> dict[str, Any]:
+    return {
+        **row,
+        "links": sum(counts.values()),
+        **{v.value: counts[v.value] for v in Verdict},
+        UNCHECKED: counts[UNCHECKED],
+    }
+
+
+def _year_chart(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bar geometry for the link-rot-by-year chart: the share of each year's links that rot."""
+    bars = []
+    for index, year in enumerate(years):
+        links = year["links"] or 1
+        dead, failing = year["dead"] / links, year["failing"] / links
+        geometry = {"x": 40 + index * 44, "dead_height": round(dead * 160), "failing_height": round(failing * 160)}
+        bars.append({**year, **geometry, "rotten": round((dead + failing) * 100)})
+    return bars
+
+
+def _markdown_row(link: dict[str, Any]) -> str:
+    cited = ", ".join(f"`{c['post'].rsplit('/', 1)[-1]}:{c['line']}`" for c in link["citations"][:3])
+    url = link["url"].replace("|", "%7C")
+    return f"| {link['verdict']} | {link['status']} | <{url}> | {cited} |"
+
+
+def _templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("archiver", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.isoformat() if when else None
