@@ -1,0 +1,182 @@
+"""Reports built from a real history, and the HTML page driven in headless Chromium."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+
+from archiver import report
+from archiver.config import ExtractSettings
+from archiver.extract import extract
+from archiver.history import DeadPolicy, History
+from archiver.model import Extraction, FetchResult, Status, WarcLocation
+
+DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
+HOSTILE_TEXT = "<script>alert(1)</script>"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+# url -> statuses of its checks on days 0, 2, 4
+HISTORIES = {
+    "http://alive.example/ok": [Status.OK, Status.OK, Status.OK],
+    "http://dead.example/gone": [Status.NOT_FOUND, Status.NOT_FOUND, Status.GONE],
+    "http://failing.example/x": [Status.OK, Status.OK, Status.TIMEOUT],
+    "http://walled.example/y": [Status.OK, Status.BOT_WALL, Status.BOT_WALL],
+    "http://soft.example/z": [Status.SOFT_404, Status.SOFT_404, Status.SOFT_404],
+}
+
+
+def _posts(folder: Path) -> Extraction:
+    (folder / "posts").mkdir()
+    (folder / "posts" / "2009-05-01-old.md").write_text(
+        "---\ntitle: An old post\n---\n"
+        "[\\<script\\>alert(1)\\</script\\>](http://dead.example/gone) and [fine](http://alive.example/ok)\n"
+        "[soft](http://soft.example/z)\n",
+        encoding="utf-8",
+    )
+    (folder / "posts" / "2014-10-28-new.md").write_text(
+        f"---\ntitle: 'A newer post {HOSTILE_TEXT}'\n---\n[x](http://failing.example/x) [y](http://walled.example/y)\n"
+        "[never checked](http://unchecked.example/)\n",
+        encoding="utf-8",
+    )
+    return extract([folder / "posts"], ExtractSettings())
+
+
+def _check(url: str, day: int, status: Status) -> FetchResult:
+    code = 200 if status.is_ok or status in (Status.SOFT_404, Status.BOT_WALL) else None
+    captured = WarcLocation("archiver-1.warc.gz", 100 * day, 50) if status.is_ok else None
+    return FetchResult(url, status, code, url, (), 1, 0.1, DAY0 + dt.timedelta(days=day), capture=captured)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> report.Report:
+    extraction = _posts(tmp_path)
+    with History.open(tmp_path / "out") as history:
+        for index, day in enumerate((0, 2, 4)):
+            results = [_check(url, day, statuses[index]) for url, statuses in HISTORIES.items()]
+            history.record_run("run", DAY0 + dt.timedelta(days=day), results)
+        verdicts = history.verdicts(DeadPolicy())
+    return report.build(extraction, verdicts, DeadPolicy(), "http://localhost:8080/web/", DAY0 + dt.timedelta(days=5))
+
+
+def test_json_report_has_each_link_with_its_verdict_and_dates(built: report.Report) -> None:
+    document = json.loads(report.to_json(built))
+    links = {link["url"]: link for link in document["links"]}
+
+    assert (document["schema"], document["version"]) == ("archiver/report", 1)
+    assert {url: link["verdict"] for url, link in links.items()} == {
+        "http://dead.example/gone": "dead",
+        "http://alive.example/ok": "alive",
+        "http://soft.example/z": "dead",
+        "http://failing.example/x": "failing",
+        "http://walled.example/y": "unknown",
+        "http://unchecked.example/": "unchecked",
+    }
+    dead = links["http://dead.example/gone"]
+    assert (dead["status"], dead["dead_since"], dead["last_seen_alive"]) == ("gone", DAY0.isoformat(), None)
+    assert links["http://failing.example/x"]["last_seen_alive"] == (DAY0 + dt.timedelta(days=2)).isoformat()
+    assert links["http://alive.example/ok"]["capture"]["replay"] == (
+        "http://localhost:8080/web/20260105030000/http://alive.example/ok"
+    )
+    assert document["totals"]["by_verdict"] == {"dead": 2, "alive": 1, "failing": 1, "unknown": 1, "unchecked": 1}
+
+
+def test_views_by_post_host_and_year(built: report.Report) -> None:
+    document = json.loads(report.to_json(built))
+
+    assert [(p["title"], p["dead"], p["links"]) for p in document["posts"]] == [
+        ("An old post", 2, 3),
+        (f"A newer post {HOSTILE_TEXT}", 0, 3),
+    ]
+    assert document["hosts"][0]["dead"] == 1
+    assert [(y["year"], y["links"], y["dead"], y["failing"]) for y in document["rot_by_year"]] == [
+        (2009, 3, 2, 0),
+        (2014, 3, 0, 1),
+    ]
+
+
+def test_markdown_lists_what_to_act_on(built: report.Report) -> None:
+    markdown = report.to_markdown(built)
+
+    assert "**2** dead" in markdown
+    assert "| dead | gone | <http://dead.example/gone> | `2009-05-01-old.md:4` |" in markdown
+    assert "alive.example" not in markdown
+
+
+def test_csv_has_a_row_per_link(built: report.Report) -> None:
+    rows = list(csv.DictReader(io.StringIO(report.to_csv(built))))
+
+    assert len(rows) == 6
+    assert next(r for r in rows if r["url"] == "http://dead.example/gone")["posts"].endswith("2009-05-01-old.md:4")
+
+
+def test_html_escapes_everything_from_posts_and_servers(built: report.Report) -> None:
+    html = report.to_html(built)
+
+    assert HOSTILE_TEXT not in html
+    assert "“&lt;script&gt;alert(1)&lt;/script&gt;”" in html
+    assert "A newer post &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<link" not in html  # self-contained: nothing loaded from elsewhere
+    assert "src=" not in html
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if os.environ.get("ARCHIVER_REQUIRE_BROWSER"):
+            pytest.fail("Chromium and chromedriver are required but not installed")
+        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_html_report_renders_every_link_and_filters_by_status(
+    built: report.Report, browser: object, tmp_path: Path
+) -> None:
+    assert isinstance(browser, WebDriver)
+    page = tmp_path / "report.html"
+    page.write_text(report.to_html(built), encoding="utf-8")
+    browser.get(page.as_uri())
+
+    rows = browser.find_elements(By.CSS_SELECTOR, "#links tbody tr")
+    assert [row.find_elements(By.TAG_NAME, "td")[2].text for row in rows] == [r.link.url for r in built.rows]
+    Select(browser.find_element(By.ID, "filter-status")).select_by_visible_text("gone")
+    visible = [row for row in rows if row.is_displayed()]
+    assert [row.find_elements(By.TAG_NAME, "td")[2].text for row in visible] == ["http://dead.example/gone"]
+    assert browser.find_element(By.ID, "shown").text == "1 shown"
+    assert HOSTILE_TEXT in visible[0].text  # shown as text, never run
+    Select(browser.find_element(By.ID, "filter-status")).select_by_visible_text("all")
+    Select(browser.find_element(By.ID, "filter-verdict")).select_by_visible_text("dead")
+    assert browser.find_element(By.ID, "shown").text == "2 shown"
+
+
+def test_html_report_sorts_by_a_column(built: report.Report, browser: object, tmp_path: Path) -> None:
+    assert isinstance(browser, WebDriver)
+    page = tmp_path / "report.html"
+    page.write_text(report.to_html(built), encoding="utf-8")
+    browser.get(page.as_uri())
+
+    browser.find_element(By.CSS_SELECTOR, "#links th[data-column='2']").click()
+    urls = [
+        row.find_elements(By.TAG_NAME, "td")[2].text
+        for row in browser.find_elements(By.CSS_SELECTOR, "#links tbody tr")
+    ]
+    assert urls == sorted(urls)
