@@ -24,10 +24,25 @@ def archiver(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
 
 
+# The example post's hosts, sent to a loopback address where nothing listens: a run
+# fetches nothing from the internet, and every URL is refused the same way every time.
+EXAMPLE_HOSTS = ("www.emc.com", "www.slideshare.net", "www.cloudscaling.com", "en.wikipedia.org",
+                 "www.channelregister.co.uk", "cloudarchitectmusings.com")  # fmt: skip
+OFFLINE = {
+    "allow_networks: []": "allow_networks: [127.0.0.0/8]",
+    "resolve: {}": "resolve: {" + ", ".join(f"{host}: 127.0.0.9" for host in EXAMPLE_HOSTS) + "}",
+    "backoff: 1": "backoff: 0",
+}
+
+
 def _project(folder: Path) -> Path:
-    """A copy of the bundled config and example post in `folder`."""
+    """A copy of the bundled config and example post in `folder`, kept off the internet."""
     shutil.copytree(REPO / "examples", folder / "examples")
-    shutil.copy(REPO / "config.yaml", folder / "config.yaml")
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    for default, offline in OFFLINE.items():
+        assert default in text
+        text = text.replace(default, offline)
+    (folder / "config.yaml").write_text(text, encoding="utf-8")
     return folder
 
 
@@ -164,3 +179,36 @@ def test_an_unwritable_output_exits_3_naming_the_path(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.BAD_INPUT
     assert f"archiver: error: {tmp_path / 'blocker'}: cannot create the folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_check_writes_history_and_reports_but_no_warc(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+
+    result = archiver("check", cwd=project)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "13 URLs fetched: 0 ok, 13 failed (refused 13)" in result.stdout
+    assert "verdicts: 0 alive, 13 failing, 0 dead" in result.stdout
+    names = {path.name for path in (project / "archives").iterdir()}
+    assert {"history.sqlite", "report.html", "report.json", "report.csv", "report.md", "results.jsonl"} <= names
+    assert "archive" not in names
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("never", ExitCode.OK), ("dead", ExitCode.OK), ("failing", 2)])
+def test_fail_on_sets_the_exit_code(tmp_path: Path, fail_on: str, code: int) -> None:
+    project = _project(tmp_path)
+    assert archiver("check", cwd=project).returncode == ExitCode.OK
+
+    result = archiver("report", "--fail-on", fail_on, cwd=project)
+
+    assert result.returncode == code, result.stderr
+    assert "13 failing" in result.stdout
+
+
+def test_report_before_any_run_names_the_missing_file(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+
+    result = archiver("report", cwd=project)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert "links.json: cannot read the last extraction" in result.stderr
