@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from archiver.config import DEFAULT_MAX_POST_MB, FetchSettings, PackSettings, load_config
+from archiver.config import (
+    DEFAULT_MAX_POST_MB,
+    FetchSettings,
+    HealthSettings,
+    PackSettings,
+    ReportSettings,
+    load_config,
+)
 from archiver.errors import ConfigError
 from tests.conftest import REPO
 
@@ -36,6 +43,8 @@ def test_bundled_config_documents_the_default_fetch_and_pack_settings() -> None:
 
     assert config.fetch == FetchSettings()
     assert config.pack == PackSettings()
+    assert config.health == HealthSettings()
+    assert config.report == ReportSettings()
 
 
 def test_fetch_settings_are_read(tmp_path: Path) -> None:

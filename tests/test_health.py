@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from archiver import job
+from archiver.config import Config, ExtractSettings
 from archiver.fetch import Fetcher
 from archiver.health import Classifier, Page, similarity
 from archiver.model import FetchResult, Status
@@ -96,3 +99,42 @@ def test_similarity_ignores_numbers_and_the_probe_name() -> None:
 
     assert similarity(asked, missing) >= 0.9
     assert similarity(article, missing) < 0.5
+
+
+def test_a_run_over_every_failure_mode_gets_each_verdict_right(web: Web, tmp_path: Path) -> None:
+    live = [
+        web.url("alpha.test", "/ok.html"),
+        web.url("alpha.test", "/image.png"),
+        web.url("alpha.test", "/redirect/3"),
+        web.url("beta.test", "/flaky/503/1/verdicts"),
+        web.url("beta.test", "/flaky/429/1/verdicts"),
+        web.url("secure.test", "/ok.html"),
+        f"http://upgrade.test:{web.ports['upgrade.test']}/moved",
+        plain(web, "soft.test", "/real-article"),
+    ]
+    failing = [
+        web.url("alpha.test", "/status/404"),
+        web.url("alpha.test", "/status/410"),
+        web.url("alpha.test", "/status/500"),
+        web.url("alpha.test", "/loop/a"),
+        web.url("alpha.test", "/reset"),
+        web.url("badtls.test", "/ok.html"),
+        "http://gone-domain.invalid/post",
+        plain(web, "soft.test", "/deleted-post"),
+        plain(web, "front.test", "/deleted-post"),
+        plain(web, "parked.test", "/"),
+    ]
+    unknown = [plain(web, "walled.test", "/article"), web.url("alpha.test", "/status/403")]
+    post = tmp_path / "posts" / "post.md"
+    post.parent.mkdir()
+    post.write_text("".join(f"[link {i}]({url})\n\n" for i, url in enumerate(live + failing + unknown)), "utf-8")
+    config = Config(source=None, post_paths=(post,), output_dir=tmp_path / "out", extract=ExtractSettings(),
+                    fetch=web.settings())  # fmt: skip
+
+    summary = job.run(config)
+
+    assert summary.report is not None
+    verdicts = {row.link.url: row.verdict_name for row in summary.report.rows}
+    assert {url: verdicts[url] for url in live} == dict.fromkeys(live, "alive")
+    assert {url: verdicts[url] for url in failing} == dict.fromkeys(failing, "failing")
+    assert {url: verdicts[url] for url in unknown} == dict.fromkeys(unknown, "unknown")
