@@ -8,8 +8,10 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
@@ -180,3 +182,10 @@ def test_html_report_sorts_by_a_column(built: report.Report, browser: object, tm
         for row in browser.find_elements(By.CSS_SELECTOR, "#links tbody tr")
     ]
     assert urls == sorted(urls)
+
+
+def test_json_report_follows_its_published_schema(built: report.Report) -> None:
+    text = resources.files("archiver").joinpath("schemas/report-v1.json").read_text(encoding="utf-8")
+    document = json.loads(report.to_json(built))
+
+    jsonschema.Draft202012Validator(json.loads(text), format_checker=jsonschema.FormatChecker()).validate(document)
