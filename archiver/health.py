@@ -22,7 +22,7 @@ import secrets
 import zlib
 from dataclasses import dataclass, replace
 from posixpath import splitext
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 
@@ -33,19 +33,29 @@ _READ_LIMIT = 1024 * 1024
 _COMPARED_CHARACTERS = 4000
 SIMILAR_ENOUGH = 0.9  # pages this alike (0 to 1, difflib's ratio) are the same page
 
-# Phrases and markers of parking services and domain marketplaces, as they appear in
-# their pages (lower-cased text and HTML).
-_PARKED_MARKERS = re.compile(
-    r"this domain (name )?(is|may be) for sale|buy this domain|the domain .{0,40} is for sale"
-    r"|domain (is )?parked|parked (free|domain)|sedoparking|parkingcrew|bodis\.com|above\.com/marketplace"
-    r"|dan\.com/buy-domain|afternic|hugedomains|domain-for-sale|this (web )?page is parked"
+SHORT_PAGE = 1500  # characters of visible text: a placeholder, a challenge, an error page
+
+# Parking services and domain marketplaces: phrases of their pages (read in the title,
+# or anywhere in a short page) and the scripts they load.
+_PARKED_PHRASES = re.compile(
+    r"this domain (name )?(is|may be) for sale|buy this domain|the domain .{0,40} is for sale|domain (is )?parked"
+    r"|parked (free|domain)|this (web )?page is parked|domain for sale"
 )
+_PARKING_SCRIPTS = re.compile(r"<script[^>]+src=[\"']?[^\"'>]*(sedoparking|parkingcrew|bodis|above\.com)[./]")
 _PARKING_HOSTS = ("sedo.com", "dan.com", "afternic.com", "hugedomains.com", "parkingcrew.net", "bodis.com")
-# Challenge pages that stand between a tool and the content.
-_BOT_WALL_MARKERS = re.compile(
-    r"just a moment\.\.\.|checking your browser|cf-browser-verification|cf_chl_|challenge-platform"
-    r"|attention required! \| cloudflare|ddos protection by|please enable (javascript and )?cookies to continue"
-    r"|captcha|are you a robot|verify you are (a )?human|access denied.{0,200}reference #"
+# Challenge pages: their titles and the phrases of their short bodies. Looked for only
+# in answers that refused the content (401, 403, 429, 503) or in short pages.
+_WALL_TITLES = re.compile(r"^(just a moment|attention required|access denied|are you a robot|security check"
+                          r"|ddos-guard|one more step|please wait)")  # fmt: skip
+_WALL_PHRASES = re.compile(
+    r"checking your browser|enable (javascript and )?cookies to continue|verify (that )?you are (a )?human"
+    r"|are you a robot|ddos protection by|request unsuccessful\. incapsula"
+)
+_REFUSING_CODES = frozenset({401, 403, 429, 503})
+# What "not found" pages say, which a page that merely shares a template does not.
+_MISSING_PHRASES = re.compile(
+    r"not found|\b404\b|doesn.t exist|does not exist|no longer (available|exists)|could(n.t| not) (be )?found?"
+    r"|can(no|.)t be found|not here|page you (were )?(looking for|requested)|nothing (was )?found|oops"
 )
 
 
@@ -79,7 +89,7 @@ class MissingPage:
     page: Page
     path: str
     final_url: str
-    redirected: bool
+    sent_elsewhere: bool  # redirected to another page, not merely to https or a trailing slash
 
 
 class Classifier:
@@ -107,22 +117,24 @@ class Classifier:
         return replace(result, status=status, detail=detail) if status is not None else result
 
     async def _by_comparison(self, result: FetchResult, page: Page) -> tuple[Status | None, str]:
-        if _sent_to_front_page(result):
-            return Status.SOFT_404, f"redirected to the site's front page {result.final_url}"
-        origin, extension = _origin_and_extension(result.url)
+        missing = await self._missing_page(result.url)
+        if missing is None:  # the site says 404 for what does not exist: its 200s are real
+            return None, result.detail
+        if missing.sent_elsewhere:  # the site sends missing pages somewhere: did it send this one there?
+            if len(result.hops) > 1 and _same_place(result.final_url, missing.final_url):
+                return Status.SOFT_404, f"redirected where missing pages go, {missing.final_url}"
+            return None, result.detail
+        if _looks_missing(page, missing, urlsplit(result.url).path):
+            return Status.SOFT_404, "answers like a page that cannot exist on the same site"
+        return None, result.detail
+
+    async def _missing_page(self, url: str) -> MissingPage | None:
+        origin, extension = _origin_and_extension(url)
         key = f"{origin}/*{extension}"  # one probe per site and kind of page
         if key not in self._probes:
             probe_url = f"{origin}/archiver-probe-{secrets.token_hex(8)}{extension}"
             self._probes[key] = asyncio.ensure_future(self._probe(probe_url))
-        missing = await self._probes[key]
-        if missing is None:
-            return None, result.detail
-        if missing.redirected:  # the site sends missing pages somewhere: did it send this one there?
-            if len(result.hops) > 1 and result.final_url == missing.final_url:
-                return Status.SOFT_404, f"redirected where missing pages go, {missing.final_url}"
-        elif similarity(page, missing.page, urlsplit(result.url).path, missing.path) >= SIMILAR_ENOUGH:
-            return Status.SOFT_404, "answers like a page that cannot exist on the same site"
-        return None, result.detail
+        return await self._probes[key]
 
     async def _probe(self, url: str) -> MissingPage | None:
         """What the site answers for a path that cannot exist; None when it says so (4xx)."""
@@ -132,7 +144,8 @@ class Classifier:
             if code is None or not 200 <= code < 300 or not capture.exchanges:
                 return None
             page = read_page(capture.exchanges[-1])
-            return MissingPage(page, urlsplit(url).path, capture.result.final_url, len(capture.exchanges) > 1)
+            final_url = capture.result.final_url
+            return MissingPage(page, urlsplit(url).path, final_url, not _same_place(url, final_url))
         finally:
             capture.close()
 
@@ -147,25 +160,53 @@ def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "
 
 
 def _by_content(result: FetchResult, page: Page) -> tuple[Status | None, str]:
-    final_host = urlsplit(result.final_url).hostname or ""
-    if any(final_host == host or final_host.endswith("." + host) for host in _PARKING_HOSTS):
+    asked_host = (urlsplit(result.url).hostname or "").removeprefix("www.")
+    final_host = (urlsplit(result.final_url).hostname or "").removeprefix("www.")
+    on_marketplace = any(final_host == host or final_host.endswith("." + host) for host in _PARKING_HOSTS)
+    if on_marketplace and final_host != asked_host:
         return Status.PARKED, f"redirected to the domain marketplace {final_host}"
-    if _BOT_WALL_MARKERS.search(page.html):
+    if _is_wall(result.code, page):
         return Status.BOT_WALL, f"a challenge page answered ({page.title or 'untitled'}); needs a human"
-    if result.code is not None and 200 <= result.code < 300 and _PARKED_MARKERS.search(page.html):
+    if result.code is not None and 200 <= result.code < 300 and _is_parked(page):
         return Status.PARKED, f"a parking page answered ({page.title or 'untitled'})"
     return None, result.detail
 
 
-def _sent_to_front_page(result: FetchResult) -> bool:
-    asked, landed = urlsplit(result.url), urlsplit(result.final_url)
+def _is_wall(code: int | None, page: Page) -> bool:
+    title = page.title.lower()
+    if code in _REFUSING_CODES:
+        return bool(_WALL_TITLES.search(title) or _WALL_PHRASES.search(page.text))
+    return len(page.text) < SHORT_PAGE and bool(_WALL_TITLES.search(title))
+
+
+def _is_parked(page: Page) -> bool:
+    short = len(page.text) < SHORT_PAGE
     return (
-        len(result.hops) > 1
-        and landed.path in ("", "/")
-        and not landed.query
-        and asked.path not in ("", "/")
-        and (landed.hostname or "").removeprefix("www.") == (asked.hostname or "").removeprefix("www.")
+        bool(_PARKED_PHRASES.search(page.title.lower()))
+        or (short and bool(_PARKED_PHRASES.search(page.text)))
+        or bool(_PARKING_SCRIPTS.search(page.html))
     )
+
+
+def _looks_missing(page: Page, missing: MissingPage, path: str) -> bool:
+    """The page is the site's "not found" page: the same title, nearly the same text, and
+    that text says something is missing (a page that only shares a template does not)."""
+    return (
+        page.title.lower() == missing.page.title.lower()
+        and similarity(page, missing.page, path, missing.path) >= SIMILAR_ENOUGH
+        and bool(_MISSING_PHRASES.search(f"{missing.page.title.lower()} {missing.page.text}"))
+    )
+
+
+def _same_place(url: str, other: str) -> bool:
+    """Two URLs name the same page, whatever the scheme, a `www.` or a trailing slash."""
+    first, second = urlsplit(url), urlsplit(other)
+
+    def key(parts: SplitResult) -> tuple[str, str, str]:
+        host = (parts.hostname or "").removeprefix("www.")
+        return host, parts.path.rstrip("/") or "/", parts.query
+
+    return key(first) == key(second)
 
 
 def _only_upgraded(result: FetchResult) -> bool:

@@ -68,7 +68,7 @@ class Web:
             "allow_networks": (ipaddress.ip_network("127.0.0.0/8"),),
             "resolve": {
                 **self.addresses,
-                **dict.fromkeys(("soft.test", "front.test", "parked.test", "walled.test"), "127.0.0.2"),
+                **dict.fromkeys(SITE_HOSTS, "127.0.0.2"),
                 "upgrade.test": "127.0.0.4",
                 "private.test": "10.0.0.1",
                 "metadata.test": "169.254.169.254",
@@ -86,6 +86,9 @@ class Web:
         return FetchSettings(**{**values, **overrides})
 
 
+# Whole misbehaving sites, served on alpha's address (tests/webserver.py picks the site by name).
+SITE_HOSTS = ("soft.test", "front.test", "parked.test", "walled.test", "prose.test", "captcha404.test",
+              "template.test", "app.test", "slash.test", "home.test")  # fmt: skip
 # Each test host has an address of its own on the loopback network.
 PLAIN_HOSTS = {"alpha.test": "127.0.0.2", "beta.test": "127.0.0.3"}
 TLS_HOSTS = {"secure.test": "127.0.0.4", "badtls.test": "127.0.0.5"}

@@ -40,6 +40,14 @@ def health(web: Web) -> dict[str, FetchResult]:
         plain(web, "soft.test", "/2014/10/a-post-that-was-deleted/"),
         plain(web, "front.test", "/old/moved-page.html"),
         plain(web, "front.test", "/about"),
+        plain(web, "prose.test", "/2012/spam"),
+        plain(web, "captcha404.test", "/gone"),
+        plain(web, "template.test", "/short-post"),
+        plain(web, "template.test", "/deleted"),
+        plain(web, "app.test", "/dashboard"),
+        plain(web, "slash.test", "/deleted-post"),
+        plain(web, "slash.test", "/real"),
+        plain(web, "home.test", "/index.html"),
         plain(web, "parked.test", "/blog/post"),
         plain(web, "walled.test", "/article"),
         f"http://upgrade.test:{web.ports['upgrade.test']}/page?id=7",
@@ -55,10 +63,20 @@ def health(web: Web) -> dict[str, FetchResult]:
     [
         ("soft.test", "/real-article", Status.OK, ""),
         ("soft.test", "/2014/10/a-post-that-was-deleted/", Status.SOFT_404, "answers like a page that cannot exist"),
-        ("front.test", "/old/moved-page.html", Status.SOFT_404, "redirected to the site's front page"),
+        ("front.test", "/old/moved-page.html", Status.SOFT_404, "redirected where missing pages go"),
         ("front.test", "/about", Status.OK, ""),
         ("parked.test", "/blog/post", Status.PARKED, "a parking page answered"),
         ("walled.test", "/article", Status.BOT_WALL, "a challenge page answered (Just a moment...)"),
+        # live pages that only look suspicious stay live
+        ("prose.test", "/2012/spam", Status.OK, ""),
+        ("template.test", "/short-post", Status.OK, ""),
+        ("app.test", "/dashboard", Status.OK, ""),
+        ("home.test", "/index.html", Status.REDIRECTED, ""),
+        ("slash.test", "/real", Status.REDIRECTED, ""),
+        # a real 404 stays a 404, captcha or not; soft-404s behind templates and slashes are found
+        ("captcha404.test", "/gone", Status.NOT_FOUND, ""),
+        ("template.test", "/deleted", Status.SOFT_404, "answers like a page that cannot exist"),
+        ("slash.test", "/deleted-post", Status.SOFT_404, "answers like a page that cannot exist"),
     ],
 )
 def test_content_shows_what_the_status_code_hides(

@@ -339,7 +339,72 @@ def _upgrading_site(server: MisbehavingServer, path: str, connection: Connection
     return Response(301, b"", [("Location", f"https://upgrade.test:{server.tls_port}{path}")])
 
 
+_TEMPLATE = (
+    "<nav>" + " ".join(f"<a href='/section-{i}'>Section {i} of our long navigation</a>" for i in range(60)) + "</nav>"
+)
+_HTML = [("Content-Type", "text/html")]
+
+
+def _page(title: str, body: str) -> Response:
+    return Response(200, f"<html><head><title>{title}</title></head><body>{body}</body></html>".encode(), _HTML)
+
+
+def _prose_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """Live articles that talk about captchas and domain marketplaces."""
+    return _page(
+        "How we stopped spam",
+        "<p>We added a CAPTCHA to the contact form. Are you a robot? Our form now asks.</p>"
+        "<p>We also bought our old name back from HugeDomains and Afternic, where the domain was for sale.</p>"
+        "<script src='https://www.google.com/recaptcha/api.js'></script>"
+        "<script src='/cdn-cgi/challenge-platform/scripts/jsd/main.js'></script>",
+    )
+
+
+def _captcha_404_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """A missing page whose error page embeds a captcha widget."""
+    body = (
+        b"<html><head><title>Not found</title></head><body>No such page.<div class='g-recaptcha'></div></body></html>"
+    )
+    return Response(404, body, _HTML)
+
+
+def _template_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """Answers 200 with its big shared template; a short real post among missing pages."""
+    if target == "/short-post":
+        return _page("A short post", _TEMPLATE + "<p>Brief note: we moved offices.</p>")
+    return _page("Page not found", _TEMPLATE + f"<p>Sorry, {target} was not found.</p>")
+
+
+def _app_site(_: MisbehavingServer, __: str, ___: Connection) -> Response:
+    """A single-page app: every route is the same shell, filled in by JavaScript."""
+    return _page("App", "<div id='root'></div><script src='/app.js'></script>")
+
+
+def _slash_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """Adds a trailing slash to every path, then answers 200 for anything."""
+    if not target.endswith("/"):
+        return Response(301, b"", [("Location", target + "/")])
+    if target == "/real/":
+        return Response(200, HTML, _HTML)
+    return _page("Oops", f"<p>Sorry! We looked everywhere but {target} is not here.</p>")
+
+
+def _home_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """An ordinary site: /index.html moves to /, missing pages are 404."""
+    if target == "/":
+        return _page("Home", "<p>Welcome home.</p>")
+    if target == "/index.html":
+        return Response(301, b"", [("Location", "/")])
+    return Response(404, b"not found", _TEXT)
+
+
 _SITES: dict[str, Callable[[MisbehavingServer, str, Connection], Response]] = {
+    "prose": _prose_site,
+    "captcha404": _captcha_404_site,
+    "template": _template_site,
+    "app": _app_site,
+    "slash": _slash_site,
+    "home": _home_site,
     "soft": _soft_404_site,
     "front": _front_page_site,
     "parked": _parked_site,
