@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -32,15 +32,15 @@ HISTORY_FILE = "history.sqlite"
 SCHEMA_VERSION = 1
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
-_MIGRATIONS: dict[int, str] = {
-    1: """
-        CREATE TABLE runs (
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE runs (
             id INTEGER PRIMARY KEY,
             kind TEXT NOT NULL,               -- run (captures stored) or check (health only)
             started_at TEXT NOT NULL,
             finished_at TEXT
-        );
-        CREATE TABLE checks (
+        )""",
+        """CREATE TABLE checks (
             id INTEGER PRIMARY KEY,
             run_id INTEGER NOT NULL REFERENCES runs(id),
             url TEXT NOT NULL,
@@ -54,10 +54,11 @@ _MIGRATIONS: dict[int, str] = {
             warc_filename TEXT,
             warc_offset INTEGER,
             warc_length INTEGER
-        );
-        CREATE INDEX checks_by_url ON checks (url, checked_at);
-    """,
+        )""",
+        "CREATE INDEX checks_by_url ON checks (url, run_id, id)",
+    ),
 }
+_BUSY_SECONDS = 60  # how long to wait for another run holding the database
 
 
 class Verdict(StrEnum):
@@ -126,7 +127,7 @@ class History:
         path = folder / HISTORY_FILE
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, isolation_level=None)
+            connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_SECONDS)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA foreign_keys=ON")
             _migrate(connection)
@@ -156,8 +157,8 @@ class History:
         return run_id
 
     def checks(self, url: str) -> list[Check]:
-        """Every check of a URL, oldest first."""
-        rows = self._db.execute(f"{_SELECT_CHECK} WHERE url = ? ORDER BY checked_at, id", (url,))
+        """Every check of a URL, in the order the runs were made (the clock may have jumped)."""
+        rows = self._db.execute(f"{_SELECT_CHECK} WHERE url = ? ORDER BY run_id, id", (url,))
         return [_check(row) for row in rows]
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
@@ -166,7 +167,7 @@ class History:
 
     def _grouped(self) -> Iterator[list[Check]]:
         group: list[Check] = []
-        for row in self._db.execute(f"{_SELECT_CHECK} ORDER BY url, checked_at, id"):
+        for row in self._db.execute(f"{_SELECT_CHECK} ORDER BY url, run_id, id"):
             check = _check(row)
             if group and group[-1].url != check.url:
                 yield group
@@ -238,12 +239,22 @@ def _trailing(checks: list[Check], failing: bool) -> list[Check]:
 
 
 def _migrate(connection: sqlite3.Connection) -> None:
-    version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(f"schema version {version} is newer than this archiver knows ({SCHEMA_VERSION})")
-    for step in range(version + 1, SCHEMA_VERSION + 1):
-        with closing(connection.cursor()) as cursor:
-            cursor.executescript(f"BEGIN IMMEDIATE; {_MIGRATIONS[step]} PRAGMA user_version = {step}; COMMIT;")
+    """Bring the schema up to date, in one transaction that another process cannot race."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]  # read again once holding the lock
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this archiver knows ({SCHEMA_VERSION})"
+            )
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[step]:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {step}")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 _COLUMN_NAMES = (
@@ -270,7 +281,7 @@ def _check(row: tuple[object, ...]) -> Check:
     return Check(
         url=str(url),
         checked_at=dt.datetime.fromisoformat(str(checked_at)),
-        status=Status(str(status)),
+        status=_status(str(status)),
         code=int(str(code)) if code is not None else None,
         final_url=str(final_url),
         attempts=int(str(attempts)),
@@ -280,6 +291,14 @@ def _check(row: tuple[object, ...]) -> Check:
         warc_offset=int(str(offset)) if offset is not None else None,
         warc_length=int(str(length)) if length is not None else None,
     )
+
+
+def _status(value: str) -> Status:
+    """A stored status; one written by a newer archiver reads as unrecognized, not an error."""
+    try:
+        return Status(value)
+    except ValueError:
+        return Status.UNRECOGNIZED
 
 
 def _iso(when: dt.datetime) -> str:

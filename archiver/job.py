@@ -35,6 +35,7 @@ from archiver.report import Report
 
 LINKS_FILE = "links.json"
 RESULTS_FILE = "results.jsonl"
+CHECK_RESULTS_FILE = "check-results.jsonl"  # a check keeps the capture locations of the last run
 RESULTS_SCHEMA = "archiver/results"
 RESULTS_VERSION = 1
 
@@ -48,6 +49,7 @@ class RunSummary:
     urls: int
     ok: int
     failed: int
+    unknown: int
     retried: int
     bytes: int
     seconds: float
@@ -58,7 +60,8 @@ class RunSummary:
     def __str__(self) -> str:
         failures = f" ({', '.join(f'{name} {count}' for name, count in self.failures)})" if self.failures else ""
         return (
-            f"{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.retried} retried; "
+            f"{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.unknown} unknown, "
+            f"{self.retried} retried; "
             f"{self.bytes:,} bytes in {len(self.warc_files)} WARC files; {self.seconds:.1f} s"
         )
 
@@ -114,7 +117,8 @@ async def _archive(
                     capture.close()
                 results.append(replace(capture.result, capture=location))
                 progress(results[-1])
-    write_text_atomically(config.output_dir / RESULTS_FILE, results_jsonl(results, by_url))
+    results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
+    write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url))
     files = tuple(packer.closed_files) if packer else ()
     return _summary(results, time.monotonic() - started, files), results
 
@@ -147,12 +151,12 @@ def _result(result: FetchResult, link: Link) -> dict[str, Any]:
 
 
 def _summary(results: list[FetchResult], seconds: float, files: tuple[Path, ...]) -> RunSummary:
-    ok = sum(result.status.is_ok for result in results)
-    failures = Counter(result.status.value for result in results if not result.status.is_ok)
+    failures = Counter(result.status.value for result in results if result.status.is_failure)
     return RunSummary(
         urls=len(results),
-        ok=ok,
-        failed=len(results) - ok,
+        ok=sum(result.status.is_ok for result in results),
+        failed=sum(failures.values()),
+        unknown=sum(result.status.is_unknown for result in results),
         retried=sum(result.attempts > 1 for result in results),
         bytes=sum(result.size for result in results),
         seconds=seconds,

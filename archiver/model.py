@@ -156,11 +156,13 @@ class Status(StrEnum):
     TOO_MANY_REDIRECTS = "too-many-redirects"
     BROKEN_REDIRECT = "broken-redirect"  # a 3xx answer without a Location to follow
     TOO_LARGE = "too-large"  # the body passed the size cap; what was read is kept
-    BLOCKED = "blocked"  # refused by policy: a private address, robots.txt
+    BLOCKED = "blocked"  # the name leads to an address the fetcher may not reach (private, loopback ...)
+    DISALLOWED = "disallowed"  # robots.txt asks tools like this one to stay away
     UNSUPPORTED = "unsupported"  # a redirect to a scheme that is not fetched, an invalid URL
     SOFT_404 = "soft-404"  # answers, but with what the site says for a page that does not exist
     PARKED = "parked"  # the domain serves a parking or for-sale page
     BOT_WALL = "bot-wall"  # a challenge page stands in front of the content
+    UNRECOGNIZED = "unrecognized"  # a status stored by a newer archiver
 
     @classmethod
     def from_code(cls, code: int, redirected: bool = False) -> Status:
@@ -176,8 +178,9 @@ class Status(StrEnum):
 
     @property
     def is_unknown(self) -> bool:
-        """We could not see the content: access denied, rate limited, a bot wall, our own policy.
-        A person has to look; such a link is never called dead."""
+        """We could not see the content: access denied, rate limited, a bot wall, robots.txt.
+        A person has to look; such a link is never called dead. (A name that now leads to a
+        private address, as expired domains sinkholed to 127.0.0.1 do, is a failure.)"""
         return self in _UNKNOWN
 
     @property
@@ -198,7 +201,9 @@ _CODE_STATUS = {
     410: Status.GONE,
     429: Status.RATE_LIMITED,
 }
-_UNKNOWN = frozenset({Status.ACCESS_DENIED, Status.RATE_LIMITED, Status.BOT_WALL, Status.BLOCKED})
+_UNKNOWN = frozenset(
+    {Status.ACCESS_DENIED, Status.RATE_LIMITED, Status.BOT_WALL, Status.DISALLOWED, Status.UNRECOGNIZED}
+)
 _TRANSIENT = frozenset(
     {Status.RATE_LIMITED, Status.SERVER_ERROR, Status.TIMEOUT, Status.RESET, Status.NETWORK_ERROR, Status.REFUSED}
 )

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -119,7 +120,8 @@ def to_markdown(report: Report) -> str:
         " · ".join(f"**{totals.get(v, 0)}** {v}" for v in (*[v.value for v in Verdict], UNCHECKED)),
         "",
     ]
-    worst = [link for link in document["links"] if link["verdict"] in ("dead", "failing")]
+    order = {"dead": 0, "failing": 1}
+    worst = sorted((x for x in document["links"] if x["verdict"] in order), key=lambda x: order[x["verdict"]])
     if worst:
         lines += ["| verdict | status | URL | cited in |", "|---|---|---|---|"]
         lines += [_markdown_row(link) for link in worst[:_MARKDOWN_ROWS]]
@@ -258,9 +260,21 @@ def _year_chart(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _markdown_row(link: dict[str, Any]) -> str:
-    cited = ", ".join(f"`{c['post'].rsplit('/', 1)[-1]}:{c['line']}`" for c in link["citations"][:3])
-    url = link["url"].replace("|", "%7C")
-    return f"| {link['verdict']} | {link['status']} | <{url}> | {cited} |"
+    cited = ", ".join(_code(f"{c['post'].rsplit('/', 1)[-1]}:{c['line']}") for c in link["citations"][:3])
+    cells = (link["verdict"], link["status"], _autolink(link["url"]), cited)
+    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"  # a | would end the cell
+
+
+def _autolink(url: str) -> str:
+    """A Markdown autolink of the URL; what would end it early is percent-encoded."""
+    return "<" + url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20") + ">"
+
+
+def _code(text: str) -> str:
+    """A Markdown code span holding `text`, whatever backticks it contains."""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def _templates() -> Environment:

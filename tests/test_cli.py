@@ -187,11 +187,12 @@ def test_check_writes_history_and_reports_but_no_warc(tmp_path: Path) -> None:
     result = archiver("check", cwd=project)
 
     assert result.returncode == ExitCode.OK, result.stderr
-    assert "13 URLs fetched: 0 ok, 13 failed (refused 13)" in result.stdout
+    assert "13 URLs fetched: 0 ok, 13 failed (refused 13), 0 unknown" in result.stdout
     assert "verdicts: 0 alive, 13 failing, 0 dead" in result.stdout
     names = {path.name for path in (project / "archives").iterdir()}
-    assert {"history.sqlite", "report.html", "report.json", "report.csv", "report.md", "results.jsonl"} <= names
+    assert {"history.sqlite", "report.html", "report.json", "report.csv", "report.md", "check-results.jsonl"} <= names
     assert "archive" not in names
+    assert "results.jsonl" not in names  # that file keeps the capture locations of the last run
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("never", ExitCode.OK), ("dead", ExitCode.OK), ("failing", 2)])
@@ -212,3 +213,15 @@ def test_report_before_any_run_names_the_missing_file(tmp_path: Path) -> None:
 
     assert result.returncode == ExitCode.BAD_INPUT
     assert "links.json: cannot read the last extraction" in result.stderr
+
+
+def test_fail_on_dead_exits_2_once_a_link_is_dead(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    config = project / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("dead_after_checks: 3", "dead_after_checks: 1")
+                      .replace("dead_after_days: 3", "dead_after_days: 0"), encoding="utf-8")  # fmt: skip
+
+    result = archiver("check", "--fail-on", "dead", cwd=project)
+
+    assert result.returncode == 2, result.stderr
+    assert "13 dead" in result.stdout

@@ -206,7 +206,7 @@ def test_robots_txt_is_obeyed_when_asked(web: Web) -> None:
     ignoring = fetch_one(web.settings(), disallowed)
 
     assert obeying[allowed].status is Status.OK
-    assert (obeying[disallowed].status, obeying[disallowed].detail) == (Status.BLOCKED, "disallowed by robots.txt")
+    assert (obeying[disallowed].status, obeying[disallowed].detail) == (Status.DISALLOWED, "disallowed by robots.txt")
     assert ignoring.status is Status.NOT_FOUND
 
 
@@ -407,7 +407,7 @@ def test_robots_txt_that_errors_disallows_and_a_huge_one_is_read_only_in_part(we
 
     results = fetch_results(settings, [broken, huge])
 
-    assert (results[broken].status, results[broken].detail) == (Status.BLOCKED, "disallowed by robots.txt")
+    assert (results[broken].status, results[broken].detail) == (Status.DISALLOWED, "disallowed by robots.txt")
     assert results[huge].status is Status.OK
 
 

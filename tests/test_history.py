@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,37 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(OutputError, match=r"history\.sqlite: cannot use the history database"):
         History.open(tmp_path)
+
+
+def test_a_status_from_a_newer_archiver_reads_as_unrecognized(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        run_on(history, 0, result(0, Status.OK))
+    with sqlite3.connect(tmp_path / "history.sqlite") as connection:
+        connection.execute("UPDATE checks SET status = 'archived-elsewhere'")
+    with History.open(tmp_path) as history:
+        assert verdict(history)[0] is Verdict.UNKNOWN
+        assert history.checks(URL)[0].status is Status.UNRECOGNIZED
+
+
+def test_the_order_of_runs_wins_over_a_clock_that_went_back(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        run_on(history, 1, result(1, Status.NOT_FOUND))
+        run_on(history, 0.2, result(0.2, Status.OK))  # the clock was corrected between the runs
+
+        assert verdict(history)[0] is Verdict.ALIVE
+        assert [c.status for c in history.checks(URL)] == [Status.NOT_FOUND, Status.OK]
+
+
+def test_processes_opening_a_new_history_at_once_do_not_collide(tmp_path: Path) -> None:
+    script = (
+        "import sys, pathlib; from archiver.history import History; History.open(pathlib.Path(sys.argv[1])).close()"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stderr=subprocess.PIPE) for _ in range(6)
+    ]
+
+    errors = [process.communicate(timeout=60)[1].decode() for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * 6, errors
+    with sqlite3.connect(tmp_path / "history.sqlite") as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

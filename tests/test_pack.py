@@ -205,8 +205,8 @@ def test_results_file_points_at_each_capture(archived: Archived) -> None:
 def test_summary_counts(archived: Archived) -> None:
     summary = archived.summary
 
-    assert (summary.urls, summary.ok, summary.failed, summary.retried) == (10, 8, 2, 2)
-    assert str(summary).startswith("10 URLs fetched: 8 ok, 2 failed (not-found 1, reset 1), 2 retried;")
+    assert (summary.urls, summary.ok, summary.failed, summary.unknown, summary.retried) == (10, 8, 2, 0, 2)
+    assert str(summary).startswith("10 URLs fetched: 8 ok, 2 failed (not-found 1, reset 1), 0 unknown, 2 retried;")
 
 
 def test_files_rotate_at_the_configured_size(web: Web, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from markdown_it import MarkdownIt
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -189,3 +190,36 @@ def test_json_report_follows_its_published_schema(built: report.Report) -> None:
     document = json.loads(report.to_json(built))
 
     jsonschema.Draft202012Validator(json.loads(text), format_checker=jsonschema.FormatChecker()).validate(document)
+
+
+def test_markdown_cells_survive_pipes_backticks_and_angle_brackets(tmp_path: Path) -> None:
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (folder / "a|b `x`.md").write_text("[l](http://odd.example/a|b?q=<x>)\n", encoding="utf-8")
+    extraction = extract([folder], ExtractSettings())
+    with History.open(tmp_path / "out") as history:
+        history.record_run("run", DAY0, [_check("http://odd.example/a|b?q=<x>", 0, Status.NOT_FOUND)])
+        built = report.build(extraction, history.verdicts(DeadPolicy()), DeadPolicy(), "", DAY0)
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(report.to_markdown(built))
+    cells = [token.children or [] for token in tokens if token.type == "inline"]
+    row = cells[-4:]  # the table's last row: verdict, status, URL, cited in
+
+    assert [child.content for child in row[0]] == ["failing"]
+    assert [child.attrs.get("href") for child in row[2] if child.type == "link_open"] == [
+        "http://odd.example/a%7Cb?q=%3Cx%3E"  # the | is back in the URL (percent-encoded by the renderer)
+    ]
+    assert [child.content for child in row[3] if child.type == "code_inline"] == ["a|b `x`.md:1"]
+
+
+def test_html_escapes_values_inside_attributes(tmp_path: Path) -> None:
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (folder / 'x"><img src=y onerror=alert(1)>.md').write_text("[l](http://attr.example/)\n", encoding="utf-8")
+    extraction = extract([folder], ExtractSettings())
+    built = report.build(extraction, [], DeadPolicy(), "", DAY0)
+
+    html = report.to_html(built)
+
+    assert "onerror=alert(1)>" not in html
+    assert "x&#34;&gt;&lt;img src=y onerror=alert(1)&gt;.md" in html

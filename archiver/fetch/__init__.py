@@ -265,7 +265,7 @@ class Fetcher:
         except (httpx.InvalidURL, ValueError) as error:  # ValueError covers hosts that IDNA refuses
             return attempt.end(Status.UNSUPPORTED, f"not a fetchable URL: {error}")
         if self._robots is not None and not await self._robots.allows(url, self._slot(host)):
-            return attempt.end(Status.BLOCKED, "disallowed by robots.txt")
+            return attempt.end(Status.DISALLOWED, "disallowed by robots.txt")
         try:
             exchange = await self._exchange_in_slot(attempt, request, host, origin)
         except TimeoutError:
