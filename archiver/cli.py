@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archiver import __version__, job
+from archiver import __version__, job, lock
 from archiver.atomic import write_text_atomically
 from archiver.config import DEFAULT_CONFIG_FILE, Config, default_config, load_config
-from archiver.errors import ArchiverError, ConfigError, InputError, OutputError
+from archiver.errors import ArchiverError, ConfigError, InputError, LockedError, OutputError
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.history import Verdict
@@ -45,6 +45,7 @@ class ExitCode(IntEnum):
     UNEXPECTED_ERROR = 1
     DEAD_LINKS = 2  # only when asked to fail on them
     BAD_INPUT = 3  # bad configuration, or a path that does not exist
+    LOCKED = 4  # another run is using the output folder
     INTERRUPTED = 130
 
 
@@ -56,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, InputError, OutputError) as error:
         print(f"archiver: error: {error}", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    except LockedError as error:
+        print(f"archiver: {error}", file=sys.stderr)
+        return ExitCode.LOCKED
     except ArchiverError as error:
         print(f"archiver: error: {error}", file=sys.stderr)
         return ExitCode.UNEXPECTED_ERROR
@@ -70,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="archiver",
         description="Archive the links and images a blog cites, check their health, restore what rotted.",
         epilog="Exit codes: 0 success, 1 unexpected error, 2 dead (or failing) links found with --fail-on, "
-        "3 bad configuration, input or output path.",
+        "3 bad configuration, input or output path, 4 another run is using the output folder.",
     )
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -148,10 +152,11 @@ def _add_extract(commands: argparse._SubParsersAction[_Parser]) -> None:
 def run_command(args: argparse.Namespace) -> ExitCode:
     """`archiver run` and `archiver check`: the main job, with or without storing captures."""
     config = _config(args.config)
-    extraction = _extract(config, config.post_paths)
-    print(summary(extraction))
-    with _progress_bar(len(extraction.fetchable)) as advance:
-        result = job.run(config, advance, extraction, store=args.store)
+    with lock.exclusive(config.output_dir, "run" if args.store else "check"):
+        extraction = _extract(config, config.post_paths)
+        print(summary(extraction))
+        with _progress_bar(len(extraction.fetchable)) as advance:
+            result = job.run(config, advance, extraction, store=args.store)
     print(result)
     assert result.report is not None
     return _verdicts(result.report, config, args.fail_on)
@@ -160,7 +165,8 @@ def run_command(args: argparse.Namespace) -> ExitCode:
 def report_command(args: argparse.Namespace) -> ExitCode:
     """`archiver report`: the reports again, from the history."""
     config = _config(args.config)
-    return _verdicts(job.regenerate_report(config), config, args.fail_on)
+    with lock.exclusive(config.output_dir, "report"):
+        return _verdicts(job.regenerate_report(config), config, args.fail_on)
 
 
 def _verdicts(built: Report, config: Config, fail_on: str) -> ExitCode:

@@ -6,7 +6,8 @@ status). What raises is a fault of the environment or of what the user asked for
     ArchiverError
     ├── ConfigError     the configuration file is missing, unreadable or invalid
     ├── InputError      a path given on the command line does not exist
-    └── OutputError     an output file or folder cannot be written
+    ├── OutputError     an output file or folder cannot be written
+    └── LockedError     another run is using the output folder
 
 The command line turns each into a message and an exit code; nothing here is meant to
 reach the user as a traceback.
@@ -37,3 +38,7 @@ class InputError(ArchiverError):
 
 class OutputError(ArchiverError):
     """An output file or folder cannot be created or written; the message names it."""
+
+
+class LockedError(ArchiverError):
+    """Another run holds the output folder; the message says which."""

@@ -22,6 +22,14 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 FIXTURE_POSTS = FIXTURES / "posts"
 SEED_POST = REPO / "examples" / "posts" / "2014-10-28-an-openstack-dream-team.md"
+# A process that takes an output folder's lock, says "held", and keeps it for a minute.
+HOLD_LOCK = """
+import pathlib, sys, time
+from archiver.lock import exclusive
+with exclusive(pathlib.Path(sys.argv[1]), "run"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
 CORPUS = Path(os.environ.get("ARCHIVER_CORPUS", REPO.parent / "shared" / "corpus" / "posts"))
 
 

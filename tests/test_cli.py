@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archiver.cli import ExitCode
-from tests.conftest import FIXTURE_POSTS, REPO, SEED_POST
+from tests.conftest import FIXTURE_POSTS, HOLD_LOCK, REPO, SEED_POST
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "archiver"
 
@@ -225,3 +225,21 @@ def test_fail_on_dead_exits_2_once_a_link_is_dead(tmp_path: Path) -> None:
 
     assert result.returncode == 2, result.stderr
     assert "13 dead" in result.stdout
+
+
+def test_a_second_run_exits_at_once_with_the_lock_message(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(project / "archives")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        result = archiver("run", cwd=project)
+    finally:
+        holder.kill()
+        holder.communicate()
+
+    assert result.returncode == ExitCode.LOCKED
+    assert f"is in use by another run (archiver run, process {holder.pid} on " in result.stderr
+    assert not (project / "archives" / "links.json").exists()  # it stopped before doing anything
