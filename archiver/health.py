@@ -138,7 +138,7 @@ class Classifier:
 
     async def _probe(self, url: str) -> MissingPage | None:
         """What the site answers for a path that cannot exist; None when it says so (4xx)."""
-        capture = await self._fetcher.fetch(url)
+        capture = await self._fetcher.fetch(url, urgent=True)  # every capture of the site waits on it
         try:
             code = capture.result.code
             if code is None or not 200 <= code < 300 or not capture.exchanges:

@@ -129,6 +129,7 @@ class History:
             folder.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path, isolation_level=None, timeout=_BUSY_SECONDS)
             connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")  # with WAL: a kill loses no commit
             connection.execute("PRAGMA foreign_keys=ON")
             _migrate(connection)
         except sqlite3.DatabaseError as error:
@@ -146,15 +147,42 @@ class History:
         self.close()
 
     def record_run(self, kind: str, started_at: dt.datetime, results: Iterable[FetchResult]) -> int:
-        """Store one run's results in one transaction; its id."""
+        """Store a whole run's results at once, in one transaction; its id."""
         with self._transaction():
-            run_id = self._db.execute(
-                "INSERT INTO runs (kind, started_at, finished_at) VALUES (?, ?, ?)",
-                (kind, _iso(started_at), _iso(dt.datetime.now(dt.UTC))),
-            ).lastrowid
-            assert run_id is not None
+            run_id = self._start(kind, started_at)
             self._db.executemany(_INSERT_CHECK, (_row(run_id, result) for result in results))
+            self._finish(run_id)
         return run_id
+
+    def resume_or_start(self, kind: str, started_at: dt.datetime) -> tuple[int, set[str]]:
+        """The run to add checks to: the last one of this kind if it was interrupted (with
+        the URLs it had checked), else a new one."""
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT id FROM runs WHERE kind = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1", (kind,)
+            ).fetchone()
+            if row is None:
+                return self._start(kind, started_at), set()
+            done = {url for (url,) in self._db.execute("SELECT url FROM checks WHERE run_id = ?", (row[0],))}
+            return int(row[0]), done
+
+    def add_check(self, run_id: int, result: FetchResult) -> None:
+        """Store one check as soon as it is made (its own transaction: a kill loses nothing stored)."""
+        self._db.execute(_INSERT_CHECK, _row(run_id, result))
+
+    def finish_run(self, run_id: int) -> None:
+        """Mark a run complete: a later run starts afresh instead of resuming it."""
+        self._finish(run_id)
+
+    def _start(self, kind: str, started_at: dt.datetime) -> int:
+        run_id = self._db.execute(
+            "INSERT INTO runs (kind, started_at) VALUES (?, ?)", (kind, _iso(started_at))
+        ).lastrowid
+        assert run_id is not None
+        return run_id
+
+    def _finish(self, run_id: int) -> None:
+        self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (_iso(dt.datetime.now(dt.UTC)), run_id))
 
     def checks(self, url: str) -> list[Check]:
         """Every check of a URL, in the order the runs were made (the clock may have jumped)."""

@@ -17,10 +17,11 @@ from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archiver import report
+from archiver import pack, report
 from archiver.atomic import make_folder, write_text_atomically
 from archiver.config import Config
 from archiver.errors import InputError
@@ -55,12 +56,14 @@ class RunSummary:
     seconds: float
     warc_files: tuple[Path, ...]
     failures: tuple[tuple[str, int], ...] = ()  # status name and count, most common first
+    resumed: int = 0  # URLs an interrupted run had already done, not fetched again
     report: Report | None = None
 
     def __str__(self) -> str:
         failures = f" ({', '.join(f'{name} {count}' for name, count in self.failures)})" if self.failures else ""
+        resumed = f"resumed an interrupted run ({self.resumed} URLs done before); " if self.resumed else ""
         return (
-            f"{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.unknown} unknown, "
+            f"{resumed}{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.unknown} unknown, "
             f"{self.retried} retried; "
             f"{self.bytes:,} bytes in {len(self.warc_files)} WARC files; {self.seconds:.1f} s"
         )
@@ -74,11 +77,27 @@ def run(
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
-    started = dt.datetime.now(dt.UTC)
-    summary, results = asyncio.run(_archive(config, extraction.fetchable, progress or (lambda _: None), store))
+    recovered = pack.repair(config.output_dir)
     with History.open(config.output_dir) as history:
-        history.record_run("run" if store else "check", started, results)
-        return replace(summary, report=_write_reports(config, extraction, history))
+        run_id, done = history.resume_or_start("run" if store else "check", dt.datetime.now(dt.UTC))
+        for result in recovered:  # whole in the WARC files, but the kill came before the history heard of it
+            if result.url not in done:
+                history.add_check(run_id, result)
+                done.add(result.url)
+        pending = tuple(link for link in extraction.fetchable if link.url not in done)
+        record = partial(history.add_check, run_id)
+        summary, _ = asyncio.run(_archive(config, pending, _both(record, progress), store))
+        history.finish_run(run_id)
+        return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
+
+
+def _both(first: Progress, second: Progress | None) -> Progress:
+    def both(result: FetchResult) -> None:
+        first(result)
+        if second is not None:
+            second(result)
+
+    return both
 
 
 def regenerate_report(config: Config) -> Report:

@@ -13,6 +13,7 @@ import pytest
 
 from archiver.config import FetchSettings
 from archiver.fetch import Capture, Fetcher, interleaved_by_host
+from archiver.fetch.hosts import HostSlots
 from archiver.fetch.network import AddressPolicy, GuardedBackend, is_public
 from archiver.fetch.transport import HostPoolTransport, tls_context
 from archiver.model import FetchResult, Status
@@ -426,3 +427,23 @@ def test_pools_of_hosts_that_are_done_are_closed(web: Web) -> None:
             return transport.open_pools
 
     assert asyncio.run(run()) <= 10 + 8
+
+
+def test_an_urgent_request_goes_to_the_front_of_the_host_queue() -> None:
+    async def order() -> list[str]:
+        slots, served = HostSlots(1), []
+
+        async def request(name: str, urgent: bool) -> None:
+            async with slots.held(urgent):
+                served.append(name)
+                await asyncio.sleep(0.01)
+
+        first = asyncio.ensure_future(request("first", False))
+        await asyncio.sleep(0)
+        queued = [asyncio.ensure_future(request(f"queued-{i}", False)) for i in range(3)]
+        await asyncio.sleep(0)
+        probe = asyncio.ensure_future(request("probe", True))
+        await asyncio.gather(first, probe, *queued)
+        return served
+
+    assert asyncio.run(order()) == ["first", "probe", "queued-0", "queued-1", "queued-2"]

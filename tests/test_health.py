@@ -156,3 +156,19 @@ def test_a_run_over_every_failure_mode_gets_each_verdict_right(web: Web, tmp_pat
     assert {url: verdicts[url] for url in live} == dict.fromkeys(live, "alive")
     assert {url: verdicts[url] for url in failing} == dict.fromkeys(failing, "failing")
     assert {url: verdicts[url] for url in unknown} == dict.fromkeys(unknown, "unknown")
+
+
+def test_the_probe_jumps_the_queue_but_the_host_limit_holds(web: Web, tmp_path: Path) -> None:
+    urls = [web.url("beta.test", f"/hold/0.1/probe-queue-{i}") for i in range(12)]
+    post = tmp_path / "post.md"
+    post.write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
+    config = Config(source=None, post_paths=(post,), output_dir=tmp_path / "out", extract=ExtractSettings(),
+                    fetch=web.settings(per_host=2))  # fmt: skip
+    web.server.reset_counts()
+
+    summary = job.run(config)
+
+    probes = [target for host, target in web.server.hits if host == "beta.test" and "archiver-probe" in target]
+    assert summary.ok == 12
+    assert len(probes) >= 1
+    assert web.server.peak["beta.test"] <= 2

@@ -33,7 +33,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from archiver import __version__
 from archiver.config import FetchSettings
 from archiver.fetch.errors import status_for_error
-from archiver.fetch.hosts import HostMemory, RobotsRules
+from archiver.fetch.hosts import HostMemory, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, tls_context
@@ -116,6 +116,7 @@ class _Attempt:
     exchanges: list[Exchange] = field(default_factory=list)
     detail: str = ""
     retry_after: float | None = None
+    urgent: bool = False  # goes to the front of the host's queue (see Fetcher.fetch)
     contacted: bool = False  # True once a request of this attempt reached the network
     from_memory: bool = False  # True when the attempt ended on what the run knew of a host
 
@@ -145,7 +146,7 @@ class Fetcher:
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts = HostMemory()
-        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._host_slots: dict[str, HostSlots] = {}
         self._next_request_at: dict[str, float] = {}
         self._robots = RobotsRules(self._client, user_agent(settings.contact)) if settings.robots else None
 
@@ -189,8 +190,12 @@ class Fetcher:
             capture.close()
             raise
 
-    async def fetch(self, url: str) -> Capture:
-        """Fetch one URL, following redirects and retrying where that can help."""
+    async def fetch(self, url: str, urgent: bool = False) -> Capture:
+        """Fetch one URL, following redirects and retrying where that can help.
+
+        An `urgent` fetch (a probe that other captures wait on) goes to the front of the
+        host's queue instead of waiting behind the host's other URLs.
+        """
         started, checked_at = time.monotonic(), dt.datetime.now(dt.UTC)
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.attempts),
@@ -200,7 +205,7 @@ class Fetcher:
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
         try:
-            attempt: _Attempt = await retrying(self._attempt, url)
+            attempt: _Attempt = await retrying(self._attempt, url, urgent)
         except Exception as error:  # noqa: BLE001 - a fault with one URL must not end a nightly run
             _log.exception("unexpected error fetching %s", url)
             attempt = _Attempt(Status.NETWORK_ERROR, None, url, detail=f"internal error: {error!r}")
@@ -226,8 +231,8 @@ class Fetcher:
         # An answer from what the run already knows about a host would not change.
         return not attempt.from_memory and should_retry(attempt, self._settings.retry_codes)
 
-    async def _attempt(self, url: str) -> _Attempt:
-        attempt = _Attempt(Status.NETWORK_ERROR, None, url)
+    async def _attempt(self, url: str, urgent: bool) -> _Attempt:
+        attempt = _Attempt(Status.NETWORK_ERROR, None, url, urgent=urgent)
         visited = {url}
         while await self._exchange_into(attempt):
             location = attempt.exchanges[-1].location()
@@ -264,7 +269,7 @@ class Fetcher:
             request = self._client.build_request("GET", url)
         except (httpx.InvalidURL, ValueError) as error:  # ValueError covers hosts that IDNA refuses
             return attempt.end(Status.UNSUPPORTED, f"not a fetchable URL: {error}")
-        if self._robots is not None and not await self._robots.allows(url, self._slot(host)):
+        if self._robots is not None and not await self._robots.allows(url, self._slot(host, attempt.urgent)):
             return attempt.end(Status.DISALLOWED, "disallowed by robots.txt")
         try:
             exchange = await self._exchange_in_slot(attempt, request, host, origin)
@@ -284,7 +289,7 @@ class Fetcher:
         self, attempt: _Attempt, request: httpx.Request, host: str, origin: str
     ) -> Exchange | None:
         """The exchange, made once the host has a slot; None when the host is known bad."""
-        async with self._slot(host):
+        async with self._slot(host, attempt.urgent):
             # asked inside the slot, so that URLs queued behind a failing one learn from it
             known = self._hosts.verdict(host, origin)
             if known is not None:
@@ -309,9 +314,9 @@ class Fetcher:
             attempt.status, attempt.detail = Status.from_code(exchange.code, len(attempt.exchanges) > 1), ""
 
     @asynccontextmanager
-    async def _slot(self, host: str) -> AsyncIterator[None]:
-        slots = self._host_slots.setdefault(host, asyncio.Semaphore(self._settings.per_host))
-        async with slots, self._global:  # the host first: a waiting request must not hold a global slot
+    async def _slot(self, host: str, urgent: bool = False) -> AsyncIterator[None]:
+        slots = self._host_slots.setdefault(host, HostSlots(self._settings.per_host))
+        async with slots.held(urgent), self._global:  # the host first: a waiting request must not hold a global slot
             await self._wait_turn(host)
             yield
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.robotparser
-from contextlib import AbstractAsyncContextManager
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -98,3 +101,48 @@ class RobotsRules:
                 if len(body) >= _ROBOTS_MAX_BYTES:
                     break
         return response.status_code, bytes(body[:_ROBOTS_MAX_BYTES]).decode("utf-8", errors="replace")
+
+
+class HostSlots:
+    """A host's concurrency limit, where an urgent request goes to the front of the queue.
+
+    A probe that many captures wait on must not queue behind them, yet the host must
+    never see more requests at once than its limit: so the probe jumps the queue
+    instead of getting a slot of its own.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._normal: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def held(self, urgent: bool) -> AsyncIterator[None]:
+        """Hold one slot for the body."""
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._release()
+
+    async def _acquire(self, urgent: bool) -> None:
+        if self._free > 0 and not self._urgent and not self._normal:
+            self._free -= 1
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._normal).append(granted)
+        try:
+            await granted
+        except asyncio.CancelledError:
+            if granted.done() and not granted.cancelled():
+                self._release()  # granted just as it was cancelled: pass the slot on
+            raise
+
+    def _release(self) -> None:
+        for queue in (self._urgent, self._normal):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._free += 1

@@ -1,0 +1,102 @@
+"""`kill -9` at any moment loses nothing that was complete; the next run finishes the job."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+from warcio.checker import Checker
+
+from archiver.pack import ARCHIVE_DIR
+from tests.conftest import Web
+
+TRIALS = 10
+
+
+def _project(web: Web, folder: Path) -> list[str]:
+    """A post citing 40 URLs on two hosts, slow enough that fetching takes about 2.5 s."""
+    urls = [web.url(host, f"/hold/0.3/crash-{host}-{i}") for host in ("alpha.test", "beta.test") for i in range(16)]
+    urls += [web.url("alpha.test", p) for p in ("/ok.html", "/image.png", "/gzip", "/chunked", "/redirect/3")]
+    urls += [web.url("beta.test", p) for p in ("/status/404", "/status/410", "/huge/300000")]
+    (folder / "posts").mkdir()
+    (folder / "posts" / "post.md").write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
+    (folder / "config.yaml").write_text(
+        f"""posts:
+  paths: [posts]
+fetch:
+  per_host: 2
+  allow_networks: [127.0.0.0/8]
+  resolve: {{alpha.test: {web.addresses["alpha.test"]}, beta.test: {web.addresses["beta.test"]}}}
+  max_body_mb: 1
+pack:
+  rotate_mb: 0.004
+output:
+  dir: out
+""",
+        encoding="utf-8",
+    )
+    return urls
+
+
+def _archiver_run(folder: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "archiver", "run"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+
+
+def _records(folder: Path) -> list[tuple[str, str, str]]:
+    """(type, target URI, file) of every record in every WARC file of the run's output."""
+    found = []
+    for warc in sorted((folder / "out" / ARCHIVE_DIR).glob("*.warc.gz")):
+        with warc.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                found.append((record.rec_type, record.rec_headers.get_header("WARC-Target-URI") or "", warc.name))
+    return found
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_a_run_killed_at_a_random_moment_is_finished_by_the_next(web: Web, tmp_path: Path, trial: int) -> None:
+    urls = _project(web, tmp_path)
+    killed = _archiver_run(tmp_path)
+    time.sleep(random.Random(trial).uniform(0.4, 2.0))
+    killed.send_signal(signal.SIGKILL)
+    _, stderr = killed.communicate(timeout=30)
+    assert killed.returncode == -signal.SIGKILL, stderr.decode()  # it was still running
+
+    finished = _archiver_run(tmp_path)
+    _, stderr = finished.communicate(timeout=120)
+
+    assert finished.returncode == 0, stderr.decode()
+    archive = tmp_path / "out" / ARCHIVE_DIR
+    assert not list(archive.glob("*.open"))
+    warcs = sorted(str(path) for path in archive.glob("*.warc.gz"))
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        assert Checker(argparse.Namespace(inputs=warcs, verbose=False)).process_all() == 0, output.getvalue()
+    records = _records(tmp_path)
+    metadata = Counter(uri for kind, uri, _ in records if kind == "metadata")
+    assert metadata == Counter(urls)  # every URL captured once: none missing, none doubled
+    _assert_history_agrees(tmp_path, urls, records)
+
+
+def _assert_history_agrees(folder: Path, urls: list[str], records: list[tuple[str, str, str]]) -> None:
+    with sqlite3.connect(folder / "out" / "history.sqlite") as db:
+        runs = db.execute("SELECT id, finished_at FROM runs").fetchall()
+        checks = db.execute("SELECT url, final_url, warc_filename FROM checks").fetchall()
+    responses = {(uri, name) for kind, uri, name in records if kind == "response"}
+    assert len(runs) == 1
+    assert runs[0][1] is not None  # the interrupted run was resumed and finished
+    assert sorted(url for url, _, _ in checks) == sorted(urls)
+    for url, final_url, filename in checks:
+        if filename is not None:
+            assert (final_url, filename) in responses, url
