@@ -45,6 +45,7 @@ DEFAULT_DEAD_AFTER_DAYS = 3.0
 DEFAULT_REPLAY_URL = "http://localhost:8080/web/"
 DEFAULT_WARC_PREFIX = "archiver"
 DEFAULT_WARC_ROTATE_MB = 1000.0
+DEFAULT_RECAPTURE_AFTER_DAYS = 90.0
 
 
 class _Section(BaseModel):
@@ -134,6 +135,7 @@ class PackConfig(_Section):
 
     prefix: str = Field(default=DEFAULT_WARC_PREFIX, pattern=r"^[A-Za-z0-9._-]+$")
     rotate_mb: float = Field(default=DEFAULT_WARC_ROTATE_MB, gt=0)
+    recapture_after_days: float = Field(default=DEFAULT_RECAPTURE_AFTER_DAYS, ge=0)
 
 
 class HealthConfig(_Section):
@@ -208,6 +210,7 @@ class PackSettings(BaseModel):
 
     prefix: str = DEFAULT_WARC_PREFIX
     rotate_bytes: int = int(DEFAULT_WARC_ROTATE_MB * 1_000_000)
+    recapture_after_days: float = DEFAULT_RECAPTURE_AFTER_DAYS
 
 
 class HealthSettings(BaseModel):
@@ -257,7 +260,11 @@ def load_config(path: Path) -> Config:
         output_dir=base / parsed.output.dir,
         extract=_extract_settings(parsed.posts, parsed.links),
         fetch=_fetch_settings(path, parsed.fetch),
-        pack=PackSettings(prefix=parsed.pack.prefix, rotate_bytes=int(parsed.pack.rotate_mb * 1_000_000)),
+        pack=PackSettings(
+            prefix=parsed.pack.prefix,
+            rotate_bytes=int(parsed.pack.rotate_mb * 1_000_000),
+            recapture_after_days=parsed.pack.recapture_after_days,
+        ),
         health=HealthSettings(**parsed.health.model_dump()),
         report=ReportSettings(replay_url=parsed.report.replay_url),
     )

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from archiver.config import DEFAULT_DEAD_AFTER_CHECKS, DEFAULT_DEAD_AFTER_DAYS, HealthSettings
 from archiver.errors import OutputError
-from archiver.model import FetchResult, Status
+from archiver.model import FetchResult, Status, WarcLocation
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -56,6 +56,12 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             warc_length INTEGER
         )""",
         "CREATE INDEX checks_by_url ON checks (url, run_id, id)",
+    ),
+    2: (  # what a revisit record needs to refer to a capture
+        "ALTER TABLE checks ADD COLUMN warc_record_id TEXT",
+        "ALTER TABLE checks ADD COLUMN warc_date TEXT",
+        "ALTER TABLE checks ADD COLUMN warc_target_uri TEXT",
+        "ALTER TABLE checks ADD COLUMN warc_revisit INTEGER NOT NULL DEFAULT 0",
     ),
 }
 _BUSY_SECONDS = 60  # how long to wait for another run holding the database
@@ -99,6 +105,7 @@ class Check:
     warc_filename: str | None
     warc_offset: int | None
     warc_length: int | None
+    capture: WarcLocation | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,19 @@ class History:
         """Every check of a URL, in the order the runs were made (the clock may have jumped)."""
         rows = self._db.execute(f"{_SELECT_CHECK} WHERE url = ? ORDER BY run_id, id", (url,))
         return [_check(row) for row in rows]
+
+    def latest_full_captures(self) -> dict[str, tuple[WarcLocation, str, dt.datetime]]:
+        """For each URL, its latest capture that stored the payload (not a revisit): where it
+        is, its payload digest and when it was made."""
+        rows = self._db.execute(
+            f"{_SELECT_CHECK} WHERE warc_filename IS NOT NULL AND warc_revisit = 0 AND payload_digest IS NOT NULL"
+            " AND warc_record_id IS NOT NULL ORDER BY url, run_id, id"
+        )
+        latest: dict[str, tuple[WarcLocation, str, dt.datetime]] = {}
+        for check in map(_check, rows):
+            if check.capture is not None and check.payload_digest is not None:  # as the query asked
+                latest[check.url] = (check.capture, check.payload_digest, check.checked_at)
+        return latest
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
         """The verdict of every URL ever checked, in URL order."""
@@ -287,25 +307,28 @@ def _migrate(connection: sqlite3.Connection) -> None:
 
 _COLUMN_NAMES = (
     "url", "checked_at", "status", "code", "final_url", "attempts", "detail", "payload_digest",
-    "warc_filename", "warc_offset", "warc_length",
+    "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_date", "warc_target_uri", "warc_revisit",
 )  # fmt: skip
 _COLUMNS = ", ".join(_COLUMN_NAMES)
-_INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES ({', '.join('?' * (len(_COLUMN_NAMES) + 1))})"
 _SELECT_CHECK = f"SELECT {_COLUMNS} FROM checks"
 
 
 def _row(run_id: int, result: FetchResult) -> tuple[object, ...]:
     capture = result.capture
+    where = (
+        (capture.filename, capture.offset, capture.length, capture.record_id, capture.date, capture.target_uri,
+         int(capture.revisit)) if capture else (None, None, None, None, None, None, 0)
+    )  # fmt: skip
     return (
         run_id, result.url, _iso(result.checked_at), result.status.value, result.code, result.final_url,
-        result.attempts, result.detail, result.digest or None,
-        capture.filename if capture else None, capture.offset if capture else None,
-        capture.length if capture else None,
+        result.attempts, result.detail, result.digest or None, *where,
     )  # fmt: skip
 
 
 def _check(row: tuple[object, ...]) -> Check:
-    url, checked_at, status, code, final_url, attempts, detail, digest, filename, offset, length = row
+    url, checked_at, status, code, final_url, attempts, detail, digest, filename, offset, length = row[:11]
+    record_id, warc_date, target_uri, revisit = row[11:]
     return Check(
         url=str(url),
         checked_at=dt.datetime.fromisoformat(str(checked_at)),
@@ -318,7 +341,9 @@ def _check(row: tuple[object, ...]) -> Check:
         warc_filename=str(filename) if filename else None,
         warc_offset=int(str(offset)) if offset is not None else None,
         warc_length=int(str(length)) if length is not None else None,
-    )
+        capture=WarcLocation(str(filename), int(str(offset)), int(str(length)), str(record_id or ""),
+                             str(warc_date or ""), str(target_uri or ""), bool(revisit)) if filename else None,
+    )  # fmt: skip
 
 
 def _status(value: str) -> Status:

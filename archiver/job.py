@@ -30,7 +30,7 @@ from archiver.extract.listing import from_json, to_json
 from archiver.fetch import Fetcher, user_agent
 from archiver.health import Classifier
 from archiver.history import DeadPolicy, History
-from archiver.model import Extraction, FetchResult, Link
+from archiver.model import Extraction, FetchResult, Link, WarcLocation
 from archiver.pack import WarcPacker
 from archiver.report import Report
 
@@ -41,6 +41,7 @@ RESULTS_SCHEMA = "archiver/results"
 RESULTS_VERSION = 1
 
 Progress = Callable[[FetchResult], None]
+EarlierCaptures = dict[str, tuple[WarcLocation, str, dt.datetime]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class RunSummary:
     warc_files: tuple[Path, ...]
     failures: tuple[tuple[str, int], ...] = ()  # status name and count, most common first
     resumed: int = 0  # URLs an interrupted run had already done, not fetched again
+    bytes_saved: int = 0  # payload bytes written as revisit records instead of again
     report: Report | None = None
 
     def __str__(self) -> str:
@@ -65,7 +67,8 @@ class RunSummary:
         return (
             f"{resumed}{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.unknown} unknown, "
             f"{self.retried} retried; "
-            f"{self.bytes:,} bytes in {len(self.warc_files)} WARC files; {self.seconds:.1f} s"
+            f"{self.bytes:,} bytes, {self.bytes_saved:,} of them not stored again (revisits), "
+            f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s"
         )
 
 
@@ -86,7 +89,8 @@ def run(
                 done.add(result.url)
         pending = tuple(link for link in extraction.fetchable if link.url not in done)
         record = partial(history.add_check, run_id)
-        summary, _ = asyncio.run(_archive(config, pending, _both(record, progress), store))
+        earlier = history.latest_full_captures()
+        summary, _ = asyncio.run(_archive(config, pending, _both(record, progress), store, earlier))
         history.finish_run(run_id)
         return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
 
@@ -120,9 +124,10 @@ def _write_reports(config: Config, extraction: Extraction, history: History) -> 
 
 
 async def _archive(
-    config: Config, links: tuple[Link, ...], progress: Progress, store: bool
+    config: Config, links: tuple[Link, ...], progress: Progress, store: bool, earlier: EarlierCaptures
 ) -> tuple[RunSummary, list[FetchResult]]:
     started = time.monotonic()
+    fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
     by_url = {link.url: link for link in links}
     results: list[FetchResult] = []
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
@@ -131,7 +136,8 @@ async def _archive(
             async for capture in fetcher.fetch_all(by_url, then=Classifier(fetcher).finish):
                 try:
                     cited_by = by_url[capture.result.url].occurrences
-                    location = await asyncio.to_thread(packer.write, capture, cited_by) if packer else None
+                    previous = _same_payload(capture.result, earlier.get(capture.result.url), fresh_after)
+                    location = await asyncio.to_thread(packer.write, capture, cited_by, previous) if packer else None
                 finally:
                     capture.close()
                 results.append(replace(capture.result, capture=location))
@@ -139,7 +145,19 @@ async def _archive(
     results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
     write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url))
     files = tuple(packer.closed_files) if packer else ()
-    return _summary(results, time.monotonic() - started, files), results
+    summary = _summary(results, time.monotonic() - started, files)
+    return replace(summary, bytes_saved=packer.bytes_saved if packer else 0), results
+
+
+def _same_payload(
+    result: FetchResult, earlier: tuple[WarcLocation, str, dt.datetime] | None, fresh_after: dt.timedelta
+) -> WarcLocation | None:
+    """The earlier full capture this one may refer to, when its payload is the same and
+    that capture is recent enough (after `recapture_after_days`, the payload is stored again)."""
+    if earlier is None or not result.digest:
+        return None
+    location, digest, captured_at = earlier
+    return location if digest == result.digest and result.checked_at - captured_at < fresh_after else None
 
 
 def results_jsonl(results: list[FetchResult], links: dict[str, Link]) -> str:

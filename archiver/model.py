@@ -220,11 +220,16 @@ class Hop:
 
 @dataclass(frozen=True)
 class WarcLocation:
-    """Where a capture is stored: a WARC file and the offset of its response record."""
+    """Where a capture is stored: the WARC file and offset of its final response (or
+    revisit) record, and what a later revisit record needs to refer to it."""
 
     filename: str
     offset: int
     length: int
+    record_id: str = ""
+    date: str = ""  # the record's WARC-Date
+    target_uri: str = ""  # the record's WARC-Target-URI
+    revisit: bool = False  # a revisit record: the payload is stored in an earlier capture
 
 
 @dataclass(frozen=True)

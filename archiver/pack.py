@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cdxj_indexer import CDXJIndexer
 from warcio.statusandheaders import StatusAndHeaders
@@ -64,6 +64,7 @@ class WarcPacker:
         self._name = ""
         self._synced_at = time.monotonic()
         self.closed_files: list[Path] = []
+        self.bytes_saved = 0  # payload bytes not stored again thanks to revisit records
 
     def __enter__(self) -> WarcPacker:
         return self
@@ -74,14 +75,23 @@ class WarcPacker:
         else:
             self._abandon()
 
-    def write(self, capture: Capture, cited_by: Sequence[Occurrence]) -> WarcLocation | None:
-        """Write a capture's exchanges and its metadata; where its final response is stored."""
+    def write(
+        self, capture: Capture, cited_by: Sequence[Occurrence], previous: WarcLocation | None = None
+    ) -> WarcLocation | None:
+        """Write a capture's exchanges and its metadata; where its final response is stored.
+
+        When `previous` is an earlier full capture of the same payload, the final answer
+        is written as a revisit record referring to it instead of storing the body again.
+        """
         writer = self._writer_for_next_record()
         location = None
-        response_id = None
-        for exchange in capture.exchanges:
-            location, response_id = self._write_exchange(writer, exchange)
-        self._write_metadata(writer, capture, cited_by, response_id)
+        for index, exchange in enumerate(capture.exchanges):
+            final = index == len(capture.exchanges) - 1
+            same = final and previous is not None and not previous.revisit and not exchange.truncated
+            location = self._write_exchange(writer, exchange, previous if same else None)
+        if location is not None and location.revisit:
+            self.bytes_saved += capture.exchanges[-1].body_size
+        self._write_metadata(writer, capture, cited_by, location.record_id if location else None)
         self._flush(sync=time.monotonic() - self._synced_at >= _SYNC_SECONDS)
         return location
 
@@ -128,15 +138,18 @@ class WarcPacker:
             if not (self._archive / name).exists() and not (self._archive / (name + OPEN_SUFFIX)).exists():
                 return name
 
-    def _write_exchange(self, writer: WARCWriter, exchange: Exchange) -> tuple[WarcLocation, str]:
+    def _write_exchange(self, writer: WARCWriter, exchange: Exchange, original: WarcLocation | None) -> WarcLocation:
         date = _warc_date(exchange.date)
         common = {"WARC-Date": date, **({"WARC-IP-Address": exchange.peer} if exchange.peer else {})}
-        response = writer.create_warc_record(
-            exchange.url, "response", payload=exchange.body, length=exchange.body_size,
-            http_headers=_response_headers(exchange),
-            warc_headers_dict={**common, "WARC-Payload-Digest": exchange.payload_digest,
-                               **({"WARC-Truncated": "length"} if exchange.truncated else {})},
-        )  # fmt: skip
+        if original is not None:
+            response = _revisit(writer, exchange, original, common)
+        else:
+            response = writer.create_warc_record(
+                exchange.url, "response", payload=exchange.body, length=exchange.body_size,
+                http_headers=_response_headers(exchange),
+                warc_headers_dict={**common, "WARC-Payload-Digest": exchange.payload_digest,
+                                   **({"WARC-Truncated": "length"} if exchange.truncated else {})},
+            )  # fmt: skip
         response_id = response.rec_headers.get_header("WARC-Record-ID")
         request = writer.create_warc_record(
             exchange.url, "request", payload=io.BytesIO(), length=0,
@@ -149,7 +162,7 @@ class WarcPacker:
         writer.write_record(response)
         length = self._file.tell() - offset
         writer.write_record(request)
-        return WarcLocation(self._name, offset, length), response_id
+        return WarcLocation(self._name, offset, length, response_id, date, exchange.url, original is not None)
 
     def _write_metadata(
         self, writer: WARCWriter, capture: Capture, cited_by: Sequence[Occurrence], response_id: str | None
@@ -182,6 +195,17 @@ class WarcPacker:
 
     def _index(self, warc: Path) -> None:
         _index_into(self._indexes, warc)
+
+
+def _revisit(writer: WARCWriter, exchange: Exchange, original: WarcLocation, common: dict[str, str]) -> Any:
+    """A revisit record (identical-payload-digest profile): the headers, and where the payload is."""
+    record = writer.create_revisit_record(
+        exchange.url, exchange.payload_digest, original.target_uri, original.date,
+        http_headers=_response_headers(exchange),
+    )  # fmt: skip
+    for name, value in {**common, "WARC-Refers-To": original.record_id, "WARC-Truncated": "length"}.items():
+        record.rec_headers.replace_header(name, value)
+    return record
 
 
 class _WireHeaders(StatusAndHeaders):  # type: ignore[misc]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import OutputError
-from archiver.history import SCHEMA_VERSION, DeadPolicy, History, Verdict
+from archiver.history import _MIGRATIONS, SCHEMA_VERSION, DeadPolicy, History, Verdict
 from archiver.model import FetchResult, Status, WarcLocation
 
 URL = "http://example.org/page"
@@ -171,3 +171,28 @@ def test_processes_opening_a_new_history_at_once_do_not_collide(tmp_path: Path) 
     assert [process.returncode for process in processes] == [0] * 6, errors
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "history.sqlite") as connection:
+        for statement in _MIGRATIONS[1]:
+            connection.execute(statement)
+        connection.execute("PRAGMA user_version = 1")
+        connection.execute(
+            "INSERT INTO runs (kind, started_at, finished_at) VALUES ('run', ?, ?)", (DAY0.isoformat(),) * 2
+        )
+        connection.execute(
+            "INSERT INTO checks (run_id, url, checked_at, status, code, final_url, attempts, detail,"
+            " payload_digest, warc_filename, warc_offset, warc_length)"
+            " VALUES (1, ?, ?, 'ok', 200, ?, 1, '', 'sha1:X', 'a.warc.gz', 0, 9)",
+            (URL, DAY0.isoformat(), URL),
+        )
+
+    with History.open(tmp_path) as history:
+        (check,) = history.checks(URL)
+
+    assert (check.status, check.warc_filename, check.payload_digest) == (Status.OK, "a.warc.gz", "sha1:X")
+    assert check.capture is not None
+    assert not check.capture.revisit
+    with sqlite3.connect(tmp_path / "history.sqlite") as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2

@@ -229,13 +229,19 @@ PYWB = Path(os.environ.get("ARCHIVER_PYWB", REPO / ".venv-pywb" / "bin" / "wayba
 @pytest.fixture(scope="module")
 def pywb(archived: Archived, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A pywb serving the run's output folder as the collection `web`."""
+    with serving(archived.folder, tmp_path_factory.mktemp("pywb")) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def serving(output: Path, root: Path) -> Iterator[str]:
+    """Run a real pywb over an output folder (as the collection `web`); its base URL."""
     if not PYWB.exists():
         if os.environ.get("ARCHIVER_REQUIRE_PYWB"):
             pytest.fail(f"pywb is required but not found at {PYWB}")
         pytest.skip(f"pywb not found at {PYWB} (install it in .venv-pywb or set ARCHIVER_PYWB)")
-    root = tmp_path_factory.mktemp("pywb")
-    (root / "collections").mkdir()
-    (root / "collections" / "web").symlink_to(archived.folder)
+    (root / "collections").mkdir(parents=True)
+    (root / "collections" / "web").symlink_to(output)
     port = _free_port()
     process = subprocess.Popen(
         [str(PYWB), "--bind", "127.0.0.1", "--port", str(port), "-d", str(root)],
@@ -311,3 +317,32 @@ def _post_citing(folder: Path, url: str) -> Path:
     post.parent.mkdir()
     post.write_text(f"[download]({url})\n", encoding="utf-8")
     return post
+
+
+def test_a_second_run_over_unchanged_content_writes_revisits_that_replay(web: Web, tmp_path: Path) -> None:
+    urls = [web.url("alpha.test", p) for p in ("/ok.html", "/image.png", "/gzip", "/redirect/2")]
+    changing = web.url("beta.test", "/flaky/503/1/changes")  # answers 503 first, then 200: a changed page
+    post = tmp_path / "posts" / "post.md"
+    post.parent.mkdir()
+    post.write_text("".join(f"[{i}]({u})\n\n" for i, u in enumerate([*urls, changing])), encoding="utf-8")
+    config = Config(source=None, post_paths=(post,), output_dir=tmp_path / "out", extract=ExtractSettings(),
+                    fetch=web.settings(attempts=1))  # fmt: skip
+
+    first = job.run(config)
+    before = set(_warcs(config.output_dir))
+    second = job.run(config)
+
+    new_records = [r for warc in sorted(set(_warcs(config.output_dir)) - before) for r in _records(warc)]
+    finals = {r["warc"]["WARC-Target-URI"]: r for r in new_records if r["type"] in ("response", "revisit")}
+    assert first.bytes_saved == 0
+    assert second.bytes_saved == len(HTML) * 2 + len(PNG) + len(gzip.compress(GZIP_TEXT, mtime=0))
+    for url in (*urls[:3], web.url("alpha.test", "/ok.html")):
+        assert finals[url]["type"] == "revisit", url
+        assert finals[url]["payload"] == b""
+        assert finals[url]["warc"]["WARC-Profile"].endswith("/revisit/identical-payload-digest")
+    assert finals[changing]["type"] == "response"  # 503 the first time, 200 now: stored in full
+    assert finals[changing]["payload"] == b"recovered"
+    with serving(config.output_dir, tmp_path / "pywb") as base:
+        for url, expected in ((urls[0], HTML), (urls[1], PNG), (urls[2], gzip.compress(GZIP_TEXT, mtime=0))):
+            timestamp = re.sub(r"\D", "", finals[url]["warc"]["WARC-Date"])[:14]
+            assert _replay(base, timestamp, url)[2] == expected, url
