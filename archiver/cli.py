@@ -28,11 +28,11 @@ from archiver import __version__, job, lock
 from archiver.atomic import write_text_atomically
 from archiver.config import DEFAULT_CONFIG_FILE, Config, default_config, load_config
 from archiver.errors import ArchiverError, ConfigError, InputError, LockedError, OutputError
+from archiver.events import EventLog
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
-from archiver.history import Verdict
-from archiver.model import Extraction
-from archiver.report import REPORT_FILES, UNCHECKED, Report
+from archiver.model import Extraction, FetchResult
+from archiver.report import REPORT_FILES, Report
 
 FORMATS = ("table", "json", "csv")
 FAIL_ON = {"dead": ("dead",), "failing": ("dead", "failing"), "never": ()}
@@ -100,6 +100,7 @@ def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     )  # fmt: skip
     _config_option(parser)
     _fail_on_option(parser)
+    _job_options(parser)
     parser.set_defaults(handler=run_command, store=True)
 
 
@@ -110,6 +111,7 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     )  # fmt: skip
     _config_option(parser)
     _fail_on_option(parser)
+    _job_options(parser)
     parser.set_defaults(handler=run_command, store=False)
 
 
@@ -129,6 +131,11 @@ def _fail_on_option(parser: argparse.ArgumentParser) -> None:
         "--fail-on", choices=tuple(FAIL_ON), default="never",
         help="exit with code 2 when a link is dead (dead), dead or failing (failing); default: never",
     )  # fmt: skip
+
+
+def _job_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors and the one-line summary only")
+    parser.add_argument("--log", type=Path, metavar="FILE", help="append a JSON-lines log of the run to FILE")
 
 
 def _add_extract(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -152,14 +159,35 @@ def _add_extract(commands: argparse._SubParsersAction[_Parser]) -> None:
 def run_command(args: argparse.Namespace) -> ExitCode:
     """`archiver run` and `archiver check`: the main job, with or without storing captures."""
     config = _config(args.config)
-    with lock.exclusive(config.output_dir, "run" if args.store else "check"):
-        extraction = _extract(config, config.post_paths)
-        print(summary(extraction))
-        with _progress_bar(len(extraction.fetchable)) as advance:
-            result = job.run(config, advance, extraction, store=args.store)
-    print(result)
-    assert result.report is not None
-    return _verdicts(result.report, config, args.fail_on)
+    command = "run" if args.store else "check"
+    log = EventLog(args.log)
+    try:
+        with lock.exclusive(config.output_dir, command):
+            log.event("start", command=command, output=str(config.output_dir))
+            extraction = _extract(config, config.post_paths, quiet=args.quiet, log=log)
+            _say(args.quiet, summary(extraction))
+            with _progress_bar(len(extraction.fetchable), quiet=args.quiet) as advance:
+                result = job.run(config, _also(log.checked, advance), extraction, store=args.store)
+        assert result.report is not None
+        code = _verdicts(result.report, config, args.fail_on, quiet=args.quiet)
+        print(f"{result}; {_counts(result.report)}")
+        log.event("summary", text=str(result), verdicts=result.report.totals(), exit_code=int(code))
+        return code
+    finally:
+        log.close()
+
+
+def _also(first: job.Progress, second: job.Progress) -> job.Progress:
+    def both(result: FetchResult) -> None:
+        first(result)
+        second(result)
+
+    return both
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text)
 
 
 def report_command(args: argparse.Namespace) -> ExitCode:
@@ -169,17 +197,20 @@ def report_command(args: argparse.Namespace) -> ExitCode:
         return _verdicts(job.regenerate_report(config), config, args.fail_on)
 
 
-def _verdicts(built: Report, config: Config, fail_on: str) -> ExitCode:
-    counts = ", ".join(f"{built.count(verdict)} {verdict}" for verdict in (*[v.value for v in Verdict], UNCHECKED))
-    print(f"verdicts: {counts}")
-    print(f"wrote {config.output_dir / REPORT_FILES['html']} (and .json, .csv, .md)")
+def _verdicts(built: Report, config: Config, fail_on: str, quiet: bool = False) -> ExitCode:
+    _say(quiet, f"verdicts: {_counts(built)}")
+    _say(quiet, f"wrote {config.output_dir / REPORT_FILES['html']} (and .json, .csv, .md)")
     return ExitCode.DEAD_LINKS if built.failing(FAIL_ON[fail_on]) else ExitCode.OK
 
 
+def _counts(built: Report) -> str:
+    return ", ".join(f"{count} {verdict}" for verdict, count in built.totals().items())
+
+
 @contextmanager
-def _progress_bar(total: int) -> Iterator[job.Progress]:
+def _progress_bar(total: int, quiet: bool = False) -> Iterator[job.Progress]:
     """A progress bar on a terminal; silence otherwise."""
-    if not sys.stderr.isatty():
+    if quiet or not sys.stderr.isatty():
         yield lambda _: None
         return
     columns = (TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -216,10 +247,13 @@ def _config(path: Path | None, base_url: str | None = None, require_file: bool =
     return config
 
 
-def _extract(config: Config, paths: Sequence[Path]) -> Extraction:
+def _extract(config: Config, paths: Sequence[Path], quiet: bool = False, log: EventLog | None = None) -> Extraction:
     extraction = extract(paths, config.extract)
     for problem in extraction.problems:
-        print(f"archiver: warning: {problem}", file=sys.stderr)
+        if not quiet:
+            print(f"archiver: warning: {problem}", file=sys.stderr)
+        if log is not None:
+            log.warning(problem)
     return extraction
 
 

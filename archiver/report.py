@@ -67,6 +67,10 @@ class Report:
     def count(self, verdict: str) -> int:
         return sum(row.verdict_name == verdict for row in self.rows)
 
+    def totals(self) -> dict[str, int]:
+        """How many links have each verdict, every verdict named."""
+        return {verdict: self.count(verdict) for verdict in (*[v.value for v in Verdict], UNCHECKED)}
+
     def failing(self, verdicts: Iterable[str]) -> bool:
         """True when any link has one of these verdicts."""
         wanted = set(verdicts)

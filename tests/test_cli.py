@@ -243,3 +243,22 @@ def test_a_second_run_exits_at_once_with_the_lock_message(tmp_path: Path) -> Non
     assert result.returncode == ExitCode.LOCKED
     assert f"is in use by another run (archiver run, process {holder.pid} on " in result.stderr
     assert not (project / "archives" / "links.json").exists()  # it stopped before doing anything
+
+
+def test_quiet_prints_only_the_summary_line_and_the_log_has_every_url(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "examples" / "posts" / "broken.md").write_text("---\ntitle: [\n---\n", encoding="utf-8")
+
+    result = archiver("run", "--quiet", "--log", "run.log", cwd=project)
+
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert result.stdout.count("\n") == 1
+    assert result.stdout.startswith("13 URLs fetched: 0 ok, 13 failed (refused 13)")
+    assert result.stdout.rstrip().endswith("0 alive, 13 failing, 0 dead, 0 recovered, 0 unknown, 0 unchecked")
+    assert result.stderr == ""
+    events = [json.loads(line) for line in (project / "run.log").read_text(encoding="utf-8").splitlines()]
+    assert [e["event"] for e in events] == ["start", "warning"] + ["checked"] * 13 + ["summary"]
+    assert events[1]["path"].endswith("broken.md")
+    assert {e["status"] for e in events if e["event"] == "checked"} == {"refused"}
+    assert events[-1]["verdicts"]["failing"] == 13
+    assert events[-1]["exit_code"] == 0
