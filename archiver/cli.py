@@ -3,6 +3,7 @@
     archiver run        the main job over the posts named in config.yaml
     archiver check      the same health audit, without storing captures
     archiver report     the health reports again, from the history
+    archiver export     the archive as one WACZ file
     archiver extract    list the links and images that posts cite
 
 Exit codes are `ExitCode`; warnings about single posts go to standard error and never
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archiver import __version__, job, lock
+from archiver import __version__, export, job, lock
 from archiver.atomic import write_text_atomically
 from archiver.config import DEFAULT_CONFIG_FILE, Config, default_config, load_config
 from archiver.errors import ArchiverError, ConfigError, InputError, LockedError, OutputError
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_check(commands)
     _add_report(commands)
+    _add_export(commands)
     _add_extract(commands)
     return parser
 
@@ -124,6 +126,26 @@ def _add_report(commands: argparse._SubParsersAction[_Parser]) -> None:
     _config_option(parser)
     _fail_on_option(parser)
     parser.set_defaults(handler=report_command)
+
+
+def _add_export(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "export", help="package the archive as one WACZ file",
+        description="Package every WARC file, an index and a pages list (one page per cited URL with a capture) "
+        "into a WACZ file that ReplayWeb.page opens.",
+    )  # fmt: skip
+    _config_option(parser)
+    parser.add_argument("--wacz", type=Path, metavar="FILE", required=True, help="the WACZ file to write")
+    parser.set_defaults(handler=export_command)
+
+
+def export_command(args: argparse.Namespace) -> ExitCode:
+    """`archiver export --wacz FILE`."""
+    config = _config(args.config)
+    with lock.exclusive(config.output_dir, "export"):
+        pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz)
+    print(f"wrote {args.wacz}: {pages} pages")
+    return ExitCode.OK
 
 
 def _fail_on_option(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,9 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +24,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.checker import Checker
 
-from archiver import job
+from archiver import export, job
 from archiver.config import Config, ExtractSettings, PackSettings
+from archiver.errors import InputError, OutputError
 from archiver.pack import ARCHIVE_DIR, INDEX_DIR
 from tests.conftest import REPO, Web
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
@@ -346,3 +349,40 @@ def test_a_second_run_over_unchanged_content_writes_revisits_that_replay(web: We
         for url, expected in ((urls[0], HTML), (urls[1], PNG), (urls[2], gzip.compress(GZIP_TEXT, mtime=0))):
             timestamp = re.sub(r"\D", "", finals[url]["warc"]["WARC-Date"])[:14]
             assert _replay(base, timestamp, url)[2] == expected, url
+
+
+def test_export_makes_a_wacz_that_validates_with_a_page_per_cited_url(
+    archived: Archived, tmp_path: Path, web: Web
+) -> None:
+    target = tmp_path / "blog.wacz"
+
+    pages = export.export_wacz(archived.folder, archived.folder / job.LINKS_FILE, target)
+
+    export.validate_wacz(target)
+    wacz_command = Path(sys.executable).parent / "wacz"
+    checked = subprocess.run([wacz_command, "validate", "-f", str(target)], capture_output=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    with zipfile.ZipFile(target) as wacz:
+        names = set(wacz.namelist())
+        listed = [json.loads(line) for line in wacz.read("pages/pages.jsonl").decode().splitlines()]
+    assert {f"archive/{warc.name}" for warc in _warcs(archived.folder)} <= names
+    assert {"datapackage.json", "pages/pages.jsonl"} <= names
+    assert any(name.startswith("indexes/") for name in names)
+    assert listed[0]["format"] == "json-pages-1.0"
+    captured = {url for key, url in archived.urls.items() if key not in ("/reset",)}
+    assert {page["url"] for page in listed[1:]} == captured
+    assert pages == len(captured)
+    assert all(page["title"].endswith("(cited in P)") for page in listed[1:])
+
+
+def test_validation_fails_on_a_broken_wacz(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.wacz"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+
+    with pytest.raises(OutputError, match="wacz validate failed"):
+        export.validate_wacz(broken)
+
+
+def test_export_without_warc_files_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no WARC files to export"):
+        export.export_wacz(tmp_path, tmp_path / "links.json", tmp_path / "out.wacz")

@@ -1,0 +1,89 @@
+"""Export: the archive as one WACZ file that ReplayWeb.page opens.
+
+The WACZ holds every closed WARC file, a CDXJ index built by the `wacz` package, and a
+pages list: one entry per cited URL that has a capture, titled from the posts that cite
+it, so that the archive opens on a list of what the blog links to.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from archiver.errors import InputError, OutputError
+from archiver.extract.listing import from_json
+from archiver.history import History
+from archiver.model import Extraction, Link, Post, WarcLocation
+from archiver.pack import ARCHIVE_DIR
+
+PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Cited pages"}
+_TITLE_LIMIT = 200
+
+
+def export_wacz(output_dir: Path, links_file: Path, target: Path) -> int:
+    """Write the WACZ file of an output folder; how many pages it lists."""
+    warcs = sorted((output_dir / ARCHIVE_DIR).glob("*.warc.gz"))
+    if not warcs:
+        raise InputError(f"{output_dir / ARCHIVE_DIR}: no WARC files to export; run `archiver run` first")
+    extraction = _extraction(links_file)
+    with History.open(output_dir) as history:
+        captures = {url: location for url, (location, _, _) in history.latest_full_captures().items()}
+        captures |= _latest_revisits(history, extraction.fetchable)
+    pages = list(_pages(extraction, captures))
+    with tempfile.TemporaryDirectory() as scratch:
+        pages_file = Path(scratch) / "pages.jsonl"
+        pages_file.write_text("".join(json.dumps(page) + "\n" for page in [PAGES_HEADER, *pages]), encoding="utf-8")
+        _wacz("create", "-o", str(target), "-p", str(pages_file), *map(str, warcs))
+    return len(pages)
+
+
+def validate_wacz(path: Path) -> None:
+    """Check a WACZ file with the `wacz` package's validator; OutputError when it fails."""
+    _wacz("validate", "-f", str(path))
+
+
+def _pages(extraction: Extraction, captures: dict[str, WarcLocation]) -> Iterable[dict[str, str]]:
+    posts = {post.path: post for post in extraction.posts}
+    for link in extraction.fetchable:
+        capture = captures.get(link.url)
+        if capture is not None and capture.date:
+            yield {"url": link.url, "ts": capture.date, "title": _title(link, posts)}
+
+
+def _title(link: Link, posts: dict[Path, Post]) -> str:
+    first = link.occurrences[0]
+    post = posts.get(first.post)
+    cited_in = post.title if post and post.title else first.post.name
+    text = first.text or link.url
+    return f"{text} (cited in {cited_in})"[:_TITLE_LIMIT]
+
+
+def _latest_revisits(history: History, links: Iterable[Link]) -> dict[str, WarcLocation]:
+    """Links whose latest capture is a revisit: the revisit stands for them too."""
+    found = {}
+    for link in links:
+        checks = [check for check in history.checks(link.url) if check.capture is not None]
+        if checks and checks[-1].capture is not None and checks[-1].capture.revisit:
+            found[link.url] = checks[-1].capture
+    return found
+
+
+def _extraction(links_file: Path) -> Extraction:
+    try:
+        return from_json(links_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"{links_file}: cannot read the last extraction ({error}); run `archiver run` first") from None
+
+
+def _wacz(*args: str) -> None:
+    """Run the `wacz` package's command in a process of its own (it prints, and leaves
+    temporary files for the garbage collector)."""
+    command = [sys.executable, "-c", "import sys; from wacz.main import main; sys.exit(main(sys.argv[1:]))", *args]
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    if finished.returncode != 0:
+        output = (finished.stdout + finished.stderr).strip()[-500:]
+        raise OutputError(f"wacz {args[0]} failed ({finished.returncode}): {output}")
