@@ -29,9 +29,10 @@ from bs4 import BeautifulSoup
 from archiver.fetch import Capture, Exchange, Fetcher
 from archiver.model import FetchResult, Status
 
-_READ_LIMIT = 1024 * 1024
+READ_LIMIT = 1024 * 1024
 _COMPARED_CHARACTERS = 4000
 SIMILAR_ENOUGH = 0.9  # pages this alike (0 to 1, difflib's ratio) are the same page
+DRIFTED_BELOW = 0.8  # a page whose text is less alike than this to its last capture has drifted
 
 SHORT_PAGE = 1500  # characters of visible text: a placeholder, a challenge, an error page
 
@@ -72,9 +73,14 @@ def read_page(exchange: Exchange) -> Page:
     """The page of an exchange's body, decoded; the body is left where it was."""
     position = exchange.body.tell()
     exchange.body.seek(0)
-    raw = exchange.body.read(_READ_LIMIT)
+    raw = exchange.body.read(READ_LIMIT)
     exchange.body.seek(position)
-    html = _decoded(raw, exchange.header("Content-Encoding")).decode(_charset(exchange), errors="replace")
+    return page_of(raw, exchange.header("Content-Encoding"), exchange.header("Content-Type"))
+
+
+def page_of(raw: bytes, content_encoding: str | None, content_type: str | None) -> Page:
+    """The page of a body as stored (content-encoding still applied)."""
+    html = _decoded(raw[:READ_LIMIT], content_encoding).decode(_charset(content_type), errors="replace")
     soup = BeautifulSoup(html, "html.parser")
     for hidden in soup(["script", "style", "noscript"]):
         hidden.decompose()
@@ -241,17 +247,21 @@ def _decoded(raw: bytes, encoding: str | None) -> bytes:
         return raw
     window = 16 + zlib.MAX_WBITS if "gzip" in coding else zlib.MAX_WBITS
     try:
-        return zlib.decompressobj(window).decompress(raw, _READ_LIMIT)
+        return zlib.decompressobj(window).decompress(raw, READ_LIMIT)
     except zlib.error:
         try:
-            return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, _READ_LIMIT)  # raw deflate
+            return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, READ_LIMIT)  # raw deflate
         except zlib.error:
             return b""
 
 
-def _charset(exchange: Exchange) -> str:
-    content_type = exchange.header("Content-Type") or ""
-    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+def drift(now: Page, before: Page) -> bool:
+    """The text changed substantially: more than a changed date, counter or advert."""
+    return similarity(now, before) < DRIFTED_BELOW
+
+
+def _charset(content_type: str | None) -> str:
+    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type or "", re.IGNORECASE)
     if match:
         try:
             "".encode(match.group(1))

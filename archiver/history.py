@@ -29,7 +29,7 @@ from archiver.errors import OutputError
 from archiver.model import FetchResult, Status, WarcLocation
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -63,6 +63,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE checks ADD COLUMN warc_target_uri TEXT",
         "ALTER TABLE checks ADD COLUMN warc_revisit INTEGER NOT NULL DEFAULT 0",
     ),
+    3: ("ALTER TABLE checks ADD COLUMN drifted_from TEXT",),  # content drift since the last capture
 }
 _BUSY_SECONDS = 60  # how long to wait for another run holding the database
 
@@ -106,6 +107,7 @@ class Check:
     warc_offset: int | None
     warc_length: int | None
     capture: WarcLocation | None = None
+    drifted_from: str | None = None  # when the last capture before a substantial change of text was made
 
 
 @dataclass(frozen=True)
@@ -308,6 +310,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
 _COLUMN_NAMES = (
     "url", "checked_at", "status", "code", "final_url", "attempts", "detail", "payload_digest",
     "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_date", "warc_target_uri", "warc_revisit",
+    "drifted_from",
 )  # fmt: skip
 _COLUMNS = ", ".join(_COLUMN_NAMES)
 _INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES ({', '.join('?' * (len(_COLUMN_NAMES) + 1))})"
@@ -322,13 +325,13 @@ def _row(run_id: int, result: FetchResult) -> tuple[object, ...]:
     )  # fmt: skip
     return (
         run_id, result.url, _iso(result.checked_at), result.status.value, result.code, result.final_url,
-        result.attempts, result.detail, result.digest or None, *where,
+        result.attempts, result.detail, result.digest or None, *where, result.drifted_from or None,
     )  # fmt: skip
 
 
 def _check(row: tuple[object, ...]) -> Check:
     url, checked_at, status, code, final_url, attempts, detail, digest, filename, offset, length = row[:11]
-    record_id, warc_date, target_uri, revisit = row[11:]
+    record_id, warc_date, target_uri, revisit, drifted_from = row[11:]
     return Check(
         url=str(url),
         checked_at=dt.datetime.fromisoformat(str(checked_at)),
@@ -343,6 +346,7 @@ def _check(row: tuple[object, ...]) -> Check:
         warc_length=int(str(length)) if length is not None else None,
         capture=WarcLocation(str(filename), int(str(offset)), int(str(length)), str(record_id or ""),
                              str(warc_date or ""), str(target_uri or ""), bool(revisit)) if filename else None,
+        drifted_from=str(drifted_from) if drifted_from else None,
     )  # fmt: skip
 
 

@@ -21,13 +21,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archiver import pack, report
+from archiver import health, pack, report
 from archiver.atomic import make_folder, write_text_atomically
 from archiver.config import Config
 from archiver.errors import InputError
 from archiver.extract import extract
 from archiver.extract.listing import from_json, to_json
-from archiver.fetch import Fetcher, user_agent
+from archiver.fetch import Capture, Fetcher, user_agent
 from archiver.health import Classifier
 from archiver.history import DeadPolicy, History
 from archiver.model import Extraction, FetchResult, Link, WarcLocation
@@ -135,18 +135,37 @@ async def _archive(
         async with Fetcher(config.fetch) as fetcher:
             async for capture in fetcher.fetch_all(by_url, then=Classifier(fetcher).finish):
                 try:
-                    cited_by = by_url[capture.result.url].occurrences
-                    previous = _same_payload(capture.result, earlier.get(capture.result.url), fresh_after)
-                    location = await asyncio.to_thread(packer.write, capture, cited_by, previous) if packer else None
+                    before = earlier.get(capture.result.url)
+                    previous = _same_payload(capture.result, before, fresh_after)
+                    result = await asyncio.to_thread(_drift_of, config.output_dir, capture, before, previous)
+                    occurrences = by_url[result.url].occurrences
+                    stored = replace(capture, result=result)
+                    location = await asyncio.to_thread(packer.write, stored, occurrences, previous) if packer else None
                 finally:
                     capture.close()
-                results.append(replace(capture.result, capture=location))
+                results.append(replace(result, capture=location))
                 progress(results[-1])
     results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
     write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url))
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
     return replace(summary, bytes_saved=packer.bytes_saved if packer else 0), results
+
+
+def _drift_of(
+    folder: Path, capture: Capture, before: tuple[WarcLocation, str, dt.datetime] | None, same: WarcLocation | None
+) -> FetchResult:
+    """The capture's result, marked as drifted when its text differs substantially from the
+    last capture's (text, not bytes: a changed advert or date does not count)."""
+    final = capture.exchanges[-1] if capture.exchanges else None
+    if before is None or same is not None or final is None or before[1] == capture.result.digest:
+        return capture.result
+    if "html" not in (final.header("Content-Type") or ""):
+        return capture.result
+    raw, encoding, content_type = pack.stored_payload(folder, before[0], health.READ_LIMIT)
+    if not raw or not health.drift(health.read_page(final), health.page_of(raw, encoding, content_type)):
+        return capture.result
+    return replace(capture.result, drifted_from=before[2].isoformat())
 
 
 def _same_payload(

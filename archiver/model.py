@@ -248,3 +248,4 @@ class FetchResult:
     size: int = 0
     digest: str = ""  # of the final answer's payload, as in WARC-Payload-Digest
     capture: WarcLocation | None = None
+    drifted_from: str = ""  # the date of the last capture, when the text has changed substantially since

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cdxj_indexer import CDXJIndexer
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -367,3 +369,17 @@ def _index_into(indexes: Path, warc: Path) -> None:
     partial = target.with_suffix(".cdxj.tmp")
     CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
     os.replace(partial, target)
+
+
+def stored_payload(folder: Path, location: WarcLocation, limit: int) -> tuple[bytes, str | None, str | None]:
+    """The first `limit` bytes of a stored response's body, with its Content-Encoding and
+    Content-Type; empty when the record cannot be read."""
+    try:
+        with (folder / ARCHIVE_DIR / location.filename).open("rb") as stream:
+            stream.seek(location.offset)
+            record = next(iter(ArchiveIterator(stream)))
+            headers = record.http_headers
+            body = record.raw_stream.read(limit)
+    except (OSError, StopIteration, ArchiveLoadFailed):
+        return b"", None, None
+    return body, headers.get_header("Content-Encoding"), headers.get_header("Content-Type")

@@ -188,6 +188,7 @@ def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
         "last_seen_alive": _iso(verdict.last_seen_alive if verdict else None),
         "detail": latest.detail if latest else "",
         "capture": _capture(capture, replay_url) if capture else None,
+        "drifted_from": latest.drifted_from if latest else None,
         "citations": [_citation(o.post, o.line, o.text, posts) for o in row.link.occurrences],
     }
 

@@ -195,4 +195,4 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: P
     assert check.capture is not None
     assert not check.capture.revisit
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3

@@ -27,6 +27,7 @@ from warcio.checker import Checker
 from archiver import export, job
 from archiver.config import Config, ExtractSettings, PackSettings
 from archiver.errors import InputError, OutputError
+from archiver.history import History
 from archiver.pack import ARCHIVE_DIR, INDEX_DIR
 from tests.conftest import REPO, Web
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
@@ -315,10 +316,10 @@ def test_header_bytes_are_stored_as_they_came_off_the_wire(web: Web, tmp_path: P
     assert Checker(argparse.Namespace(inputs=[str(warc)], verbose=False)).process_all() == 0
 
 
-def _post_citing(folder: Path, url: str) -> Path:
+def _post_citing(folder: Path, *urls: str) -> Path:
     post = folder / "single" / "post.md"
     post.parent.mkdir()
-    post.write_text(f"[download]({url})\n", encoding="utf-8")
+    post.write_text("".join(f"[link]({url})\n\n" for url in urls), encoding="utf-8")
     return post
 
 
@@ -386,3 +387,25 @@ def test_validation_fails_on_a_broken_wacz(tmp_path: Path) -> None:
 def test_export_without_warc_files_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no WARC files to export"):
         export.export_wacz(tmp_path, tmp_path / "links.json", tmp_path / "out.wacz")
+
+
+def test_a_page_whose_text_changed_is_flagged_as_drifted_and_a_new_date_is_not(web: Web, tmp_path: Path) -> None:
+    rewritten, redated = web.url("alpha.test", "/changing/drift-test"), web.url("alpha.test", "/dated/drift-test")
+    config, _ = _project(web, tmp_path)
+    config = config.model_copy(update={"post_paths": (_post_citing(tmp_path, rewritten, redated),)})
+
+    job.run(config)
+    second = job.run(config)
+
+    assert second.report is not None
+    drifted = {row.link.url: row.verdict.latest.drifted_from for row in second.report.rows if row.verdict}
+    first_capture = {url: checks[0].checked_at.isoformat() for url, checks in _checks(config, [rewritten]).items()}
+    assert drifted[rewritten] == first_capture[rewritten]
+    assert drifted[redated] is None
+    document = json.loads((config.output_dir / "report.json").read_text(encoding="utf-8"))
+    assert {link["url"]: link["drifted_from"] for link in document["links"]}[rewritten] == first_capture[rewritten]
+
+
+def _checks(config: Config, urls: list[str]) -> dict[str, list[Any]]:
+    with History.open(config.output_dir) as history:
+        return {url: history.checks(url) for url in urls}

@@ -265,6 +265,27 @@ async def _robots(_: str, connection: Connection) -> Response:
 
 _UTF8_HEADERS = Response(200, b"download", [*_TEXT, ("Content-Disposition", 'attachment; filename="caf\u00e9.txt"')])
 
+
+class _Changing:
+    """/changing/KEY: a new article at every visit. /dated/KEY: the same article, a new date."""
+
+    def __init__(self, rewritten: bool) -> None:
+        self._rewritten = rewritten
+
+    async def __call__(self, server: MisbehavingServer, rest: str, connection: Connection) -> Response:
+        visit = server.hits[(connection.host, f"/{'changing' if self._rewritten else 'dated'}/{rest}")]
+        article = _ARTICLES[visit % len(_ARTICLES)] if self._rewritten else _ARTICLES[0]
+        body = (
+            f"<html><head><title>Article</title></head><body><p>Updated 2026-01-{visit:02d}.</p>{article}</body></html>"
+        )
+        return Response(200, body.encode(), [("Content-Type", "text/html")])
+
+
+_ARTICLES = (
+    "<p>The cloud is a way of running computers that someone else owns, billed by the hour, scaled on demand.</p>",
+    "<p>This domain has been repurposed: we now sell garden furniture, outdoor grills and patio umbrellas.</p>",
+)
+
 _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitable[Response | None]]]] = [
     ("/ok.html", _plain(_fixed(Response(200, HTML, [("Content-Type", "text/html; charset=utf-8")])))),
     ("/image.png", _plain(_fixed(Response(200, PNG, [("Content-Type", "image/png")])))),
@@ -281,6 +302,8 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/hold/", _plain(_hold)),
     ("/to/", _plain(_to)),
     ("/robots.txt", _plain(_robots)),
+    ("/changing/", _Changing(rewritten=True)),
+    ("/dated/", _Changing(rewritten=False)),
     ("/utf8-headers", _plain(_fixed(_UTF8_HEADERS))),
     ("/utf8-redirect", _plain(_fixed(Response(302, b"", [("Location", "/caf\u00e9")])))),
     ("/caf%C3%A9", _plain(_fixed(Response(200, "café page".encode(), _TEXT)))),
