@@ -352,9 +352,10 @@ def test_a_second_run_over_unchanged_content_writes_revisits_that_replay(web: We
             assert _replay(base, timestamp, url)[2] == expected, url
 
 
-def test_export_makes_a_wacz_that_validates_with_a_page_per_cited_url(
-    archived: Archived, tmp_path: Path, web: Web
-) -> None:
+def test_export_makes_a_wacz_that_validates_with_a_page_per_cited_url(web: Web, tmp_path: Path) -> None:
+    config, urls = _project(web, tmp_path)
+    summary = job.run(config)
+    archived = Archived(config.output_dir, summary, urls)
     target = tmp_path / "blog.wacz"
 
     pages = export.export_wacz(archived.folder, archived.folder / job.LINKS_FILE, target)
