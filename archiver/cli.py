@@ -32,7 +32,7 @@ from archiver.errors import ArchiverError, ConfigError, InputError, LockedError,
 from archiver.events import EventLog
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
-from archiver.model import Extraction, FetchResult
+from archiver.model import Extraction
 from archiver.report import REPORT_FILES, Report
 
 FORMATS = ("table", "json", "csv")
@@ -95,26 +95,28 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
-    parser = commands.add_parser(
-        "run", help="run the main job over the configured posts",
+    _add_job(
+        commands, "run", store=True, summary_line="run the main job over the configured posts",
         description="Extract every link and image from the configured posts, fetch each URL once, store the "
         "captures as WARC files, add the checks to the history and write the health reports.",
     )  # fmt: skip
-    _config_option(parser)
-    _fail_on_option(parser)
-    _job_options(parser)
-    parser.set_defaults(handler=run_command, store=True)
 
 
 def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
-    parser = commands.add_parser(
-        "check", help="check the health of every link without storing captures",
+    _add_job(
+        commands, "check", store=False, summary_line="check the health of every link without storing captures",
         description="The health audit of `archiver run` (fetch, classify, history, reports), writing no WARC files.",
     )  # fmt: skip
+
+
+def _add_job(
+    commands: argparse._SubParsersAction[_Parser], name: str, store: bool, summary_line: str, description: str
+) -> None:
+    parser = commands.add_parser(name, help=summary_line, description=description)
     _config_option(parser)
     _fail_on_option(parser)
     _job_options(parser)
-    parser.set_defaults(handler=run_command, store=False)
+    parser.set_defaults(handler=run_command, store=store)
 
 
 def _add_report(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -189,7 +191,7 @@ def run_command(args: argparse.Namespace) -> ExitCode:
             extraction = _extract(config, config.post_paths, quiet=args.quiet, log=log)
             _say(args.quiet, summary(extraction))
             with _progress_bar(len(extraction.fetchable), quiet=args.quiet) as advance:
-                result = job.run(config, _also(log.checked, advance), extraction, store=args.store)
+                result = job.run(config, job.both(log.checked, advance), extraction, store=args.store)
         assert result.report is not None
         code = _verdicts(result.report, config, args.fail_on, quiet=args.quiet)
         print(f"{result}; {_counts(result.report)}")
@@ -197,14 +199,6 @@ def run_command(args: argparse.Namespace) -> ExitCode:
         return code
     finally:
         log.close()
-
-
-def _also(first: job.Progress, second: job.Progress) -> job.Progress:
-    def both(result: FetchResult) -> None:
-        first(result)
-        second(result)
-
-    return both
 
 
 def _say(quiet: bool, text: str) -> None:

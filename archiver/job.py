@@ -90,18 +90,20 @@ def run(
         pending = tuple(link for link in extraction.fetchable if link.url not in done)
         record = partial(history.add_check, run_id)
         earlier = history.latest_full_captures()
-        summary, _ = asyncio.run(_archive(config, pending, _both(record, progress), store, earlier))
+        summary, _ = asyncio.run(_archive(config, pending, both(record, progress), store, earlier))
         history.finish_run(run_id)
         return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
 
 
-def _both(first: Progress, second: Progress | None) -> Progress:
-    def both(result: FetchResult) -> None:
+def both(first: Progress, second: Progress | None) -> Progress:
+    """One progress callback that calls two (the second may be None)."""
+
+    def call_both(result: FetchResult) -> None:
         first(result)
         if second is not None:
             second(result)
 
-    return both
+    return call_both
 
 
 def regenerate_report(config: Config) -> Report:
