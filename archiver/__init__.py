@@ -1,7 +1,9 @@
 """archiver: keep the links and images a blog cites from rotting away.
 
-The pipeline, one module a stage: `extract` (posts -> links) and, as the stages land,
-fetch, pack, health, history, report and restore. The names below are the public API.
+The pipeline, one module a stage: `extract` (posts -> links), `fetch` (links ->
+captures), `health` (captures -> statuses), `pack` (captures -> WARC files), `history`
+(checks across runs -> verdicts), `report` and `export`; `job` runs them in order.
+The names below are the public API.
 """
 
 from archiver.config import Config, ExtractSettings, load_config

@@ -20,14 +20,13 @@ from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from archiver import __version__, export, job, lock
 from archiver.atomic import write_text_atomically
-from archiver.config import DEFAULT_CONFIG_FILE, Config, default_config, load_config
+from archiver.config import DEFAULT_CONFIG_FILE, Config, absolute_http_url, default_config, load_config
 from archiver.errors import ArchiverError, ConfigError, InputError, LockedError, OutputError
 from archiver.events import EventLog
 from archiver.extract import extract
@@ -280,10 +279,10 @@ def _table_text(extraction: Extraction) -> str:
 
 
 def _absolute_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise argparse.ArgumentTypeError(f"must be an absolute http(s) URL, got {value!r}")
-    return value
+    try:
+        return absolute_http_url(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class _Parser(argparse.ArgumentParser):

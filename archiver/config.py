@@ -62,12 +62,15 @@ class PostsConfig(_Section):
     @field_validator("base_url")
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
-        return value
+        return None if value is None else absolute_http_url(value)
+
+
+def absolute_http_url(value: str) -> str:
+    """`value` when it is an absolute http(s) URL; ValueError saying so otherwise."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an absolute http(s) URL, got {value!r}")
+    return value
 
 
 class LinksConfig(_Section):

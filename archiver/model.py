@@ -188,11 +188,6 @@ class Status(StrEnum):
         """The link is not serving its content, as far as we can tell."""
         return not self.is_ok and not self.is_unknown
 
-    @property
-    def is_transient(self) -> bool:
-        """A failure that a later attempt may not see."""
-        return self in _TRANSIENT
-
 
 _CODE_STATUS = {
     401: Status.ACCESS_DENIED,
@@ -203,9 +198,6 @@ _CODE_STATUS = {
 }
 _UNKNOWN = frozenset(
     {Status.ACCESS_DENIED, Status.RATE_LIMITED, Status.BOT_WALL, Status.DISALLOWED, Status.UNRECOGNIZED}
-)
-_TRANSIENT = frozenset(
-    {Status.RATE_LIMITED, Status.SERVER_ERROR, Status.TIMEOUT, Status.RESET, Status.NETWORK_ERROR, Status.REFUSED}
 )
 
 
