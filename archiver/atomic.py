@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -19,12 +20,18 @@ _UMASK = _read_umask()  # read once, at import, before any thread could be creat
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: a crash leaves the old file or the new one.
+    """Replace `path` with `text` (UTF-8) in one step: a crash leaves the old file or the new one.
 
     Raises OutputError, naming the path, when it cannot be written.
     """
+    write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def write_bytes_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace `path` with `data` in one step, with permission bits `mode` (default: as a new
+    file gets them). Raises OutputError, naming the path, when it cannot be written."""
     try:
-        _write(path, text)
+        _write(path, data, 0o666 & ~_UMASK if mode is None else mode)
     except OSError as error:
         raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
 
@@ -37,16 +44,28 @@ def make_folder(path: Path) -> None:
         raise OutputError(f"{path}: cannot create the folder: {error.strerror or error}") from error
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, data: bytes, mode: int) -> None:
     make_folder(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp makes the file private; give it the usual mode
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        os.fchmod(handle, mode)  # mkstemp makes the file private
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The new file is in place by now: a folder that cannot be synced only makes the
+    # rename less certain to survive a power cut, which is no reason to report failure.
+    with contextlib.suppress(OSError):
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)

@@ -4,6 +4,7 @@
     archiver check      the same health audit, without storing captures
     archiver report     the health reports again, from the history
     archiver export     the archive as one WACZ file
+    archiver restore    put back dead images (and links) from captures, and repair the posts
     archiver extract    list the links and images that posts cite
 
 Exit codes are `ExitCode`; warnings about single posts go to standard error and never
@@ -24,7 +25,7 @@ from typing import NoReturn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archiver import __version__, export, job, lock
+from archiver import __version__, export, job, lock, restore
 from archiver.atomic import write_text_atomically
 from archiver.config import DEFAULT_CONFIG_FILE, Config, absolute_http_url, default_config, load_config
 from archiver.errors import ArchiverError, ConfigError, InputError, LockedError, OutputError
@@ -33,6 +34,7 @@ from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.model import Extraction
 from archiver.report import REPORT_FILES, Report
+from archiver.restore import rewrite
 
 FORMATS = ("table", "json", "csv")
 FAIL_ON = {"dead": ("dead",), "failing": ("dead", "failing"), "never": ()}
@@ -82,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_report(commands)
     _add_export(commands)
+    _add_restore(commands)
     _add_extract(commands)
     return parser
 
@@ -146,6 +149,43 @@ def export_command(args: argparse.Namespace) -> ExitCode:
     with lock.exclusive(config.output_dir, "export"):
         pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz)
     print(f"wrote {args.wacz}: {pages} pages")
+    return ExitCode.OK
+
+
+def _add_restore(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "restore", help="put back dead images (and links) from captures, and repair the posts",
+        description="For each image the history calls dead, find a capture (our own WARC files first, then the "
+        "configured web archives), check that it is the real image, store it in the assets folder and point the "
+        "posts at it. With --links, dead links get the address of an archived copy.",
+    )  # fmt: skip
+    _config_option(parser)
+    parser.add_argument("--links", action="store_true", help="restore dead links as well as images")
+    parser.add_argument(
+        "--include-failing", action="store_true", help="also restore what is failing but not yet called dead"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="look everything up, print the changes as a diff, change nothing"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print errors and the one-line summary only")
+    parser.set_defaults(handler=restore_command)
+
+
+def restore_command(args: argparse.Namespace) -> ExitCode:
+    """`archiver restore`: restore dead images (and links) and repair the posts."""
+    config = _config(args.config)
+    scope = restore.Scope(links=args.links, include_failing=args.include_failing, dry_run=args.dry_run)
+    with lock.exclusive(config.output_dir, "restore"):
+        summary = restore.restore(config, scope)
+    for line in restore.summary_lines(summary):
+        _say(args.quiet, line)
+    for edit in summary.edits:
+        for replacement, reason in edit.skipped:
+            if reason != rewrite.ALREADY_REPAIRED:
+                print(f"archiver: warning: {edit.path}: {replacement.occurrence.source}: {reason}", file=sys.stderr)
+        if args.dry_run:
+            sys.stdout.write(edit.diff())
+    print(summary)
     return ExitCode.OK
 
 

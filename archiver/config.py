@@ -13,8 +13,9 @@ import glob
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -46,6 +47,13 @@ DEFAULT_REPLAY_URL = "http://localhost:8080/web/"
 DEFAULT_WARC_PREFIX = "archiver"
 DEFAULT_WARC_ROTATE_MB = 1000.0
 DEFAULT_RECAPTURE_AFTER_DAYS = 90.0
+DEFAULT_ASSETS_DIR = "assets/restored"
+DEFAULT_ASSETS_URL = "/assets/restored/"
+DEFAULT_ARCHIVE_NAME = "Internet Archive"
+DEFAULT_ARCHIVE_URL = "https://web.archive.org/web/"
+DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE = 20.0
+LinkStyle = Literal["replace", "append"]
+DEFAULT_LINK_STYLE: LinkStyle = "append"
 
 
 class _Section(BaseModel):
@@ -154,6 +162,45 @@ class ReportConfig(_Section):
     replay_url: str = DEFAULT_REPLAY_URL
 
 
+class ArchiveConfig(_Section):
+    """A public web archive that speaks the Memento protocol, with Wayback-style URLs."""
+
+    name: str = Field(min_length=1)
+    url: str
+    requests_per_minute: float = Field(default=DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        absolute_http_url(value)
+        return value if value.endswith("/") else value + "/"
+
+
+class RestoreConfig(_Section):
+    """Where restored files go, how posts refer to them, and which archives are asked."""
+
+    assets_dir: str = DEFAULT_ASSETS_DIR
+    assets_url: str = DEFAULT_ASSETS_URL
+    link_style: LinkStyle = DEFAULT_LINK_STYLE
+    archives: list[ArchiveConfig] = Field(
+        default_factory=lambda: [ArchiveConfig(name=DEFAULT_ARCHIVE_NAME, url=DEFAULT_ARCHIVE_URL)]
+    )
+    reject_digests: list[str] = Field(default_factory=list)
+
+    @field_validator("assets_url")
+    @classmethod
+    def _folder_url(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("reject_digests")
+    @classmethod
+    def _sha256(cls, digests: list[str]) -> list[str]:
+        for digest in digests:
+            if not re.fullmatch(r"(sha256:)?[0-9a-fA-F]{64}", digest):
+                raise ValueError(f"{digest!r} is not a SHA-256 digest (64 hexadecimal digits)")
+        return [digest.lower().removeprefix("sha256:") for digest in digests]
+
+
 class OutputConfig(_Section):
     """Where archives, indexes and reports are written."""
 
@@ -167,6 +214,7 @@ class _File(_Section):
     pack: PackConfig = PackConfig()
     health: HealthConfig = HealthConfig()
     report: ReportConfig = ReportConfig()
+    restore: RestoreConfig = RestoreConfig()
     output: OutputConfig = OutputConfig()
 
 
@@ -204,6 +252,7 @@ class FetchSettings(BaseModel):
     ca_bundle: Path | None = None
     allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     resolve: dict[str, str] = Field(default_factory=dict)
+    host_delays: dict[str, float] = Field(default_factory=dict)  # per host name, instead of host_delay
 
 
 class PackSettings(BaseModel):
@@ -233,6 +282,35 @@ class ReportSettings(BaseModel):
     replay_url: str = DEFAULT_REPLAY_URL
 
 
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """One web archive to ask for captures."""
+
+    name: str
+    url: str  # the base every Wayback-style address starts with, ending in "/"
+    requests_per_minute: float = DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE
+
+    @property
+    def host(self) -> str:
+        """The host name requests to this archive go to."""
+        return urlsplit(self.url).hostname or ""
+
+
+DEFAULT_ARCHIVES = (ArchiveSettings(DEFAULT_ARCHIVE_NAME, DEFAULT_ARCHIVE_URL),)
+
+
+class RestoreSettings(BaseModel):
+    """The restore slice of the configuration."""
+
+    model_config = ConfigDict(frozen=True)
+
+    assets_dir: Path = Path(DEFAULT_ASSETS_DIR)
+    assets_url: str = DEFAULT_ASSETS_URL
+    link_style: LinkStyle = DEFAULT_LINK_STYLE
+    archives: tuple[ArchiveSettings, ...] = DEFAULT_ARCHIVES
+    reject_digests: frozenset[str] = frozenset()
+
+
 class Config(BaseModel):
     """The whole validated configuration, with paths made absolute."""
 
@@ -246,6 +324,7 @@ class Config(BaseModel):
     pack: PackSettings = PackSettings()
     health: HealthSettings = HealthSettings()
     report: ReportSettings = ReportSettings()
+    restore: RestoreSettings = RestoreSettings()
 
 
 def load_config(path: Path) -> Config:
@@ -270,6 +349,17 @@ def load_config(path: Path) -> Config:
         ),
         health=HealthSettings(**parsed.health.model_dump()),
         report=ReportSettings(replay_url=parsed.report.replay_url),
+        restore=_restore_settings(base, parsed.restore),
+    )
+
+
+def _restore_settings(base: Path, restore: RestoreConfig) -> RestoreSettings:
+    return RestoreSettings(
+        assets_dir=base / restore.assets_dir,
+        assets_url=restore.assets_url,
+        link_style=restore.link_style,
+        archives=tuple(ArchiveSettings(a.name, a.url, a.requests_per_minute) for a in restore.archives),
+        reject_digests=frozenset(restore.reject_digests),
     )
 
 

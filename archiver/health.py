@@ -115,7 +115,7 @@ class Classifier:
         if not capture.exchanges or result.code is None:
             return result
         page = read_page(capture.exchanges[-1])
-        status, detail = _by_content(result, page)
+        status, detail = status_by_content(result, page)
         if status is None and 200 <= result.code < 300:
             status, detail = await self._by_comparison(result, page)
         if status is None and _only_upgraded(result):
@@ -165,7 +165,8 @@ def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "
     return difflib.SequenceMatcher(None, first, second, autojunk=False).ratio()
 
 
-def _by_content(result: FetchResult, page: Page) -> tuple[Status | None, str]:
+def status_by_content(result: FetchResult, page: Page) -> tuple[Status | None, str]:
+    """A parked domain or a bot wall, told by the page itself; (None, detail) when it is neither."""
     asked_host = (urlsplit(result.url).hostname or "").removeprefix("www.")
     final_host = (urlsplit(result.final_url).hostname or "").removeprefix("www.")
     on_marketplace = any(final_host == host or final_host.endswith("." + host) for host in _PARKING_HOSTS)

@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 
 from archiver.config import (
+    DEFAULT_ASSETS_DIR,
     DEFAULT_MAX_POST_MB,
+    ArchiveSettings,
     FetchSettings,
     HealthSettings,
     PackSettings,
     ReportSettings,
+    RestoreSettings,
     load_config,
 )
 from archiver.errors import ConfigError
@@ -45,6 +48,35 @@ def test_bundled_config_documents_the_default_fetch_and_pack_settings() -> None:
     assert config.pack == PackSettings()
     assert config.health == HealthSettings()
     assert config.report == ReportSettings()
+    assert config.restore == RestoreSettings(assets_dir=REPO / DEFAULT_ASSETS_DIR)
+
+
+def test_restore_settings_are_read_and_checked(tmp_path: Path) -> None:
+    text = (
+        "posts:\n  paths: [posts]\nrestore:\n  assets_dir: site/img\n  assets_url: /img\n  link_style: replace\n"
+        "  archives: [{name: Local, url: 'http://127.0.0.1:8080/web', requests_per_minute: 6}]\n"
+        f"  reject_digests: ['sha256:{'A' * 64}']\n"
+    )
+
+    restore = load_config(_config(tmp_path, text)).restore
+
+    assert (restore.assets_dir, restore.assets_url, restore.link_style) == (tmp_path / "site/img", "/img/", "replace")
+    assert restore.archives == (ArchiveSettings("Local", "http://127.0.0.1:8080/web/", 6.0),)
+    assert restore.reject_digests == frozenset({"a" * 64})
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("  link_style: inline\n", "restore.link_style: Input should be 'replace' or 'append'"),
+        ("  archives: [{name: X, url: 'ftp://x/'}]\n", "restore.archives[0].url: must be an absolute http(s) URL"),
+        ("  archives: [{name: X, url: 'http://x/', requests_per_minute: 0}]\n", "requests_per_minute"),
+        ("  reject_digests: [abc]\n", "restore.reject_digests: 'abc' is not a SHA-256 digest"),
+    ],
+)
+def test_bad_restore_settings_name_the_key(tmp_path: Path, section: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(_config(tmp_path, "posts:\n  paths: [posts]\nrestore:\n" + section))
 
 
 def test_fetch_settings_are_read(tmp_path: Path) -> None:
@@ -89,7 +121,7 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
         ),
         (
             "posts:\n  paths: [posts]\nfetcher: {}\n",
-            r"fetcher: unknown key \(known keys: fetch, health, links, output, pack, posts, report\)",
+            r"fetcher: unknown key \(known keys: fetch, health, links, output, pack, posts, report, restore\)",
         ),
         ("posts:\n  paths: posts\n", r"posts\.paths: Input should be a valid list"),
         ("posts:\n  paths: []\n", r"posts\.paths: List should have at least 1 item"),

@@ -7,12 +7,9 @@ import contextlib
 import gzip
 import io
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +26,8 @@ from archiver.config import Config, ExtractSettings, PackSettings
 from archiver.errors import InputError, OutputError
 from archiver.history import History
 from archiver.pack import ARCHIVE_DIR, INDEX_DIR
-from tests.conftest import REPO, Web
+from tests.conftest import Web
+from tests.pywb import serving
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
 
 PATHS = ["/ok.html", "/image.png", "/gzip", "/chunked", "/redirect/3", "/status/404", "/huge/500000", "/reset"]
@@ -227,55 +225,12 @@ def test_files_rotate_at_the_configured_size(web: Web, tmp_path: Path) -> None:
 
 # --- replay in a real pywb ---------------------------------------------------------
 
-PYWB = Path(os.environ.get("ARCHIVER_PYWB", REPO / ".venv-pywb" / "bin" / "wayback"))
-
 
 @pytest.fixture(scope="module")
 def pywb(archived: Archived, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A pywb serving the run's output folder as the collection `web`."""
     with serving(archived.folder, tmp_path_factory.mktemp("pywb")) as base:
         yield base
-
-
-@contextlib.contextmanager
-def serving(output: Path, root: Path) -> Iterator[str]:
-    """Run a real pywb over an output folder (as the collection `web`); its base URL."""
-    if not PYWB.exists():
-        if os.environ.get("ARCHIVER_REQUIRE_PYWB"):
-            pytest.fail(f"pywb is required but not found at {PYWB}")
-        pytest.skip(f"pywb not found at {PYWB} (install it in .venv-pywb or set ARCHIVER_PYWB)")
-    (root / "collections").mkdir(parents=True)
-    (root / "collections" / "web").symlink_to(output)
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(PYWB), "--bind", "127.0.0.1", "--port", str(port), "-d", str(root)],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield _wait_until_ready(process, f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], base: str) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"pywb exited with {process.returncode}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(base + "/", timeout=1).status_code == 200:
-                return base
-        time.sleep(0.1)
-    pytest.fail("pywb did not answer within 30 s")
 
 
 def _replay(base: str, timestamp: str, url: str) -> tuple[int, dict[str, str], bytes]:

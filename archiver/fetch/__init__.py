@@ -190,8 +190,9 @@ class Fetcher:
             capture.close()
             raise
 
-    async def fetch(self, url: str, urgent: bool = False) -> Capture:
-        """Fetch one URL, following redirects and retrying where that can help.
+    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
+        """Fetch one URL, following redirects (unless not to `follow` them) and retrying
+        where that can help.
 
         An `urgent` fetch (a probe that other captures wait on) goes to the front of the
         host's queue instead of waiting behind the host's other URLs.
@@ -205,7 +206,7 @@ class Fetcher:
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
         try:
-            attempt: _Attempt = await retrying(self._attempt, url, urgent)
+            attempt: _Attempt = await retrying(self._attempt, url, urgent, follow)
         except Exception as error:  # noqa: BLE001 - a fault with one URL must not end a nightly run
             _log.exception("unexpected error fetching %s", url)
             attempt = _Attempt(Status.NETWORK_ERROR, None, url, detail=f"internal error: {error!r}")
@@ -231,10 +232,10 @@ class Fetcher:
         # An answer from what the run already knows about a host would not change.
         return not attempt.from_memory and should_retry(attempt, self._settings.retry_codes)
 
-    async def _attempt(self, url: str, urgent: bool) -> _Attempt:
+    async def _attempt(self, url: str, urgent: bool, follow: bool) -> _Attempt:
         attempt = _Attempt(Status.NETWORK_ERROR, None, url, urgent=urgent)
         visited = {url}
-        while await self._exchange_into(attempt):
+        while await self._exchange_into(attempt) and follow:
             location = attempt.exchanges[-1].location()
             if location is None:
                 break
@@ -321,11 +322,12 @@ class Fetcher:
             yield
 
     async def _wait_turn(self, host: str) -> None:
-        if self._settings.host_delay <= 0:
+        delay = self._settings.host_delays.get(host, self._settings.host_delay)
+        if delay <= 0:
             return
         now = time.monotonic()
         start = max(now, self._next_request_at.get(host, now))
-        self._next_request_at[host] = start + self._settings.host_delay
+        self._next_request_at[host] = start + delay
         await asyncio.sleep(start - now)
 
     async def _exchange(self, request: httpx.Request) -> Exchange:
