@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -439,3 +440,93 @@ def test_a_hostile_url_is_restored_inside_the_assets_folder(tmp_path: Path, web:
     assert [p.read_bytes() for p in stored] == [OWN_IMAGE]
     assert stored[0].parent.parent == project.config.restore.assets_dir
     assert outcome.new_url.endswith(stored[0].name)
+
+
+# --- politeness ---------------------------------------------------------------------
+
+
+class StrictArchive(BaseHTTPRequestHandler):
+    """A web archive that rate-limits: its first answer is 429 with Retry-After; it holds one
+    capture of every URL asked, a picture of its own, and notes when each request came."""
+
+    times: list[float] = []  # noqa: RUF012 - one list per test, set by the test
+
+    def do_GET(self) -> None:
+        self.times.append(time.monotonic())
+        if len(self.times) == 1:
+            self._answer(429, b"slow down", "text/plain", {"Retry-After": "1"})
+        elif "/timemap/link/" in self.path:
+            url = self.path.split("/timemap/link/", 1)[1]
+            link = f'<http://{self.headers["Host"]}/web/20150101000000/{url}>; rel="memento"; '
+            link += 'datetime="Thu, 01 Jan 2015 00:00:00 GMT"'
+            self._answer(200, link.encode(), "application/link-format")
+        else:
+            shade = sum(self.path.encode()) % 256
+            image = picture(f"#{shade:02x}8040")
+            self._answer(200, image, "image/png", {"Memento-Datetime": "Thu, 01 Jan 2015 00:00:00 GMT"})
+
+    def _answer(self, code: int, body: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for name, value in {"Content-Type": kind, "Content-Length": str(len(body)), **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_archives_are_asked_at_their_rate_and_retry_after_is_honoured(tmp_path: Path, web: Web) -> None:
+    StrictArchive.times = []
+    urls = [f"http://photos.test/p{n}.png" for n in range(3)]
+    with serve(StrictArchive) as address:
+        archives = (ArchiveSettings("Strict", f"{address}/web/", requests_per_minute=300),)  # one each 0.2 s
+        project = _project(tmp_path, web, archives, text="".join(f"![p]({url})\n" for url in urls))
+        _all_dead(project, urls)
+        fetch = web.settings(retry_after_max=5.0)
+        summary = restore.restore(project.config.model_copy(update={"fetch": fetch}), restore.Scope())
+
+    assert [o.state for o in summary.outcomes] == ["restored"] * 3
+    times = StrictArchive.times
+    assert len(times) == 7  # the refused TimeMap, its retry, two more TimeMaps and three captures
+    assert times[1] - times[0] >= 1.0  # Retry-After
+    assert min(later - earlier for earlier, later in zip(times, times[1:], strict=False)) >= 0.19
+
+
+# --- command line and report ----------------------------------------------------------
+
+
+def test_the_command_says_what_became_of_each_url_and_writes_the_report(
+    blog: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["restore", "--config", _write_config(blog)])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"restored  {IMAGES['closest']} -> /assets/restored/photos.test/diagram-" in out
+    assert f"not-found {IMAGES['never']}" in out
+    assert "rejected" in out and "the archived answer is 404, not 200" in out
+    assert out.rstrip().endswith("changed 1 posts")
+    document = json.loads((blog.config.output_dir / "restore.json").read_text(encoding="utf-8"))
+    assert (document["schema"], document["version"]) == ("archiver/restore", 1)
+    assert document["totals"] == {"restored": 6, "rejected": 3, "not-found": 1, "unavailable": 0}
+    by_url = {o["url"]: o for o in document["outcomes"]}
+    assert by_url[IMAGES["closest"]]["captured_at"] == "2015-06-15T12:00:00Z"
+    assert by_url[IMAGES["removed"]]["rejected"][0]["reason"].endswith("a placeholder")
+    markdown = (blog.config.output_dir / "restore.md").read_text(encoding="utf-8")
+    assert "**6** restored · **3** rejected · **1** not-found · **0** unavailable" in markdown
+    assert "### Rejected captures" in markdown
+
+
+def test_failing_urls_wait_for_include_failing(tmp_path: Path, web: Web, archive: str) -> None:
+    project = _project(tmp_path, web, (ArchiveSettings("Test Wayback", archive, 6000.0),),
+                       text=f"---\ndate: {POST_DATE}\n---\n![D]({IMAGES['closest']})\n")  # fmt: skip
+    project.config = project.config.model_copy(update={"health": HealthSettings(dead_after_checks=2)})
+    _all_dead(project, [IMAGES["closest"]])  # one failure: failing, not dead, under this policy
+
+    assert project.run().outcomes == ()
+    assert project.post.read_bytes() == project.original
+
+    (outcome,) = project.run(include_failing=True).outcomes
+    assert outcome.state == "restored"
+    assert outcome.new_url.encode() in project.post.read_bytes()

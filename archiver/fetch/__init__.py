@@ -148,6 +148,7 @@ class Fetcher:
         self._hosts = HostMemory()
         self._host_slots: dict[str, HostSlots] = {}
         self._next_request_at: dict[str, float] = {}
+        self._held_until: dict[str, float] = {}  # a rate-limited host's Retry-After, for all its requests
         self._robots = RobotsRules(self._client, user_agent(settings.contact)) if settings.robots else None
 
     async def __aenter__(self) -> Fetcher:
@@ -284,6 +285,8 @@ class Fetcher:
             return False
         self._hosts.record(host, origin, Status.OK, "")
         self._take(attempt, exchange)
+        if exchange.code in (429, 503):
+            self._hold_host(host, attempt.retry_after)
         return not exchange.truncated and attempt.status is not Status.BROKEN_REDIRECT
 
     async def _exchange_in_slot(
@@ -323,12 +326,23 @@ class Fetcher:
 
     async def _wait_turn(self, host: str) -> None:
         delay = self._settings.host_delays.get(host, self._settings.host_delay)
-        if delay <= 0:
+        while True:
+            now = time.monotonic()
+            start = max(now, self._held_until.get(host, now), self._next_request_at.get(host, now))
+            if delay > 0:
+                self._next_request_at[host] = start + delay
+            if start > now:
+                await asyncio.sleep(start - now)
+            if self._held_until.get(host, 0.0) <= time.monotonic():  # not told to wait meanwhile
+                return
+
+    def _hold_host(self, host: str, seconds: float | None) -> None:
+        """Keep every request to a rate-limited host (one with its own delay, such as a web
+        archive) waiting for as long as its Retry-After asks, up to the configured ceiling."""
+        if seconds is None or host not in self._settings.host_delays:
             return
-        now = time.monotonic()
-        start = max(now, self._next_request_at.get(host, now))
-        self._next_request_at[host] = start + delay
-        await asyncio.sleep(start - now)
+        until = time.monotonic() + min(seconds, self._settings.retry_after_max)
+        self._held_until[host] = max(self._held_until.get(host, 0.0), until)
 
     async def _exchange(self, request: httpx.Request) -> Exchange:
         date = dt.datetime.now(dt.UTC)
