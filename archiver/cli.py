@@ -185,8 +185,10 @@ def restore_command(args: argparse.Namespace) -> ExitCode:
                 print(f"archiver: warning: {edit.path}: {replacement.occurrence.source}: {reason}", file=sys.stderr)
         if args.dry_run:
             sys.stdout.write(edit.diff())
+    for problem in summary.problems:
+        print(f"archiver: error: {problem}", file=sys.stderr)
     print(summary)
-    return ExitCode.OK
+    return ExitCode.BAD_INPUT if summary.problems else ExitCode.OK
 
 
 def _fail_on_option(parser: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from archiver.cli import main
 from archiver.config import ArchiveSettings, Config, ExtractSettings, HealthSettings, RestoreSettings
 from archiver.history import History
 from archiver.model import FetchResult, Status
+from archiver.restore import rewrite
 from archiver.restore.assets import MANIFEST_FILE, asset_path
 from tests.conftest import Web
 from tests.pywb import Memento, web_archive
@@ -532,3 +533,25 @@ def test_failing_urls_wait_for_include_failing(tmp_path: Path, web: Web, archive
     (outcome,) = project.run(include_failing=True).outcomes
     assert outcome.state == "restored"
     assert outcome.new_url.encode() in project.post.read_bytes()
+
+
+def test_a_post_edited_during_the_restore_is_left_alone_and_the_others_are_repaired(
+    blog: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = blog.post.with_name("2016-03-02-more.md")
+    other.write_bytes(f"---\ndate: 2016-03-02\n---\n![D]({IMAGES['closest']})\n".encode())
+    planned = restore.plan_edit
+
+    def someone_edits_the_first_post(post: Path, replacements: list[rewrite.Replacement]) -> rewrite.Edit:
+        edit = planned(post, replacements)
+        if post == blog.post:  # an editor saves the post after it was read
+            post.write_bytes(post.read_bytes() + b"A new paragraph.\n")
+        return edit
+
+    monkeypatch.setattr(restore, "plan_edit", someone_edits_the_first_post)
+    code = main(["restore", "--config", _write_config(blog)])
+
+    assert code == 3
+    assert blog.post.read_bytes() == blog.original + b"A new paragraph.\n"
+    assert f"{blog.post}: changed since it was read; not rewritten" in capsys.readouterr().err
+    assert b"/assets/restored/photos.test/diagram-" in other.read_bytes()

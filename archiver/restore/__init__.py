@@ -28,6 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from archiver.config import Config, RestoreSettings
+from archiver.errors import InputError, OutputError
 from archiver.extract import extract
 from archiver.fetch import Fetcher
 from archiver.history import DeadPolicy, History, LinkVerdict, Verdict
@@ -103,6 +104,7 @@ class RestoreSummary:
     edits: tuple[Edit, ...]
     dry_run: bool
     assets: Path
+    problems: tuple[str, ...] = ()  # posts that could not be repaired, each with why
 
     @property
     def changed_posts(self) -> tuple[Edit, ...]:
@@ -161,8 +163,8 @@ def restore(config: Config, scope: Scope) -> RestoreSummary:
     outcomes = [_outcome(s, assets, reused.get(s.link.url)) for s in searches]
     if not scope.dry_run:
         _store(assets, pending, outcomes)
-    edits = _repair(extraction, outcomes, config.restore, scope.dry_run)
-    summary = RestoreSummary(tuple(outcomes), tuple(edits), scope.dry_run, assets.folder)
+    edits, problems = _repair(extraction, outcomes, config.restore, scope.dry_run)
+    summary = RestoreSummary(tuple(outcomes), tuple(edits), scope.dry_run, assets.folder, tuple(problems))
     if not scope.dry_run:
         report.write_all(summary, config.output_dir)
     return summary
@@ -323,7 +325,7 @@ def _store(assets: Assets, searches: list[_Search], outcomes: list[Outcome]) -> 
 
 def _repair(
     extraction: Extraction, outcomes: Sequence[Outcome], settings: RestoreSettings, dry_run: bool
-) -> list[Edit]:
+) -> tuple[list[Edit], list[str]]:
     """Point each post's citations of restored URLs at their new address."""
     links = {link.url: link for link in extraction.links}
     by_post: dict[Path, list[Replacement]] = defaultdict(list)
@@ -333,12 +335,17 @@ def _repair(
         append = outcome.kind is not LinkKind.IMAGE and settings.link_style == "append"
         for occurrence in links[outcome.url].occurrences:
             by_post[occurrence.post].append(Replacement(occurrence, outcome.new_url, append=append))
-    edits = [plan_edit(post, replacements) for post, replacements in sorted(by_post.items())]
-    if not dry_run:
-        for edit in edits:
-            if edit.changed:
+    edits, problems = [], []
+    for post, replacements in sorted(by_post.items()):
+        try:
+            edit = plan_edit(post, replacements)
+            if edit.changed and not dry_run:
                 apply_edit(edit)
-    return edits
+        except (InputError, OutputError) as error:  # this post stays as it was; the others are repaired
+            problems.append(str(error))
+            continue
+        edits.append(edit)
+    return edits, problems
 
 
 def _public_address(url: str) -> bool:

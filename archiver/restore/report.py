@@ -57,6 +57,7 @@ def to_document(summary: RestoreSummary) -> dict[str, Any]:
         "generated_at": iso(dt.datetime.now(dt.UTC)),
         "totals": {state: sum(o["state"] == state for o in outcomes) for state in STATES},
         "posts_changed": [str(edit.path) for edit in summary.changed_posts],
+        "posts_not_repaired": list(summary.problems),
         "outcomes": outcomes,
     }
 
