@@ -540,7 +540,7 @@ def test_a_post_edited_during_the_restore_is_left_alone_and_the_others_are_repai
 ) -> None:
     other = blog.post.with_name("2016-03-02-more.md")
     other.write_bytes(f"---\ndate: 2016-03-02\n---\n![D]({IMAGES['closest']})\n".encode())
-    planned = restore.plan_edit
+    planned = rewrite.plan_edit
 
     def someone_edits_the_first_post(post: Path, replacements: list[rewrite.Replacement]) -> rewrite.Edit:
         edit = planned(post, replacements)
