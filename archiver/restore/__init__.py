@@ -117,9 +117,9 @@ class RestoreSummary:
             counts[outcome.state] += 1
         verb = "would change" if self.dry_run else "changed"
         return (
-            f"{len(self.outcomes)} URLs to restore: {counts['restored']} restored, {counts['rejected']} with only unusable "
-            f"captures, {counts['not-found']} not found anywhere, {counts['unavailable']} not asked (archive "
-            f"unavailable); {verb} {len(self.changed_posts)} posts"
+            f"{len(self.outcomes)} URLs to restore: {counts['restored']} restored, "
+            f"{counts['rejected']} with only unusable captures, {counts['not-found']} not found anywhere, "
+            f"{counts['unavailable']} not asked (archive unavailable); {verb} {len(self.changed_posts)} posts"
         )
 
 

@@ -66,7 +66,7 @@ def to_markdown(document: dict[str, Any]) -> str:
     """A short Markdown summary: totals, then each URL with what became of it."""
     totals = document["totals"]
     lines = [
-        f"## Restore: {len(document['outcomes'])} dead URLs",
+        f"## Restore: {len(document['outcomes'])} URLs",
         "",
         " · ".join(f"**{totals[state]}** {state}" for state in STATES),
         "",
