@@ -77,6 +77,8 @@ MEMENTOS = [
     Memento("http://imgur.test/removed.png", "20160220000001", PLACEHOLDER),
     Memento(IMAGES["moved"], "20160101000000", status=301, location="http://cdn.photos.test/moved.gif"),
     Memento("http://cdn.photos.test/moved.gif", "20160101000005", MOVED, content_type="image/gif"),
+    # before the redirect was captured, but much further from it than the capture above
+    Memento("http://cdn.photos.test/moved.gif", "20100101000000", NOT_FOUND_PAGE, status=404, content_type="text/html"),
     Memento(IMAGES["query"], "20151111000000", QUERY),
     Memento(IMAGES["soft-404"], "20150101000000", NOT_FOUND_PAGE, content_type="text/html"),
     Memento(PAGE, "20150505000000", ESSAY, content_type="text/html; charset=utf-8"),
@@ -228,12 +230,13 @@ def test_a_dry_run_prints_the_diff_and_changes_nothing(blog: Project, capsys: py
     assert code == 0
     assert blog.post.read_bytes() == blog.original
     assert not blog.config.restore.assets_dir.exists()
+    assert not (blog.config.output_dir / "restore.json").exists()
     assert f"-![Diagram]({IMAGES['closest']})" in out
     assert "+![Diagram](/assets/restored/photos.test/diagram-" in out
     assert "would change 1 posts" in out
 
 
-def test_a_second_restore_changes_nothing_and_asks_no_archive(blog: Project) -> None:
+def test_a_second_restore_changes_nothing_and_asks_only_about_what_is_still_missing(blog: Project) -> None:
     first = blog.outcomes(blog.run())
     repaired = blog.post.read_bytes()
     files = sorted(p.relative_to(blog.site) for p in blog.site.rglob("*"))
@@ -555,3 +558,63 @@ def test_a_post_edited_during_the_restore_is_left_alone_and_the_others_are_repai
     assert blog.post.read_bytes() == blog.original + b"A new paragraph.\n"
     assert f"{blog.post}: changed since it was read; not rewritten" in capsys.readouterr().err
     assert b"/assets/restored/photos.test/diagram-" in other.read_bytes()
+
+
+# --- a hostile or failing archive ---------------------------------------------------------
+
+GOOD_TIMEMAP_ENTRY = '<{base}20150101000000/{url}>; rel="memento"; datetime="Thu, 01 Jan 2015 00:00:00 GMT"'
+
+
+class HostileArchive(BaseHTTPRequestHandler):
+    """A web archive whose answers are broken in the ways archives' answers break."""
+
+    def do_GET(self) -> None:
+        base = f"http://{self.headers['Host']}/web/"
+        if "/timemap/link/" in self.path:
+            url = self.path.split("/timemap/link/", 1)[1]
+            entries = [
+                '<http://[::1/web/20140101000000/x>; rel="memento"; datetime="Wed, 01 Jan 2014 00:00:00 GMT"',
+                f'<{base}99991231000000/{url}>; rel="memento"; datetime="Fri, 31 Dec 9999 23:59:59 -0100"',
+                GOOD_TIMEMAP_ENTRY.format(base=base, url=url),
+                "<unterminated; rel=",
+            ]
+            if url.endswith("garbage.png"):
+                entries = ["\x00\x01 not a timemap at all"]
+            self._answer(200, "\n".join(entries).encode(), "application/link-format")
+        elif "badhost" in self.path:
+            self._answer(302, b"", "text/plain", {"Location": "http://[oops/b.png"})
+        elif "busy" in self.path:
+            self._answer(503, b"busy", "text/plain")  # the archive's own trouble: no Memento-Datetime
+        else:
+            image = picture(f"#{sum(self.path.encode()) % 256:02x}6699")
+            self._answer(200, image, "image/png", {"Memento-Datetime": "Thu, 01 Jan 2015 00:00:00 GMT"})
+
+    def _answer(self, code: int, body: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for name, value in {"Content-Type": kind, "Content-Length": str(len(body)), **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_hostile_archive_costs_a_url_its_restore_never_the_run(tmp_path: Path, web: Web) -> None:
+    urls = {name: f"http://photos.test/{name}.png" for name in ("fine", "garbage", "badhost", "busy")}
+    with serve(HostileArchive) as address:
+        project = _project(tmp_path, web, (ArchiveSettings("Hostile", f"{address}/web/", 6000.0),),
+                           text="".join(f"![x]({url})\n" for url in urls.values()))  # fmt: skip
+        _all_dead(project, list(urls.values()))
+        outcomes = project.outcomes(project.run())
+
+    assert outcomes[urls["fine"]].state == "restored"  # past the malformed entries around its good one
+    assert outcomes[urls["fine"]].captured_at == "2015-01-01T00:00:00Z"
+    assert outcomes[urls["garbage"]].state == "not-found"
+    assert outcomes[urls["badhost"]].state == "rejected"
+    assert (
+        outcomes[urls["badhost"]].rejections[0].reason.startswith("a redirect to an invalid URL 'http://[oops/b.png'")
+    )
+    busy = outcomes[urls["busy"]]
+    assert (busy.state, busy.rejections) == ("unavailable", ())  # the archive's trouble, not the capture's
+    assert busy.unavailable[0].startswith("Hostile: answered 503")

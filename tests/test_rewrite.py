@@ -491,3 +491,14 @@ def test_every_byte_outside_the_replaced_spans_is_unchanged(
     either_written = b"(?:" + b"|".join(re.escape(written) for written in MESSY_WRITTEN) + b")"
     assert re.fullmatch(either_written.join(re.escape(piece) for piece in pieces), edit.before, re.DOTALL)
     assert (len(pieces) - 1, edit.after.count(MESSY_DEAD.encode())) == (2, 3)
+
+
+def test_an_archived_link_to_another_capture_of_the_url_counts_as_repaired(tmp_path: Path) -> None:
+    earlier = f"https://archive.test/web/20140101000000/{DEAD}"
+    later = f"https://archive.test/web/20150101000000/{DEAD}"
+    path = write_post(tmp_path, FRONT + f"See [it]({DEAD}) ([archived]({earlier})).\n")
+
+    edit = repair(path, new=later, append=True)
+
+    assert not edit.changed
+    assert reasons(edit) == [ALREADY_REPAIRED]

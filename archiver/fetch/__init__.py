@@ -285,8 +285,8 @@ class Fetcher:
             return False
         self._hosts.record(host, origin, Status.OK, "")
         self._take(attempt, exchange)
-        if exchange.code in (429, 503):
-            self._hold_host(host, attempt.retry_after)
+        if exchange.code in (429, 503):  # without Retry-After, as long as the longest backoff
+            self._hold_host(host, attempt.retry_after or self._settings.backoff_max)
         return not exchange.truncated and attempt.status is not Status.BROKEN_REDIRECT
 
     async def _exchange_in_slot(
@@ -336,10 +336,10 @@ class Fetcher:
             if self._held_until.get(host, 0.0) <= time.monotonic():  # not told to wait meanwhile
                 return
 
-    def _hold_host(self, host: str, seconds: float | None) -> None:
+    def _hold_host(self, host: str, seconds: float) -> None:
         """Keep every request to a rate-limited host (one with its own delay, such as a web
         archive) waiting for as long as its Retry-After asks, up to the configured ceiling."""
-        if seconds is None or host not in self._settings.host_delays:
+        if host not in self._settings.host_delays:
             return
         until = time.monotonic() + min(seconds, self._settings.retry_after_max)
         self._held_until[host] = max(self._held_until.get(host, 0.0), until)

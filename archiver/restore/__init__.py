@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -35,14 +36,17 @@ from archiver.history import DeadPolicy, History, LinkVerdict, Verdict
 from archiver.model import Extraction, Link, LinkKind
 from archiver.restore import report
 from archiver.restore.assets import Assets, StoredAsset, iso, now_iso
-from archiver.restore.captures import Candidate, OwnArchive, Retrieved, WebArchive, by_preference
+from archiver.restore.captures import Candidate, Lookup, OwnArchive, Retrieved, WebArchive, by_preference
 from archiver.restore.rewrite import Edit, Replacement, apply_edit, plan_edit
 from archiver.restore.verify import Accepted, Judgement, Rejected, judge_image, judge_page, placeholder_redirect
 
 __all__ = ["Outcome", "Rejection", "RestoreSummary", "Scope", "restore"]
 
+_log = logging.getLogger(__name__)
+
 TRIES_PER_PLACE = 5  # captures tried per place and URL before moving on: archives rate-limit hard
 REDIRECTS_FOLLOWED = 3  # captured redirects followed from one capture
+REDIRECT_CAPTURES_TRIED = 3  # captures of a redirect's target tried, nearest the redirect first
 _PLACEHOLDER_ROUNDS = 3
 
 
@@ -186,7 +190,9 @@ class _Finder:
     def __init__(self, config: Config, searches: list[_Search]) -> None:
         self._config = config
         self._searches = searches
+        self._lookups: dict[tuple[str, str], Lookup] = {}
         self._retrieved: dict[tuple[str, str], Retrieved] = {}
+        self._refusals: dict[tuple[str, str], str] = {}  # captures judged unusable: their bytes are let go
         self._banned: dict[str, str] = {}  # payload SHA-256 -> why it is a placeholder
 
     async def run(self) -> None:
@@ -208,54 +214,88 @@ class _Finder:
 
     async def _search(self, search: _Search) -> None:
         search.found, search.rejections, search.unavailable = None, [], []
-        for place in self._places(search.link):
-            lookup = await place.lookup(search.link.url)
-            if lookup.problem:
-                search.unavailable.append(lookup.problem)
-                continue
-            for candidate in by_preference(lookup.candidates, search.target)[:TRIES_PER_PLACE]:
-                found = await self._try(place, candidate, search)
-                if found is not None:
-                    search.found = found
+        try:
+            for place in self._places(search.link):
+                if await self._search_in(place, search):
                     return
+        except Exception as error:  # noqa: BLE001 - a fault with one URL must not end the restore
+            _log.exception("unexpected error restoring %s", search.link.url)
+            search.found = None
+            search.unavailable.append(f"internal error looking for {search.link.url}: {error!r}")
+
+    async def _search_in(self, place: OwnArchive | WebArchive, search: _Search) -> bool:
+        """Try the place's captures in order of preference; True once one is usable."""
+        lookup = await self._lookup(place, search.link.url)
+        if lookup.problem:
+            search.unavailable.append(lookup.problem)
+            return False
+        for candidate in by_preference(lookup.candidates, search.target)[:TRIES_PER_PLACE]:
+            found = await self._try(place, candidate, search)
+            if isinstance(found, str):  # the place stopped answering: the next place, not the next capture
+                search.unavailable.append(found)
+                return False
+            if found is not None:
+                search.found = found
+                return True
+        return False
 
     def _places(self, link: Link) -> list[OwnArchive | WebArchive]:
         own_usable = link.kind is LinkKind.IMAGE or _public_address(self._config.report.replay_url)
         return ([self._own] if own_usable else []) + list(self._archives)
 
+    async def _lookup(self, place: OwnArchive | WebArchive, url: str) -> Lookup:
+        key = (place.name, url)
+        if key not in self._lookups:
+            self._lookups[key] = await place.lookup(url)
+        return self._lookups[key]
+
     async def _retrieve(self, place: OwnArchive | WebArchive, candidate: Candidate) -> Retrieved:
-        key = (candidate.source, candidate.raw_address or candidate.address)
+        key = _key(candidate)
         if key not in self._retrieved:
             self._retrieved[key] = await place.retrieve(candidate)
         return self._retrieved[key]
 
-    async def _try(self, place: OwnArchive | WebArchive, candidate: Candidate, search: _Search) -> _Found | None:
-        """The capture, following its captured redirects, if it holds the real thing."""
+    async def _try(self, place: OwnArchive | WebArchive, candidate: Candidate, search: _Search) -> _Found | str | None:
+        """The capture, following its captured redirects, if it holds the real thing; the
+        place's problem when the place itself failed; None when the capture is unusable."""
         retrieved = await self._retrieve(place, candidate)
         for _ in range(REDIRECTS_FOLLOWED):
+            if retrieved.place_failed:
+                return retrieved.problem
             if retrieved.redirect_to is None:
                 break
-            if placeholder_redirect(search.link.url, retrieved.redirect_to):
-                _reject(search, retrieved, f"redirected to {retrieved.redirect_to}, a placeholder")
-                return None
-            followed = await self._follow(place, retrieved)
+            refusal = _refused_redirect(search.link, retrieved.redirect_to)
+            followed = None if refusal else await self._follow(place, retrieved)
             if followed is None:
-                _reject(search, retrieved, f"redirected to {retrieved.redirect_to}, which has no capture")
+                _reject(search, retrieved, refusal or f"redirected to {retrieved.redirect_to}, which has no capture")
                 return None
             retrieved = followed
+        if retrieved.place_failed:
+            return retrieved.problem
         judgement = self._judge(search.link, retrieved)
         if isinstance(judgement, Rejected):
+            self._refusals[_key(retrieved.candidate)] = judgement.reason
+            self._retrieved[_key(retrieved.candidate)] = replace(retrieved, body=b"")
             _reject(search, retrieved, judgement.reason)
             return None
         return _Found(retrieved, judgement, candidate)
 
     async def _follow(self, place: OwnArchive | WebArchive, retrieved: Retrieved) -> Retrieved | None:
+        """The capture of a captured redirect's target nearest the redirect's own capture."""
         assert retrieved.redirect_to is not None
-        lookup = await place.lookup(retrieved.redirect_to)
-        nearest = by_preference(lookup.candidates, retrieved.when)
-        return await self._retrieve(place, nearest[0]) if nearest else None
+        lookup = await self._lookup(place, retrieved.redirect_to)
+        nearest = sorted(lookup.candidates, key=lambda c: abs(c.when - retrieved.when))
+        followed = None
+        for candidate in nearest[:REDIRECT_CAPTURES_TRIED]:
+            followed = await self._retrieve(place, candidate)
+            if followed.code == 200 or followed.place_failed:
+                break
+        return followed
 
     def _judge(self, link: Link, retrieved: Retrieved) -> Judgement:
+        refused = self._refusals.get(_key(retrieved.candidate))
+        if refused is not None:
+            return Rejected(refused)
         if link.kind is not LinkKind.IMAGE:
             return judge_page(retrieved)
         judgement = judge_image(retrieved, self._config.restore.reject_digests)
@@ -286,6 +326,24 @@ def _reject(search: _Search, retrieved: Retrieved, reason: str) -> None:
     search.rejections.append(Rejection(candidate.source, candidate.address, iso(retrieved.when), reason))
 
 
+def _key(candidate: Candidate) -> tuple[str, str]:
+    return candidate.source, candidate.raw_address or candidate.address
+
+
+def _refused_redirect(link: Link, target: str) -> str:
+    """Why a captured redirect from `link` to `target` cannot lead to its content ("" when it can)."""
+    if placeholder_redirect(link.url, target):
+        return f"redirected to {target}, a placeholder"
+    if link.kind is not LinkKind.IMAGE and _is_front_page(target) and not _is_front_page(link.url):
+        return f"redirected to the front page {target}, not the page"
+    return ""
+
+
+def _is_front_page(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.path in ("", "/") and not parts.query
+
+
 def _outcome(search: _Search, assets: Assets, stored: StoredAsset | None) -> Outcome:
     link, verdict = search.link, search.verdict.verdict
     if stored is not None:
@@ -295,10 +353,11 @@ def _outcome(search: _Search, assets: Assets, stored: StoredAsset | None) -> Out
     if search.found is None:
         return Outcome(link.url, link.kind, verdict, rejections=rejections, unavailable=unavailable)
     found = search.found
-    first = found.first
+    taken = found.retrieved.candidate  # after captured redirects: the capture whose bytes these are
     is_image = link.kind is LinkKind.IMAGE
-    new_url = assets.planned(link.url, found.judgement.extension)[1] if is_image else first.address
-    return Outcome(link.url, link.kind, verdict, new_url, first.source, first.address, iso(found.retrieved.when),
+    # a reader following a link goes through the original URL's capture, redirect and all
+    new_url = assets.planned(link.url, found.judgement.extension)[1] if is_image else found.first.address
+    return Outcome(link.url, link.kind, verdict, new_url, taken.source, taken.address, iso(found.retrieved.when),
                    rejections=rejections, unavailable=unavailable)  # fmt: skip
 
 

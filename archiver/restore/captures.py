@@ -12,6 +12,7 @@ A place that cannot answer is a value (`Lookup.problem`), never an exception.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import json
@@ -20,16 +21,16 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import surt
-from httplink import parse_link_header
+from httplink import Link, parse_link_header
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from archiver.config import ArchiveSettings
 from archiver.fetch import REDIRECT_CODES, Capture, Fetcher
-from archiver.model import WarcLocation
+from archiver.model import Status, WarcLocation
 from archiver.pack import ARCHIVE_DIR, INDEX_DIR
 
 OWN_ARCHIVE = "own archive"
@@ -66,6 +67,7 @@ class Retrieved:
     body: bytes = b""
     redirect_to: str | None = None  # a captured redirect's target, an absolute URL of the original web
     problem: str = ""  # why the capture could not be read; the other fields are then empty
+    place_failed: bool = False  # the problem is the archive's (down, rate-limiting), not the capture's
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class OwnArchive:
     def __init__(self, folder: Path, replay_url: str, limit: int) -> None:
         """`folder` is the output folder; `replay_url` where its captures are replayed ("" for
         nowhere); `limit` the most payload bytes read from one capture."""
+        self.name = OWN_ARCHIVE
         self._folder = folder
         self._replay_url = replay_url
         self._limit = limit
@@ -98,7 +101,7 @@ class OwnArchive:
     async def lookup(self, url: str) -> Lookup:
         """Every stored response for `url` (revisits add no payload and are left out)."""
         entries = self._entries().get(_url_key(url), [])
-        return Lookup(tuple(c for c in map(self._candidate, entries) if c is not None and c.url == url))
+        return Lookup(tuple(c for c in map(self._candidate, entries) if c is not None))
 
     async def retrieve(self, candidate: Candidate) -> Retrieved:
         """The stored answer of a capture."""
@@ -109,12 +112,14 @@ class OwnArchive:
                 stream.seek(candidate.location.offset)
                 record = next(iter(ArchiveIterator(stream)))
                 headers = record.http_headers
+                if headers is None:
+                    raise ValueError(f"a {record.rec_type} record, not an HTTP response")
                 body = record.content_stream().read(self._limit + 1)
-        except (OSError, StopIteration, ArchiveLoadFailed, zlib.error, EOFError) as error:
+                code = int(headers.get_statuscode() or 0) or None
+        except (OSError, StopIteration, ArchiveLoadFailed, zlib.error, EOFError, ValueError) as error:
             return Retrieved(candidate, candidate.when, problem=f"{path}: cannot read the record: {error}")
         if len(body) > self._limit:
             return Retrieved(candidate, candidate.when, problem=f"the payload is over {self._limit:,} bytes")
-        code = int(headers.get_statuscode() or 0) or None
         location = headers.get_header("Location") if code in REDIRECT_CODES else None
         return Retrieved(
             candidate,
@@ -183,8 +188,10 @@ class WebArchive:
             result = capture.result
             if result.code == 404:
                 return Lookup()
-            if result.code != 200 or not capture.exchanges:
+            if result.code != 200 or not capture.exchanges or result.status is Status.TOO_LARGE:
                 answer = f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
+                if result.status is Status.TOO_LARGE:
+                    answer = f"is over {self._limit:,} bytes"
                 return Lookup(problem=f"{self.name}: the TimeMap for {url} {answer}")
             text = _payload(capture, self._limit)
         finally:
@@ -212,33 +219,61 @@ class WebArchive:
         """The capture's answer, or None and the archive address it redirects to."""
         result = capture.result
         if result.code is None or not capture.exchanges:
-            return Retrieved(candidate, candidate.when, problem=f"{self.name}: {result.status}: {result.detail}"), ""
+            return self._failed(candidate, f"{result.status}: {result.detail}"), ""
         exchange = capture.exchanges[-1]
-        when = _memento_datetime(exchange.header("Memento-Datetime")) or candidate.when
+        stated = _memento_datetime(exchange.header("Memento-Datetime"))
+        if stated is None and result.code >= 400:  # the archive's own error page, not a capture
+            return self._failed(candidate, f"answered {result.code} for {exchange.url}, not with a capture"), ""
+        when = stated or candidate.when
         location = exchange.location()
         if location is not None:
-            target = urljoin(exchange.url, location)
-            inside = _MEMENTO_ADDRESS.match(target) if target.startswith(self._base) else None
-            if inside is not None and _same_url(inside["url"], candidate.url):
-                return None, target  # the archive's own redirect to the capture it has
-            original = inside["url"] if inside is not None else urljoin(candidate.url, location)
-            return Retrieved(candidate, when, code=result.code, redirect_to=original), ""
+            try:
+                return self._redirected(candidate, when, result.code, exchange.url, location)
+            except ValueError as error:
+                return Retrieved(candidate, when, problem=f"a redirect to an invalid URL {location!r}: {error}"), ""
         body = _payload(capture, self._limit)
         if body is None:
             return Retrieved(candidate, when, problem=f"the payload is over {self._limit:,} bytes"), ""
         return Retrieved(candidate, when, code=result.code, content_type=exchange.header("Content-Type"), body=body), ""
 
+    def _redirected(
+        self, candidate: Candidate, when: dt.datetime, code: int, address: str, location: str
+    ) -> tuple[Retrieved | None, str]:
+        """A redirect inside the archive to the same URL is followed (None and the address);
+        any other is a captured redirect, whose target is an URL of the original web."""
+        target = urljoin(address, location)
+        inside = _MEMENTO_ADDRESS.match(target) if target.startswith(self._base) else None
+        if inside is not None and _same_url(inside["url"], candidate.url):
+            return None, target  # the archive's own redirect to the capture it has
+        original = inside["url"] if inside is not None else urljoin(candidate.url, location)
+        return Retrieved(candidate, when, code=code, redirect_to=original), ""
+
+    def _failed(self, candidate: Candidate, why: str) -> Retrieved:
+        return Retrieved(candidate, candidate.when, problem=f"{self.name}: {why}", place_failed=True)
+
     def _mementos(self, url: str, timemap: str) -> Iterator[Candidate]:
-        try:
-            links = parse_link_header(timemap).links
-        except ValueError:
-            return
-        for link in links:
+        for link in _links_of(timemap):
             when = _memento_datetime(link["datetime"]) if "datetime" in link else None
             if "memento" not in link.rel or when is None:
                 continue
-            address = urljoin(self._base, link.target)
+            try:
+                address = urljoin(self._base, link.target)
+            except ValueError:
+                continue  # one malformed entry hides one capture, not the others
             yield Candidate(url, when, self.name, address, raw_address=_original_bytes_address(address))
+
+
+def _links_of(timemap: str) -> list[Link]:
+    """The entries of a TimeMap; when the whole does not parse, each line that does."""
+    try:
+        return list(parse_link_header(timemap).links)
+    except ValueError:
+        pass
+    links: list[Link] = []
+    for line in timemap.splitlines():
+        with contextlib.suppress(ValueError):
+            links.extend(parse_link_header(line.strip().rstrip(",")).links)
+    return links
 
 
 def _original_bytes_address(memento: str) -> str:
@@ -252,6 +287,8 @@ def _original_bytes_address(memento: str) -> str:
 def _payload(capture: Capture, limit: int) -> bytes | None:
     """The final answer's body with its content-encoding undone; None when over `limit`."""
     exchange = capture.exchanges[-1]
+    if exchange.truncated:
+        return None
     exchange.body.seek(0)
     raw = exchange.body.read(limit + 1)
     coding = (exchange.header("Content-Encoding") or "").strip().lower()
@@ -274,9 +311,9 @@ def _memento_datetime(value: str | None) -> dt.datetime | None:
         return None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    except (TypeError, ValueError, OverflowError):
         return None
-    return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _parse_timestamp(timestamp: str) -> dt.datetime:
@@ -284,11 +321,8 @@ def _parse_timestamp(timestamp: str) -> dt.datetime:
 
 
 def _same_url(first: str, second: str) -> bool:
-    def key(url: str) -> tuple[str, str, str, str]:
-        parts = urlsplit(url)
-        return (parts.hostname or "").removeprefix("www."), parts.path or "/", parts.query, str(parts.port or "")
-
-    return key(first) == key(second)
+    """The two addresses name one resource, as archives index them (scheme and www. aside)."""
+    return _url_key(first) == _url_key(second)
 
 
 def _absolute(base: str, location: str | None) -> str | None:

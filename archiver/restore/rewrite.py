@@ -50,7 +50,7 @@ _LABEL = re.compile(r"\[[^\[\]]*\]")
 _LINK_TAIL = re.compile(r"""[ \t]*(?:(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\))[ \t]*)?\)""")
 _START_TAG = re.compile(r"""<([a-zA-Z][\w-]*)(?=[\s/>])(?:"[^"]*"|'[^']*'|[^'">])*>""")
 _DESTINATION_OPENING = re.compile(r"\]\([ \t]*<?$")
-_ARCHIVED_LINK = re.compile(r' \(<a href="[^"]*">archived</a>\)| \(\[archived\]\([^()\s]*\)\)')
+_ARCHIVED_LINK = re.compile(r' \(<a href="(?P<html>[^"]*)">archived</a>\)| \(\[archived\]\((?P<md>[^()\s]*)\)\)')
 _ANCHOR_OPENING = re.compile(r"<a[\s>]", re.IGNORECASE)
 _ANCHOR_CLOSING = re.compile(r"</a\s*>", re.IGNORECASE)
 _VOID_ELEMENTS = frozenset({"img", "embed", "area", "input", "br", "hr", "wbr"})
@@ -540,19 +540,33 @@ def _appending(post: _Post, replacement: Replacement, citations: list[_Citation]
             continue
         address = _address_for(replacement, post.text[slice(*citation.span)])
         links.setdefault(point, citation.context.archived_link(address))
-    new = [_Splice(point, point, link) for point, link in links.items() if link not in _archived_links(post, point)]
+    original = replacement.occurrence.source
+    new = [
+        _Splice(point, point, link)
+        for point, link in links.items()
+        if not any(
+            there == link or _archives_the_same(address, original) for there, address in _archived_links(post, point)
+        )
+    ]
     if new:
         return new
     return ALREADY_REPAIRED if links else reasons[0]
 
 
-def _archived_links(post: _Post, point: int) -> set[str]:
-    """The archived links that follow `point`, one after another: several URLs may share a point."""
-    found: set[str] = set()
+def _archived_links(post: _Post, point: int) -> list[tuple[str, str]]:
+    """The archived links that follow `point`, one after another (several URLs may share a
+    point), each with its address."""
+    found: list[tuple[str, str]] = []
     while match := _ARCHIVED_LINK.match(post.text, point):
-        found.add(match.group())
+        found.append((match.group(), html.unescape(match["html"]) if match["html"] is not None else match["md"]))
         point = match.end()
     return found
+
+
+def _archives_the_same(address: str, original: str) -> bool:
+    """An archived link already there points at a capture of the same URL (a Wayback-style
+    address ends with it), though perhaps another capture than this restore chose."""
+    return bool(original) and address.endswith("/" + original)
 
 
 def _append_point(post: _Post, number: int, citation: _Citation) -> int | str:

@@ -1,7 +1,9 @@
 """Judge a recovered capture: is it really what the dead URL used to serve?
 
 An image must be a captured 200 whose bytes decode, all the way through, as an image of
-the type its Content-Type claims (SVG is parsed as XML with an `svg` root). A page (for
+the type its Content-Type claims (SVG is parsed safely as XML with an `svg` root and no
+script, event handler or embedded document, since it will be served from the blog's own
+site). A page (for
 links) must be a captured 200 that is not a parking page or a challenge. Captures that
 stand in for lost content are placeholders: a 1x1 spacer, bytes listed in
 `restore.reject_digests`, or a redirect to a file named as a placeholder
@@ -17,9 +19,10 @@ import re
 import warnings
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
+from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from archiver.health import page_of, status_by_content
 from archiver.model import FetchResult, Status
@@ -120,7 +123,7 @@ def _judge_raster(body: bytes, claim: str, digest: str) -> Judgement:
             image_format, size = _decoded_fully(body)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Rejected("the image is too large to decode safely (a decompression bomb?)")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as error:
+    except Exception as error:  # noqa: BLE001 - Pillow raises many kinds of error on hostile bytes
         return Rejected(f"the bytes do not decode as an image ({_short(error)})")
     actual = _MIME[image_format]
     if claim not in _NO_CLAIM and claim != actual:
@@ -151,11 +154,34 @@ def _openers() -> tuple[str, ...]:
 def _judge_svg(body: bytes, digest: str) -> Judgement:
     try:
         root = defusedxml.ElementTree.fromstring(body)
-    except (defusedxml.ElementTree.ParseError, defusedxml.DefusedXmlException, ValueError) as error:
+    except defusedxml.DefusedXmlException as error:
+        return Rejected(f"the SVG declares entities or external references, refused for safety ({_short(error)})")
+    except (defusedxml.ElementTree.ParseError, ValueError) as error:
         return Rejected(f"the bytes are not a well-formed SVG document ({_short(error)})")
-    if str(root.tag).rsplit("}", 1)[-1] != "svg":
+    if _local(root.tag) != "svg":
         return Rejected(f"the XML document is a <{root.tag}>, not an <svg> image")
+    active = next((what for element in root.iter() if (what := _active_content(element))), "")
+    if active:
+        # the file is served from the blog's own address: script in it would run as the blog
+        return Rejected(f"the SVG carries active content ({active}), which would run on the blog's site")
     return Accepted(_SVG, "svg", digest)
+
+
+def _active_content(element: Element) -> str:
+    name = _local(element.tag)
+    if name in ("script", "foreignObject", "iframe", "embed", "object"):
+        return f"<{name}>"
+    for attribute, value in element.attrib.items():
+        local = _local(attribute)
+        if local.lower().startswith("on"):
+            return f"the {local} attribute"
+        if local == "href" and value.strip().lower().startswith(("javascript:", "data:text/html")):
+            return f"a {value.strip()[:20]}… link"
+    return ""
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1]
 
 
 def _looks_like_svg(body: bytes) -> bool:
