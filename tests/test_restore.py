@@ -17,10 +17,11 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from PIL import Image
+from warcio.archiveiterator import ArchiveIterator
 
 from archiver import job, restore
 from archiver.cli import main
-from archiver.config import ArchiveSettings, Config, ExtractSettings, HealthSettings, RestoreSettings
+from archiver.config import ArchiveSettings, Config, ExtractSettings, HealthSettings, PackSettings, RestoreSettings
 from archiver.history import History
 from archiver.model import FetchResult, Status
 from archiver.restore import rewrite
@@ -618,3 +619,51 @@ def test_a_hostile_archive_costs_a_url_its_restore_never_the_run(tmp_path: Path,
     busy = outcomes[urls["busy"]]
     assert (busy.state, busy.rejections) == ("unavailable", ())  # the archive's trouble, not the capture's
     assert busy.unavailable[0].startswith("Hostile: answered 503")
+
+
+def moving_picture(path: str) -> bytes:
+    return picture("#00ff00" if path.endswith("photo.png") else "#0000ff", (32, 32))
+
+
+class MovingSite(BaseHTTPRequestHandler):
+    """An image host that moved its pictures: /old/… redirects to /new/…, where each has its own."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/old/"):
+            self.send_response(301)
+            self.send_header("Location", "/new/" + self.path.removeprefix("/old/"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = moving_picture(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_own_captures_behind_a_redirect_or_stored_as_revisits_come_back(tmp_path: Path, web: Web) -> None:
+    with counting_archive() as (archive, requests):
+        with serve(MovingSite) as site:
+            moved, plain = f"{site}/old/photo.png", f"{site}/new/other.png"
+            project = _project(tmp_path, web, (ArchiveSettings("Elsewhere", archive),),
+                               text=f"![M]({moved})\n![P]({plain})\n")  # fmt: skip
+            config = project.config.model_copy(update={"pack": PackSettings(recapture_after_days=30)})
+            job.run(config)
+            job.run(config)  # unchanged: the second captures are revisit records
+        job.run(config, store=False)
+        outcomes = project.outcomes(restore.restore(config, restore.Scope()))
+
+    revisits = 0
+    for warc in (config.output_dir / "archive").glob("*.warc.gz"):
+        with warc.open("rb") as stream:
+            revisits += sum(record.rec_type == "revisit" for record in ArchiveIterator(stream))
+    assert revisits == 2  # the newest captures of both hold no payload
+    assert [outcomes[url].state for url in (moved, plain)] == ["restored", "restored"]
+    assert _restored_file(project, outcomes[moved]) == moving_picture("/new/photo.png")
+    assert _restored_file(project, outcomes[plain]) == moving_picture("/new/other.png")
+    assert requests == []
