@@ -155,8 +155,9 @@ def restore(config: Config, scope: Scope) -> RestoreSummary:
         verdicts = {v.url: v for v in history.verdicts(DeadPolicy.of(config.health))}
     wanted = {Verdict.DEAD, Verdict.FAILING} if scope.include_failing else {Verdict.DEAD}
     kinds = {LinkKind.IMAGE, LinkKind.LINK} if scope.links else {LinkKind.IMAGE}
+    dates = {post.path: post.date for post in extraction.posts}
     searches = [
-        _Search(link, verdicts[link.url], _target_date(link, extraction, verdicts[link.url]))
+        _Search(link, verdicts[link.url], _target_date(link, dates, verdicts[link.url]))
         for link in extraction.fetchable
         if link.kind in kinds and link.url in verdicts and verdicts[link.url].verdict in wanted
     ]
@@ -174,10 +175,9 @@ def restore(config: Config, scope: Scope) -> RestoreSummary:
     return summary
 
 
-def _target_date(link: Link, extraction: Extraction, verdict: LinkVerdict) -> dt.datetime:
+def _target_date(link: Link, dates: dict[Path, dt.date | None], verdict: LinkVerdict) -> dt.datetime:
     """The moment whose content we want back: the end of the day of the earliest post citing
     the URL; without a dated post, when the URL was last seen alive; else now."""
-    dates = {post.path: post.date for post in extraction.posts}
     cited = [d for o in link.occurrences if (d := dates.get(o.post)) is not None]
     if cited:
         return dt.datetime.combine(min(cited), dt.time.max, tzinfo=dt.UTC)
