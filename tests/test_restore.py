@@ -577,6 +577,7 @@ class HostileArchive(BaseHTTPRequestHandler):
                 '<http://[::1/web/20140101000000/x>; rel="memento"; datetime="Wed, 01 Jan 2014 00:00:00 GMT"',
                 f'<{base}99991231000000/{url}>; rel="memento"; datetime="Fri, 31 Dec 9999 23:59:59 -0100"',
                 GOOD_TIMEMAP_ENTRY.format(base=base, url=url),
+                GOOD_TIMEMAP_ENTRY.format(base="http://elsewhere.test/web/", url=url).replace("2015", "2016"),
                 "<unterminated; rel=",
             ]
             if url.endswith("garbage.png"):
@@ -609,7 +610,7 @@ def test_a_hostile_archive_costs_a_url_its_restore_never_the_run(tmp_path: Path,
         _all_dead(project, list(urls.values()))
         outcomes = project.outcomes(project.run())
 
-    assert outcomes[urls["fine"]].state == "restored"  # past the malformed entries around its good one
+    assert outcomes[urls["fine"]].state == "restored"  # past the malformed entries, and one on another host
     assert outcomes[urls["fine"]].captured_at == "2015-01-01T00:00:00Z"
     assert outcomes[urls["garbage"]].state == "not-found"
     assert outcomes[urls["badhost"]].state == "rejected"

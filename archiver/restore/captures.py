@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import surt
 from httplink import Link, parse_link_header
@@ -258,8 +258,11 @@ class WebArchive:
                 continue
             try:
                 address = urljoin(self._base, link.target)
+                elsewhere = urlsplit(address).netloc != urlsplit(self._base).netloc
             except ValueError:
                 continue  # one malformed entry hides one capture, not the others
+            if elsewhere:
+                continue  # only the archive's own captures: its rate limit is the one configured
             yield Candidate(url, when, self.name, address, raw_address=_original_bytes_address(address))
 
 
