@@ -313,20 +313,29 @@ output: {{dir: archives}}
 # --- our own WARC files ---------------------------------------------------------------
 
 
+class Server(BaseHTTPRequestHandler):
+    """A request handler that answers in one call and keeps quiet about it."""
+
+    def answer(self, code: int, body: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for name, value in {"Content-Type": kind, "Content-Length": str(len(body)), **(headers or {})}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
 @contextlib.contextmanager
 def counting_archive() -> Iterator[tuple[str, list[str]]]:
     """A web archive that has nothing and writes down every request it gets."""
     requests: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(Server):
         def do_GET(self) -> None:
             requests.append(self.path)
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
+            self.answer(404, b"", "text/plain")
 
     with serve(Handler) as address:
         yield f"{address}/web/", requests
@@ -349,18 +358,11 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
 OWN_IMAGE = picture("gold", (64, 48))
 
 
-class ImageSite(BaseHTTPRequestHandler):
+class ImageSite(Server):
     """A blog's image host: one picture, at any path."""
 
     def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(OWN_IMAGE)))
-        self.end_headers()
-        self.wfile.write(OWN_IMAGE)
-
-    def log_message(self, *_: object) -> None:
-        pass
+        self.answer(200, OWN_IMAGE, "image/png")
 
 
 def test_images_captured_by_an_earlier_run_come_back_from_our_own_warcs(tmp_path: Path, web: Web) -> None:
@@ -451,7 +453,7 @@ def test_a_hostile_url_is_restored_inside_the_assets_folder(tmp_path: Path, web:
 # --- politeness ---------------------------------------------------------------------
 
 
-class StrictArchive(BaseHTTPRequestHandler):
+class StrictArchive(Server):
     """A web archive that rate-limits: its first answer is 429 with Retry-After; it holds one
     capture of every URL asked, a picture of its own, and notes when each request came."""
 
@@ -460,26 +462,16 @@ class StrictArchive(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.times.append(time.monotonic())
         if len(self.times) == 1:
-            self._answer(429, b"slow down", "text/plain", {"Retry-After": "1"})
+            self.answer(429, b"slow down", "text/plain", {"Retry-After": "1"})
         elif "/timemap/link/" in self.path:
             url = self.path.split("/timemap/link/", 1)[1]
             link = f'<http://{self.headers["Host"]}/web/20150101000000/{url}>; rel="memento"; '
             link += 'datetime="Thu, 01 Jan 2015 00:00:00 GMT"'
-            self._answer(200, link.encode(), "application/link-format")
+            self.answer(200, link.encode(), "application/link-format")
         else:
             shade = sum(self.path.encode()) % 256
             image = picture(f"#{shade:02x}8040")
-            self._answer(200, image, "image/png", {"Memento-Datetime": "Thu, 01 Jan 2015 00:00:00 GMT"})
-
-    def _answer(self, code: int, body: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(code)
-        for name, value in {"Content-Type": kind, "Content-Length": str(len(body)), **(headers or {})}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+            self.answer(200, image, "image/png", {"Memento-Datetime": "Thu, 01 Jan 2015 00:00:00 GMT"})
 
 
 def test_archives_are_asked_at_their_rate_and_retry_after_is_honoured(tmp_path: Path, web: Web) -> None:
@@ -566,7 +558,7 @@ def test_a_post_edited_during_the_restore_is_left_alone_and_the_others_are_repai
 GOOD_TIMEMAP_ENTRY = '<{base}20150101000000/{url}>; rel="memento"; datetime="Thu, 01 Jan 2015 00:00:00 GMT"'
 
 
-class HostileArchive(BaseHTTPRequestHandler):
+class HostileArchive(Server):
     """A web archive whose answers are broken in the ways archives' answers break."""
 
     def do_GET(self) -> None:
@@ -582,24 +574,14 @@ class HostileArchive(BaseHTTPRequestHandler):
             ]
             if url.endswith("garbage.png"):
                 entries = ["\x00\x01 not a timemap at all"]
-            self._answer(200, "\n".join(entries).encode(), "application/link-format")
+            self.answer(200, "\n".join(entries).encode(), "application/link-format")
         elif "badhost" in self.path:
-            self._answer(302, b"", "text/plain", {"Location": "http://[oops/b.png"})
+            self.answer(302, b"", "text/plain", {"Location": "http://[oops/b.png"})
         elif "busy" in self.path:
-            self._answer(503, b"busy", "text/plain")  # the archive's own trouble: no Memento-Datetime
+            self.answer(503, b"busy", "text/plain")  # the archive's own trouble: no Memento-Datetime
         else:
             image = picture(f"#{sum(self.path.encode()) % 256:02x}6699")
-            self._answer(200, image, "image/png", {"Memento-Datetime": "Thu, 01 Jan 2015 00:00:00 GMT"})
-
-    def _answer(self, code: int, body: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(code)
-        for name, value in {"Content-Type": kind, "Content-Length": str(len(body)), **(headers or {})}.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+            self.answer(200, image, "image/png", {"Memento-Datetime": "Thu, 01 Jan 2015 00:00:00 GMT"})
 
 
 def test_a_hostile_archive_costs_a_url_its_restore_never_the_run(tmp_path: Path, web: Web) -> None:
@@ -626,25 +608,14 @@ def moving_picture(path: str) -> bytes:
     return picture("#00ff00" if path.endswith("photo.png") else "#0000ff", (32, 32))
 
 
-class MovingSite(BaseHTTPRequestHandler):
+class MovingSite(Server):
     """An image host that moved its pictures: /old/… redirects to /new/…, where each has its own."""
 
     def do_GET(self) -> None:
         if self.path.startswith("/old/"):
-            self.send_response(301)
-            self.send_header("Location", "/new/" + self.path.removeprefix("/old/"))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        body = moving_picture(self.path)
-        self.send_response(200)
-        self.send_header("Content-Type", "image/png")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+            self.answer(301, b"", "text/plain", {"Location": "/new/" + self.path.removeprefix("/old/")})
+        else:
+            self.answer(200, moving_picture(self.path), "image/png")
 
 
 def test_own_captures_behind_a_redirect_or_stored_as_revisits_come_back(tmp_path: Path, web: Web) -> None:

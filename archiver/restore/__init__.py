@@ -32,6 +32,7 @@ from archiver.config import Config, RestoreSettings
 from archiver.errors import InputError, OutputError
 from archiver.extract import extract
 from archiver.fetch import Fetcher
+from archiver.fetch.network import is_public
 from archiver.history import DeadPolicy, History, LinkVerdict, Verdict
 from archiver.model import Extraction, Link, LinkKind
 from archiver.restore import report
@@ -413,7 +414,7 @@ def _public_address(url: str) -> bool:
     if not host or host == "localhost" or host.endswith(".localhost"):
         return False
     try:
-        return ipaddress.ip_address(host).is_global
+        return is_public(ipaddress.ip_address(host))
     except ValueError:
         return True
 
