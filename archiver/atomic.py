@@ -64,8 +64,13 @@ def _sync_folder(folder: Path) -> None:
     # The new file is in place by now: a folder that cannot be synced only makes the
     # rename less certain to survive a power cut, which is no reason to report failure.
     with contextlib.suppress(OSError):
-        handle = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
+        fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the names in `folder` (a file just created or renamed) survive a power cut."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)

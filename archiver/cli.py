@@ -33,10 +33,10 @@ from archiver.events import EventLog
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.model import Extraction
-from archiver.report import REPORT_FILES, Report
+from archiver.report import FORMATS, Report
 from archiver.restore import rewrite
 
-FORMATS = ("table", "json", "csv")
+EXTRACT_FORMATS = ("table", "json", "csv")
 FAIL_ON = {"dead": ("dead",), "failing": ("dead", "failing"), "never": ()}
 
 
@@ -176,7 +176,7 @@ def restore_command(args: argparse.Namespace) -> ExitCode:
     config = _config(args.config)
     scope = restore.Scope(links=args.links, include_failing=args.include_failing, dry_run=args.dry_run)
     with lock.exclusive(config.output_dir, "restore"):
-        summary = restore.restore(config, scope)
+        summary = job.restore(config, scope)
     for line in restore.summary_lines(summary):
         _say(args.quiet, line)
     for edit in summary.edits:
@@ -216,7 +216,7 @@ def _add_extract(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument(
         "--base-url", type=_absolute_url, metavar="URL", help="site address for posts without a front-matter link"
     )
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument("--format", choices=EXTRACT_FORMATS, default="table", help="output format (default: table)")
     parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     parser.set_defaults(handler=extract_command)
 
@@ -256,7 +256,8 @@ def report_command(args: argparse.Namespace) -> ExitCode:
 
 def _verdicts(built: Report, config: Config, fail_on: str, quiet: bool = False) -> ExitCode:
     _say(quiet, f"verdicts: {_counts(built)}")
-    _say(quiet, f"wrote {config.output_dir / REPORT_FILES['html']} (and .json, .csv, .md)")
+    others = ", ".join(Path(filename).suffix for name, (filename, _) in FORMATS.items() if name != "html")
+    _say(quiet, f"wrote {config.output_dir / FORMATS['html'][0]} (and {others})")
     return ExitCode.DEAD_LINKS if built.failing(FAIL_ON[fail_on]) else ExitCode.OK
 
 

@@ -8,13 +8,13 @@ flushed one by one, so a killed run leaves a readable log.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any, TextIO
 
 from archiver.errors import OutputError
 from archiver.model import FetchResult, Problem
+from archiver.times import utc_iso, utc_now
 
 
 class EventLog:
@@ -37,7 +37,7 @@ class EventLog:
         """Write one event line."""
         if self._stream is None:
             return
-        line = {"time": dt.datetime.now(dt.UTC).isoformat(), "event": name, **fields}
+        line = {"time": utc_iso(utc_now()), "event": name, **fields}
         self._stream.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
         self._stream.flush()
 
@@ -47,9 +47,9 @@ class EventLog:
 
     def checked(self, result: FetchResult) -> None:
         """One URL's outcome."""
-        capture = result.capture
+        stored = result.stored_at
         self.event(
             "checked", url=result.url, status=result.status.value, code=result.code, attempts=result.attempts,
             seconds=round(result.duration, 3), detail=result.detail,
-            warc=f"{capture.filename}@{capture.offset}" if capture else None,
+            warc=f"{stored.filename}@{stored.offset}" if stored else None,
         )  # fmt: skip

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from archiver.errors import InputError, OutputError
-from archiver.extract.listing import from_json
+from archiver.extract.listing import read_extraction
 from archiver.history import History
-from archiver.model import Extraction, Link, Post, WarcLocation
+from archiver.model import Extraction, Link, Post, RecordLocation
 from archiver.pack import ARCHIVE_DIR
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Cited pages"}
@@ -29,9 +29,9 @@ def export_wacz(output_dir: Path, links_file: Path, target: Path) -> int:
     warcs = sorted((output_dir / ARCHIVE_DIR).glob("*.warc.gz"))
     if not warcs:
         raise InputError(f"{output_dir / ARCHIVE_DIR}: no WARC files to export; run `archiver run` first")
-    extraction = _extraction(links_file)
+    extraction = read_extraction(links_file)
     with History.open(output_dir) as history:
-        captures = {url: location for url, (location, _, _) in history.latest_full_captures().items()}
+        captures = {url: prior.stored_at for url, prior in history.latest_full_captures().items()}
         captures |= _latest_revisits(history, extraction.fetchable)
     pages = list(_pages(extraction, captures))
     with tempfile.TemporaryDirectory() as scratch:
@@ -46,7 +46,7 @@ def validate_wacz(path: Path) -> None:
     _wacz("validate", "-f", str(path))
 
 
-def _pages(extraction: Extraction, captures: dict[str, WarcLocation]) -> Iterable[dict[str, str]]:
+def _pages(extraction: Extraction, captures: dict[str, RecordLocation]) -> Iterable[dict[str, str]]:
     posts = {post.path: post for post in extraction.posts}
     for link in extraction.fetchable:
         capture = captures.get(link.url)
@@ -62,21 +62,14 @@ def _title(link: Link, posts: dict[Path, Post]) -> str:
     return f"{text} (cited in {cited_in})"[:_TITLE_LIMIT]
 
 
-def _latest_revisits(history: History, links: Iterable[Link]) -> dict[str, WarcLocation]:
+def _latest_revisits(history: History, links: Iterable[Link]) -> dict[str, RecordLocation]:
     """Links whose latest capture is a revisit: the revisit stands for them too."""
     found = {}
     for link in links:
-        checks = [check for check in history.checks(link.url) if check.capture is not None]
-        if checks and checks[-1].capture is not None and checks[-1].capture.revisit:
-            found[link.url] = checks[-1].capture
+        stored = [check.stored_at for check in history.checks(link.url) if check.stored_at is not None]
+        if stored and stored[-1].revisit:
+            found[link.url] = stored[-1]
     return found
-
-
-def _extraction(links_file: Path) -> Extraction:
-    try:
-        return from_json(links_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InputError(f"{links_file}: cannot read the last extraction ({error}); run `archiver run` first") from None
 
 
 def _wacz(*args: str) -> None:

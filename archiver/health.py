@@ -8,8 +8,14 @@ The fetcher says what the server answered. This stage says what the answer means
 - a **bot wall**: a challenge page (Cloudflare, captchas ...) stands in front of the
   content; like 401, 403 and a 429 that never cleared, it is "unknown, needs a human",
   never dead;
-- an http -> https upgrade on the same host and path is simply ok.
+- an http -> https upgrade on the same host and path is simply ok;
+- **drift**: the page's text changed substantially since its last full capture (a
+  changed date, counter or advert does not count); the status stands, the result says
+  since when.
 
+Each of these is a rule in `RULES`, an ordered tuple of small functions from the
+evidence (the result, its page, what the site answers for a page that cannot exist,
+the page's last capture) to a finding; the first finding with a status decides it.
 Pages are read from the captured body (decoded, the first MiB only) as text and title.
 """
 
@@ -19,15 +25,19 @@ import asyncio
 import difflib
 import re
 import secrets
-import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from enum import Enum
+from pathlib import Path
 from posixpath import splitext
-from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 
-from archiver.fetch import Capture, Exchange, Fetcher
-from archiver.model import FetchResult, Status
+from archiver.bodies import decoded_body
+from archiver.model import Capture, Exchange, FetchBackend, FetchResult, PriorCapture, RecordLocation, Status
+from archiver.pack import UnreadableRecord, read_answer
+from archiver.sites import on_host, site_key
 
 READ_LIMIT = 1024 * 1024
 _COMPARED_CHARACTERS = 4000
@@ -80,12 +90,22 @@ def read_page(exchange: Exchange) -> Page:
 
 def page_of(raw: bytes, content_encoding: str | None, content_type: str | None) -> Page:
     """The page of a body as stored (content-encoding still applied)."""
-    html = _decoded(raw[:READ_LIMIT], content_encoding).decode(_charset(content_type), errors="replace")
+    decoded = decoded_body(raw[:READ_LIMIT], content_encoding, READ_LIMIT)
+    html = (decoded.data if decoded else b"").decode(_charset(content_type), errors="replace")
     soup = BeautifulSoup(html, "html.parser")
     for hidden in soup(["script", "style", "noscript"]):
         hidden.decompose()
     title = " ".join(soup.title.get_text().split()) if soup.title else ""
     return Page(title=title, text=" ".join(soup.get_text(" ").split()).lower(), html=html.lower())
+
+
+def stored_page(folder: Path, location: RecordLocation) -> Page | None:
+    """The page of an answer stored in the WARC files of `folder`; None when it cannot be read."""
+    try:
+        answer = read_answer(folder, location, READ_LIMIT)
+    except UnreadableRecord:
+        return None
+    return page_of(answer.body, None, answer.header("Content-Type")) if answer.body else None
 
 
 @dataclass(frozen=True)
@@ -98,41 +118,171 @@ class MissingPage:
     sent_elsewhere: bool  # redirected to another page, not merely to https or a trailing slash
 
 
-class Classifier:
-    """Sorts fetch results into health statuses, probing each site once for its soft-404."""
+@dataclass(frozen=True)
+class Evidence:
+    """What the rules judge one answer by."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
-        self._fetcher = fetcher
+    result: FetchResult
+    page: Page
+    missing: MissingPage | None = None  # None when the site says 404 for what does not exist, or was not asked
+    earlier: Page | None = None  # the last full capture's page, when its payload differs from this one
+    earlier_at: str = ""  # when that capture was made, ISO 8601
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a rule makes of the evidence: a status with its detail, or (status None) a note
+    that leaves the status as it is, such as drift."""
+
+    status: Status | None
+    detail: str = ""
+    drifted_from: str = ""
+
+
+class Needs(Enum):
+    """What a rule needs beyond the answer and its page, which the classifier fetches first."""
+
+    PAGE = "page"
+    PROBE = "probe"  # the site's answer for a page that cannot exist; asked only for a 2xx not yet decided
+    EARLIER = "earlier"  # the page of the URL's last full capture
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One health rule: a small function from evidence to a finding (None: no opinion)."""
+
+    judge: Callable[[Evidence], Finding | None]
+    needs: Needs = Needs.PAGE
+
+
+def parked_by_redirect(evidence: Evidence) -> Finding | None:
+    """Redirected to a domain marketplace on another host: parked."""
+    final_host = site_key(evidence.result.final_url)
+    on_marketplace = any(on_host(final_host, host) for host in _PARKING_HOSTS)
+    if on_marketplace and final_host != site_key(evidence.result.url):
+        return Finding(Status.PARKED, f"redirected to the domain marketplace {final_host}")
+    return None
+
+
+def bot_wall(evidence: Evidence) -> Finding | None:
+    """A challenge page stands in front of the content."""
+    page = evidence.page
+    if _is_wall(evidence.result.code, page):
+        return Finding(Status.BOT_WALL, f"a challenge page answered ({page.title or 'untitled'}); needs a human")
+    return None
+
+
+def parked_page(evidence: Evidence) -> Finding | None:
+    """A 2xx parking or for-sale page."""
+    code, page = evidence.result.code, evidence.page
+    if code is not None and 200 <= code < 300 and _is_parked(page):
+        return Finding(Status.PARKED, f"a parking page answered ({page.title or 'untitled'})")
+    return None
+
+
+def soft_404(evidence: Evidence) -> Finding | None:
+    """Answers like the site's page for what does not exist, or was sent where missing pages go."""
+    missing, result = evidence.missing, evidence.result
+    if missing is None:  # the site says 404 for what does not exist: its 200s are real
+        return None
+    if missing.sent_elsewhere:  # the site sends missing pages somewhere: did it send this one there?
+        if len(result.hops) > 1 and _same_place(result.final_url, missing.final_url):
+            return Finding(Status.SOFT_404, f"redirected where missing pages go, {missing.final_url}")
+        return None
+    if _looks_missing(evidence.page, missing, urlsplit(result.url).path):
+        return Finding(Status.SOFT_404, "answers like a page that cannot exist on the same site")
+    return None
+
+
+def upgraded_to_https(evidence: Evidence) -> Finding | None:
+    """Redirected from http to https on the same host and path only: simply ok."""
+    return Finding(Status.OK, "upgraded to https") if _only_upgraded(evidence.result) else None
+
+
+def drifted(evidence: Evidence) -> Finding | None:
+    """The text changed substantially since the last full capture."""
+    if evidence.earlier is None or not drift(evidence.page, evidence.earlier):
+        return None
+    return Finding(None, drifted_from=evidence.earlier_at)
+
+
+# The rules, in order: the first finding with a status decides it. A new rule goes here.
+RULES: tuple[Rule, ...] = (
+    Rule(parked_by_redirect),
+    Rule(bot_wall),
+    Rule(parked_page),
+    Rule(soft_404, Needs.PROBE),
+    Rule(upgraded_to_https),
+    Rule(drifted, Needs.EARLIER),
+)
+
+
+def judge_content(result: FetchResult, page: Page) -> Finding | None:
+    """The first status finding of the rules that need nothing but the answer and its page."""
+    evidence = Evidence(result, page)
+    findings = (rule.judge(evidence) for rule in RULES if rule.needs is Needs.PAGE)
+    return next((finding for finding in findings if finding is not None and finding.status is not None), None)
+
+
+def apply_findings(result: FetchResult, findings: list[Finding]) -> FetchResult:
+    """The result with the first finding's status and every finding's notes."""
+    decided = next((finding for finding in findings if finding.status is not None), None)
+    drifted_from = next((finding.drifted_from for finding in findings if finding.drifted_from), "")
+    if decided is not None and decided.status is not None:
+        result = replace(result, status=decided.status, detail=decided.detail)
+    return replace(result, drifted_from=drifted_from) if drifted_from else result
+
+
+EarlierPage = Callable[[RecordLocation], Page | None]
+
+
+class Classifier:
+    """Sorts fetch results into health statuses by the rules, probing each site once for
+    its soft-404 and reading a URL's last capture only when a rule needs it."""
+
+    def __init__(
+        self,
+        backend: FetchBackend,
+        earlier: Mapping[str, PriorCapture] | None = None,
+        earlier_page: EarlierPage | None = None,
+        rules: tuple[Rule, ...] = RULES,
+    ) -> None:
+        """`earlier` is each URL's last full capture, whose page `earlier_page` reads (for drift)."""
+        self._backend = backend
+        self._earlier = earlier or {}
+        self._earlier_page = earlier_page
+        self._rules = rules
         self._probes: dict[str, asyncio.Task[MissingPage | None]] = {}
 
     async def finish(self, capture: Capture) -> Capture:
-        """The capture, its result classified (a `Fetcher.fetch_all` finisher)."""
+        """The capture, its result classified (a `fetch_all` finisher)."""
         return replace(capture, result=await self.classify(capture))
 
     async def classify(self, capture: Capture) -> FetchResult:
         """The capture's result with the status its content shows."""
-        result = capture.result
-        if not capture.exchanges or result.code is None:
+        result, final = capture.result, capture.final
+        if final is None or result.code is None:
             return result
-        page = read_page(capture.exchanges[-1])
-        status, detail = status_by_content(result, page)
-        if status is None and 200 <= result.code < 300:
-            status, detail = await self._by_comparison(result, page)
-        if status is None and _only_upgraded(result):
-            status, detail = Status.OK, "upgraded to https"
-        return replace(result, status=status, detail=detail) if status is not None else result
+        evidence = Evidence(result, read_page(final))
+        findings: list[Finding] = []
+        for rule in self._rules:
+            decided = any(finding.status is not None for finding in findings)
+            evidence = await self._gathered(evidence, rule.needs, final, decided)
+            finding = rule.judge(evidence)
+            findings += [finding] if finding is not None else []
+        return apply_findings(result, findings)
 
-    async def _by_comparison(self, result: FetchResult, page: Page) -> tuple[Status | None, str]:
-        missing = await self._missing_page(result.url)
-        if missing is None:  # the site says 404 for what does not exist: its 200s are real
-            return None, result.detail
-        if missing.sent_elsewhere:  # the site sends missing pages somewhere: did it send this one there?
-            if len(result.hops) > 1 and _same_place(result.final_url, missing.final_url):
-                return Status.SOFT_404, f"redirected where missing pages go, {missing.final_url}"
-            return None, result.detail
-        if _looks_missing(page, missing, urlsplit(result.url).path):
-            return Status.SOFT_404, "answers like a page that cannot exist on the same site"
-        return None, result.detail
+    async def _gathered(self, evidence: Evidence, needs: Needs, final: Exchange, decided: bool) -> Evidence:
+        """The evidence with what the next rule needs, fetched once."""
+        code = evidence.result.code or 0
+        if needs is Needs.PROBE and not decided and 200 <= code < 300 and evidence.missing is None:
+            return replace(evidence, missing=await self._missing_page(evidence.result.url))
+        if needs is Needs.EARLIER and evidence.earlier is None:
+            prior = self._earlier.get(evidence.result.url)
+            if prior is not None and self._earlier_page is not None and _worth_comparing(evidence.result, final, prior):
+                page = await asyncio.to_thread(self._earlier_page, prior.stored_at)
+                return replace(evidence, earlier=page, earlier_at=prior.captured_at.isoformat())
+        return evidence
 
     async def _missing_page(self, url: str) -> MissingPage | None:
         origin, extension = _origin_and_extension(url)
@@ -144,16 +294,20 @@ class Classifier:
 
     async def _probe(self, url: str) -> MissingPage | None:
         """What the site answers for a path that cannot exist; None when it says so (4xx)."""
-        capture = await self._fetcher.fetch(url, urgent=True)  # every capture of the site waits on it
+        capture = await self._backend.fetch(url, urgent=True)  # every capture of the site waits on it
         try:
-            code = capture.result.code
-            if code is None or not 200 <= code < 300 or not capture.exchanges:
+            code, final = capture.result.code, capture.final
+            if code is None or not 200 <= code < 300 or final is None:
                 return None
-            page = read_page(capture.exchanges[-1])
             final_url = capture.result.final_url
-            return MissingPage(page, urlsplit(url).path, final_url, not _same_place(url, final_url))
+            return MissingPage(read_page(final), urlsplit(url).path, final_url, not _same_place(url, final_url))
         finally:
             capture.close()
+
+
+def _worth_comparing(result: FetchResult, final: Exchange, prior: PriorCapture) -> bool:
+    """Only an HTML answer whose payload differs from its last capture's can have drifted."""
+    return prior.payload_digest != result.payload_digest and "html" in (final.header("Content-Type") or "")
 
 
 def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "") -> float:
@@ -163,20 +317,6 @@ def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "
     if not first and not second:
         return 1.0
     return difflib.SequenceMatcher(None, first, second, autojunk=False).ratio()
-
-
-def status_by_content(result: FetchResult, page: Page) -> tuple[Status | None, str]:
-    """A parked domain or a bot wall, told by the page itself; (None, detail) when it is neither."""
-    asked_host = (urlsplit(result.url).hostname or "").removeprefix("www.")
-    final_host = (urlsplit(result.final_url).hostname or "").removeprefix("www.")
-    on_marketplace = any(final_host == host or final_host.endswith("." + host) for host in _PARKING_HOSTS)
-    if on_marketplace and final_host != asked_host:
-        return Status.PARKED, f"redirected to the domain marketplace {final_host}"
-    if _is_wall(result.code, page):
-        return Status.BOT_WALL, f"a challenge page answered ({page.title or 'untitled'}); needs a human"
-    if result.code is not None and 200 <= result.code < 300 and _is_parked(page):
-        return Status.PARKED, f"a parking page answered ({page.title or 'untitled'})"
-    return None, result.detail
 
 
 def _is_wall(code: int | None, page: Page) -> bool:
@@ -207,13 +347,12 @@ def _looks_missing(page: Page, missing: MissingPage, path: str) -> bool:
 
 def _same_place(url: str, other: str) -> bool:
     """Two URLs name the same page, whatever the scheme, a `www.` or a trailing slash."""
-    first, second = urlsplit(url), urlsplit(other)
 
-    def key(parts: SplitResult) -> tuple[str, str, str]:
-        host = (parts.hostname or "").removeprefix("www.")
-        return host, parts.path.rstrip("/") or "/", parts.query
+    def key(address: str) -> tuple[str, str, str]:
+        parts = urlsplit(address)
+        return site_key(address), parts.path.rstrip("/") or "/", parts.query
 
-    return key(first) == key(second)
+    return key(url) == key(other)
 
 
 def _only_upgraded(result: FetchResult) -> bool:
@@ -240,20 +379,6 @@ def _comparable(page: Page, path: str) -> str:
         text = text.replace(echoed, " ")
     text = re.sub(r"archiver-probe-[0-9a-f]+|\d+", " ", text)
     return " ".join(text.split())[:_COMPARED_CHARACTERS]
-
-
-def _decoded(raw: bytes, encoding: str | None) -> bytes:
-    coding = (encoding or "").strip().lower()
-    if coding not in ("gzip", "x-gzip", "deflate"):
-        return raw
-    window = 16 + zlib.MAX_WBITS if "gzip" in coding else zlib.MAX_WBITS
-    try:
-        return zlib.decompressobj(window).decompress(raw, READ_LIMIT)
-    except zlib.error:
-        try:
-            return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, READ_LIMIT)  # raw deflate
-        except zlib.error:
-            return b""
 
 
 def drift(now: Page, before: Page) -> bool:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from archiver.config import DEFAULT_DEAD_AFTER_CHECKS, DEFAULT_DEAD_AFTER_DAYS, HealthSettings
 from archiver.errors import OutputError
-from archiver.model import FetchResult, Status, WarcLocation
+from archiver.model import FetchResult, PriorCapture, RecordLocation, Status
+from archiver.times import utc_iso
 
 HISTORY_FILE = "history.sqlite"
 SCHEMA_VERSION = 3
@@ -103,10 +104,7 @@ class Check:
     attempts: int
     detail: str
     payload_digest: str | None
-    warc_filename: str | None
-    warc_offset: int | None
-    warc_length: int | None
-    capture: WarcLocation | None = None
+    stored_at: RecordLocation | None = None  # where the answer is stored in the WARC files
     drifted_from: str | None = None  # when the last capture before a substantial change of text was made
 
 
@@ -121,7 +119,7 @@ class LinkVerdict:
     failures_in_a_row: int
     dead_since: dt.datetime | None
     last_seen_alive: dt.datetime | None
-    last_capture: Check | None
+    last_archived: Check | None  # the latest check whose answer is stored in the WARC files
 
 
 class History:
@@ -185,30 +183,30 @@ class History:
 
     def _start(self, kind: str, started_at: dt.datetime) -> int:
         run_id = self._db.execute(
-            "INSERT INTO runs (kind, started_at) VALUES (?, ?)", (kind, _iso(started_at))
+            "INSERT INTO runs (kind, started_at) VALUES (?, ?)", (kind, utc_iso(started_at))
         ).lastrowid
         assert run_id is not None
         return run_id
 
     def _finish(self, run_id: int) -> None:
-        self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (_iso(dt.datetime.now(dt.UTC)), run_id))
+        self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (utc_iso(dt.datetime.now(dt.UTC)), run_id))
 
     def checks(self, url: str) -> list[Check]:
         """Every check of a URL, in the order the runs were made (the clock may have jumped)."""
         rows = self._db.execute(f"{_SELECT_CHECK} WHERE url = ? ORDER BY run_id, id", (url,))
         return [_check(row) for row in rows]
 
-    def latest_full_captures(self) -> dict[str, tuple[WarcLocation, str, dt.datetime]]:
+    def latest_full_captures(self) -> dict[str, PriorCapture]:
         """For each URL, its latest capture that stored the payload (not a revisit): where it
         is, its payload digest and when it was made."""
         rows = self._db.execute(
             f"{_SELECT_CHECK} WHERE warc_filename IS NOT NULL AND warc_revisit = 0 AND payload_digest IS NOT NULL"
             " AND warc_record_id IS NOT NULL ORDER BY url, run_id, id"
         )
-        latest: dict[str, tuple[WarcLocation, str, dt.datetime]] = {}
+        latest: dict[str, PriorCapture] = {}
         for check in map(_check, rows):
-            if check.capture is not None and check.payload_digest is not None:  # as the query asked
-                latest[check.url] = (check.capture, check.payload_digest, check.checked_at)
+            if check.stored_at is not None and check.payload_digest is not None:  # as the query asked
+                latest[check.url] = PriorCapture(check.stored_at, check.payload_digest, check.checked_at)
         return latest
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
@@ -242,7 +240,7 @@ def verdict_of(checks: Sequence[Check], policy: DeadPolicy) -> LinkVerdict:
     latest = checks[-1]
     seen = [check for check in checks if not check.status.is_unknown]  # unknowns say nothing either way
     alive_times = [check.checked_at for check in seen if check.status.is_ok]
-    captures = [check for check in checks if check.warc_filename]
+    archived = [check for check in checks if check.stored_at is not None]
     streak = _trailing(seen, failing=True)
     verdict, dead_since = _judge(latest, seen, streak, policy)
     return LinkVerdict(
@@ -253,7 +251,7 @@ def verdict_of(checks: Sequence[Check], policy: DeadPolicy) -> LinkVerdict:
         failures_in_a_row=len(streak),
         dead_since=dead_since,
         last_seen_alive=alive_times[-1] if alive_times else None,
-        last_capture=captures[-1] if captures else None,
+        last_archived=archived[-1] if archived else None,
     )
 
 
@@ -318,14 +316,14 @@ _SELECT_CHECK = f"SELECT {_COLUMNS} FROM checks"
 
 
 def _row(run_id: int, result: FetchResult) -> tuple[object, ...]:
-    capture = result.capture
+    stored = result.stored_at
     where = (
-        (capture.filename, capture.offset, capture.length, capture.record_id, capture.date, capture.target_uri,
-         int(capture.revisit)) if capture else (None, None, None, None, None, None, 0)
+        (stored.filename, stored.offset, stored.length, stored.record_id, stored.date, stored.target_uri,
+         int(stored.revisit)) if stored else (None, None, None, None, None, None, 0)
     )  # fmt: skip
     return (
-        run_id, result.url, _iso(result.checked_at), result.status.value, result.code, result.final_url,
-        result.attempts, result.detail, result.digest or None, *where, result.drifted_from or None,
+        run_id, result.url, utc_iso(result.checked_at), result.status.value, result.code, result.final_url,
+        result.attempts, result.detail, result.payload_digest or None, *where, result.drifted_from or None,
     )  # fmt: skip
 
 
@@ -341,10 +339,7 @@ def _check(row: tuple[object, ...]) -> Check:
         attempts=int(str(attempts)),
         detail=str(detail),
         payload_digest=str(digest) if digest else None,
-        warc_filename=str(filename) if filename else None,
-        warc_offset=int(str(offset)) if offset is not None else None,
-        warc_length=int(str(length)) if length is not None else None,
-        capture=WarcLocation(str(filename), int(str(offset)), int(str(length)), str(record_id or ""),
+        stored_at=RecordLocation(str(filename), int(str(offset)), int(str(length)), str(record_id or ""),
                              str(warc_date or ""), str(target_uri or ""), bool(revisit)) if filename else None,
         drifted_from=str(drifted_from) if drifted_from else None,
     )  # fmt: skip
@@ -356,7 +351,3 @@ def _status(value: str) -> Status:
         return Status(value)
     except ValueError:
         return Status.UNRECOGNIZED
-
-
-def _iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).isoformat()

@@ -1,4 +1,4 @@
-"""The main job: extract -> fetch -> classify -> pack -> history -> report.
+"""The jobs: the main one (extract -> fetch -> classify -> pack -> history -> report), and restore.
 
 Every fetchable URL is fetched once however many posts cite it, and its answer
 classified (soft-404, parked, bot wall ...); each capture is written to the WARC files as
@@ -14,25 +14,26 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from archiver import health, pack, report
+from archiver import restore as restore_stage
 from archiver.atomic import make_folder, write_text_atomically
 from archiver.config import Config
-from archiver.errors import InputError
 from archiver.extract import extract
-from archiver.extract.listing import from_json, to_json
-from archiver.fetch import Capture, Fetcher, user_agent
+from archiver.extract.listing import read_extraction, to_json
+from archiver.fetch import Fetcher, user_agent
 from archiver.health import Classifier
 from archiver.history import DeadPolicy, History
-from archiver.model import Extraction, FetchResult, Link, WarcLocation
+from archiver.model import Extraction, FetchBackend, FetchResult, Link, PriorCapture, RecordLocation
 from archiver.pack import WarcPacker
 from archiver.report import Report
+from archiver.restore import RestoreSummary, Scope
 
 LINKS_FILE = "links.json"
 RESULTS_FILE = "results.jsonl"
@@ -41,7 +42,6 @@ RESULTS_SCHEMA = "archiver/results"
 RESULTS_VERSION = 1
 
 Progress = Callable[[FetchResult], None]
-EarlierCaptures = dict[str, tuple[WarcLocation, str, dt.datetime]]
 
 
 @dataclass(frozen=True)
@@ -73,10 +73,17 @@ class RunSummary:
 
 
 def run(
-    config: Config, progress: Progress | None = None, extraction: Extraction | None = None, store: bool = True
+    config: Config,
+    progress: Progress | None = None,
+    extraction: Extraction | None = None,
+    store: bool = True,
+    backend: FetchBackend | None = None,
 ) -> RunSummary:
     """Extract the configured posts, fetch every link, classify it, pack the captures (with
-    `store`), add the checks to the history and write the reports."""
+    `store`), add the checks to the history and write the reports.
+
+    `backend` fetches instead of a `Fetcher` built from `config.fetch` (the caller closes it).
+    """
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
@@ -88,11 +95,22 @@ def run(
                 history.add_check(run_id, result)
                 done.add(result.url)
         pending = tuple(link for link in extraction.fetchable if link.url not in done)
-        record = partial(history.add_check, run_id)
         earlier = history.latest_full_captures()
-        summary, _ = asyncio.run(_archive(config, pending, both(record, progress), store, earlier))
+        recorded = both(partial(history.add_check, run_id), progress)
+        summary = asyncio.run(_archive(config, pending, recorded, store=store, earlier=earlier, backend=backend))
         history.finish_run(run_id)
         return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
+
+
+def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -> RestoreSummary:
+    """Restore what the configured posts cite and the history calls dead (see `archiver.restore`)."""
+    extraction = extract(config.post_paths, config.extract)
+    with History.open(config.output_dir) as history:
+        verdicts = {v.url: v for v in history.verdicts(DeadPolicy.of(config.health))}
+    return restore_stage.restore(
+        extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
+        replay_url=config.report.replay_url, backend=backend,
+    )  # fmt: skip
 
 
 def both(first: Progress, second: Progress | None) -> Progress:
@@ -108,11 +126,7 @@ def both(first: Progress, second: Progress | None) -> Progress:
 
 def regenerate_report(config: Config) -> Report:
     """The reports again, from the last extraction and the history, without fetching."""
-    links = config.output_dir / LINKS_FILE
-    try:
-        extraction = from_json(links.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise InputError(f"{links}: cannot read the last extraction ({error}); run `archiver run` first") from None
+    extraction = read_extraction(config.output_dir / LINKS_FILE)
     with History.open(config.output_dir) as history:
         return _write_reports(config, extraction, history)
 
@@ -126,59 +140,57 @@ def _write_reports(config: Config, extraction: Extraction, history: History) -> 
 
 
 async def _archive(
-    config: Config, links: tuple[Link, ...], progress: Progress, store: bool, earlier: EarlierCaptures
-) -> tuple[RunSummary, list[FetchResult]]:
+    config: Config,
+    links: tuple[Link, ...],
+    progress: Progress,
+    *,
+    store: bool,
+    earlier: dict[str, PriorCapture],
+    backend: FetchBackend | None,
+) -> RunSummary:
     started = time.monotonic()
     fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
     by_url = {link.url: link for link in links}
     results: list[FetchResult] = []
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
     with WarcPacker(config.output_dir, config.pack, info) if store else nullcontext() as packer:
-        async with Fetcher(config.fetch) as fetcher:
-            async for capture in fetcher.fetch_all(by_url, then=Classifier(fetcher).finish):
+        async with _backend(config, backend) as fetcher:
+            classifier = Classifier(fetcher, earlier, partial(health.stored_page, config.output_dir))
+            async for capture in fetcher.fetch_all(by_url, then=classifier.finish):
                 try:
-                    before = earlier.get(capture.result.url)
-                    previous = _same_payload(capture.result, before, fresh_after)
-                    result = await asyncio.to_thread(_drift_of, config.output_dir, capture, before, previous)
-                    occurrences = by_url[result.url].occurrences
-                    stored = replace(capture, result=result)
-                    location = await asyncio.to_thread(packer.write, stored, occurrences, previous) if packer else None
+                    previous = _same_payload(capture.result, earlier.get(capture.result.url), fresh_after)
+                    occurrences = by_url[capture.result.url].occurrences
+                    location = await asyncio.to_thread(packer.write, capture, occurrences, previous) if packer else None
                 finally:
                     capture.close()
-                results.append(replace(result, capture=location))
+                results.append(replace(capture.result, stored_at=location))
                 progress(results[-1])
     results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
     write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url))
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
-    return replace(summary, bytes_saved=packer.bytes_saved if packer else 0), results
+    return replace(summary, bytes_saved=packer.bytes_saved if packer else 0)
 
 
-def _drift_of(
-    folder: Path, capture: Capture, before: tuple[WarcLocation, str, dt.datetime] | None, same: WarcLocation | None
-) -> FetchResult:
-    """The capture's result, marked as drifted when its text differs substantially from the
-    last capture's (text, not bytes: a changed advert or date does not count)."""
-    final = capture.exchanges[-1] if capture.exchanges else None
-    if before is None or same is not None or final is None or before[1] == capture.result.digest:
-        return capture.result
-    if "html" not in (final.header("Content-Type") or ""):
-        return capture.result
-    raw, encoding, content_type = pack.stored_payload(folder, before[0], health.READ_LIMIT)
-    if not raw or not health.drift(health.read_page(final), health.page_of(raw, encoding, content_type)):
-        return capture.result
-    return replace(capture.result, drifted_from=before[2].isoformat())
+@asynccontextmanager
+async def _backend(config: Config, given: FetchBackend | None) -> AsyncIterator[FetchBackend]:
+    """The backend given, or a `Fetcher` of the configured settings, closed afterwards."""
+    if given is not None:
+        yield given
+        return
+    async with Fetcher(config.fetch) as fetcher:
+        yield fetcher
 
 
 def _same_payload(
-    result: FetchResult, earlier: tuple[WarcLocation, str, dt.datetime] | None, fresh_after: dt.timedelta
-) -> WarcLocation | None:
+    result: FetchResult, earlier: PriorCapture | None, fresh_after: dt.timedelta
+) -> RecordLocation | None:
     """The earlier full capture this one may refer to, when its payload is the same and
     that capture is recent enough (after `recapture_after_days`, the payload is stored again)."""
-    if earlier is None or not result.digest:
+    if earlier is None or not result.payload_digest:
         return None
-    location, digest, captured_at = earlier
-    return location if digest == result.digest and result.checked_at - captured_at < fresh_after else None
+    fresh = result.checked_at - earlier.captured_at < fresh_after
+    return earlier.stored_at if earlier.payload_digest == result.payload_digest and fresh else None
 
 
 def results_jsonl(results: list[FetchResult], links: dict[str, Link]) -> str:
@@ -190,7 +202,7 @@ def results_jsonl(results: list[FetchResult], links: dict[str, Link]) -> str:
 
 
 def _result(result: FetchResult, link: Link) -> dict[str, Any]:
-    capture = result.capture
+    stored = result.stored_at
     return {
         "url": result.url,
         "kind": link.kind.value,
@@ -203,7 +215,7 @@ def _result(result: FetchResult, link: Link) -> dict[str, Any]:
         "checked_at": result.checked_at.isoformat(),
         "detail": result.detail,
         "size": result.size,
-        "warc": {"filename": capture.filename, "offset": capture.offset, "length": capture.length} if capture else None,
+        "warc": {"filename": stored.filename, "offset": stored.offset, "length": stored.length} if stored else None,
         "cited_by": len(link.occurrences),
     }
 

@@ -7,9 +7,11 @@ strings: they are written to JSON and CSV and read back by other tools.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import IO, Protocol
 
 
 class LinkKind(StrEnum):
@@ -201,6 +203,9 @@ _UNKNOWN = frozenset(
 )
 
 
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+
 @dataclass(frozen=True)
 class Hop:
     """One HTTP exchange of a fetch: a redirect on the way, or the final answer."""
@@ -211,9 +216,9 @@ class Hop:
 
 
 @dataclass(frozen=True)
-class WarcLocation:
-    """Where a capture is stored: the WARC file and offset of its final response (or
-    revisit) record, and what a later revisit record needs to refer to it."""
+class RecordLocation:
+    """Where a capture's final response (or revisit) record is stored in the WARC files,
+    and what a later revisit record needs to refer to it."""
 
     filename: str
     offset: int
@@ -238,6 +243,94 @@ class FetchResult:
     checked_at: dt.datetime
     detail: str = ""
     size: int = 0
-    digest: str = ""  # of the final answer's payload, as in WARC-Payload-Digest
-    capture: WarcLocation | None = None
+    payload_digest: str = ""  # of the final answer's payload, as in WARC-Payload-Digest
+    stored_at: RecordLocation | None = None
     drifted_from: str = ""  # the date of the last capture, when the text has changed substantially since
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One HTTP request and its response; the body as it came off the wire, spooled.
+
+    The body keeps its content-encoding; chunked framing is already removed.
+    """
+
+    url: str
+    method: str
+    target: str
+    request_headers: tuple[tuple[str, str], ...]
+    http_version: str
+    code: int
+    reason: str
+    response_headers: tuple[tuple[str, str], ...]
+    body: IO[bytes]
+    body_size: int
+    payload_digest: str
+    truncated: bool
+    peer: str | None
+    date: dt.datetime
+
+    def location(self) -> str | None:
+        """The redirect target, when this is a redirect (UTF-8 bytes read as a browser reads them)."""
+        if self.code not in REDIRECT_CODES:
+            return None
+        value = self.header("Location")
+        if value is None:
+            return None
+        try:
+            return value.encode("latin-1").decode("utf-8")
+        except UnicodeDecodeError:
+            return value
+
+    def header(self, name: str) -> str | None:
+        """A response header's value, or None."""
+        return next((value for key, value in self.response_headers if key.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A fetched URL: its result and the exchanges of its final attempt, bodies spooled.
+
+    What the packer writes and the health rules read; `close()` releases the bodies.
+    """
+
+    result: FetchResult
+    exchanges: tuple[Exchange, ...]
+
+    @property
+    def final(self) -> Exchange | None:
+        """The exchange that gave the final answer, when there was one."""
+        return self.exchanges[-1] if self.exchanges else None
+
+    def close(self) -> None:
+        """Release the spooled bodies."""
+        for exchange in self.exchanges:
+            exchange.body.close()
+
+
+@dataclass(frozen=True)
+class PriorCapture:
+    """A URL's latest full capture (not a revisit), as a later capture compares with it."""
+
+    stored_at: RecordLocation
+    payload_digest: str
+    captured_at: dt.datetime
+
+
+Finisher = Callable[[Capture], Awaitable[Capture]]
+
+
+class FetchBackend(Protocol):
+    """What fetches URLs for the pipeline: the `Fetcher`, or anything that stands in for it."""
+
+    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
+        """Fetch one URL (following redirects unless not to `follow` them); `urgent` ahead of its host's queue."""
+        ...
+
+    def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
+        """Fetch every URL once, yielding captures as they complete, each finished by `then`."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

@@ -14,7 +14,7 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from archiver import __version__
 from archiver.atomic import write_text_atomically
-from archiver.history import DeadPolicy, LinkVerdict, Verdict
+from archiver.history import Check, DeadPolicy, LinkVerdict, Verdict
 from archiver.model import Extraction, Link, Post
+from archiver.times import utc_iso
 
 SCHEMA_NAME = "archiver/report"
 SCHEMA_VERSION = 1
-REPORT_FILES = {"json": "report.json", "csv": "report.csv", "markdown": "report.md", "html": "report.html"}
 UNCHECKED = "unchecked"
 _MARKDOWN_ROWS = 50
 CSV_COLUMNS = (
@@ -87,13 +87,11 @@ def build(
 
 
 def write_all(report: Report, folder: Path) -> list[Path]:
-    """Write every format into `folder`; the files written."""
-    writers = {"json": to_json, "csv": to_csv, "markdown": to_markdown, "html": to_html}
+    """Write every format of `FORMATS` into `folder`; the files written."""
     paths = []
-    for name, writer in writers.items():
-        path = folder / REPORT_FILES[name]
-        write_text_atomically(path, writer(report))
-        paths.append(path)
+    for filename, writer in FORMATS.values():
+        write_text_atomically(folder / filename, writer(report))
+        paths.append(folder / filename)
     return paths
 
 
@@ -147,6 +145,16 @@ def to_html(report: Report) -> str:
     )
 
 
+Writer = Callable[[Report], str]
+# Every report format, by name: the file it is written to and its writer. A new format goes here.
+FORMATS: dict[str, tuple[str, Writer]] = {
+    "json": ("report.json", to_json),
+    "csv": ("report.csv", to_csv),
+    "markdown": ("report.md", to_markdown),
+    "html": ("report.html", to_html),
+}
+
+
 def _document(report: Report) -> dict[str, Any]:
     posts = {post.path: post for post in report.posts}
     links = [_link(row, posts, report.replay_url) for row in report.rows]
@@ -154,7 +162,7 @@ def _document(report: Report) -> dict[str, Any]:
         "schema": SCHEMA_NAME,
         "version": SCHEMA_VERSION,
         "generated_by": f"archiver {__version__}",
-        "generated_at": report.generated_at.isoformat(),
+        "generated_at": utc_iso(report.generated_at),
         "policy": {"dead_after_checks": report.policy.checks, "dead_after_days": report.policy.days},
         "totals": {
             "links": len(links),
@@ -171,7 +179,7 @@ def _document(report: Report) -> dict[str, Any]:
 def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
     verdict = row.verdict
     latest = verdict.latest if verdict else None
-    capture = verdict.last_capture if verdict else None
+    archived = verdict.last_archived if verdict else None
     return {
         "url": row.link.url,
         "kind": row.link.kind.value,
@@ -187,19 +195,20 @@ def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
         "dead_since": _iso(verdict.dead_since if verdict else None),
         "last_seen_alive": _iso(verdict.last_seen_alive if verdict else None),
         "detail": latest.detail if latest else "",
-        "capture": _capture(capture, replay_url) if capture else None,
+        "capture": _capture(archived, replay_url) if archived else None,
         "drifted_from": latest.drifted_from if latest else None,
         "citations": [_citation(o.post, o.line, o.text, posts) for o in row.link.occurrences],
     }
 
 
-def _capture(check: Any, replay_url: str) -> dict[str, Any]:
+def _capture(check: Check, replay_url: str) -> dict[str, Any]:
+    assert check.stored_at is not None, "an archived check is stored"
     timestamp = check.checked_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
     return {
-        "filename": check.warc_filename,
-        "offset": check.warc_offset,
-        "length": check.warc_length,
-        "captured_at": check.checked_at.isoformat(),
+        "filename": check.stored_at.filename,
+        "offset": check.stored_at.offset,
+        "length": check.stored_at.length,
+        "captured_at": utc_iso(check.checked_at),
         "replay": f"{replay_url.rstrip('/')}/{timestamp}/{check.url}" if replay_url else "",
     }
 
@@ -292,4 +301,4 @@ def _templates() -> Environment:
 
 
 def _iso(when: dt.datetime | None) -> str | None:
-    return when.isoformat() if when else None
+    return utc_iso(when) if when else None

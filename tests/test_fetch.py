@@ -12,11 +12,11 @@ from urllib.parse import quote
 import pytest
 
 from archiver.config import FetchSettings
-from archiver.fetch import Capture, Fetcher, interleaved_by_host
+from archiver.fetch import Fetcher, interleaved_by_host
 from archiver.fetch.hosts import HostSlots
 from archiver.fetch.network import AddressPolicy, GuardedBackend, is_public
 from archiver.fetch.transport import HostPoolTransport, tls_context
-from archiver.model import FetchResult, Status
+from archiver.model import Capture, FetchResult, Status
 from tests.conftest import Web
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
 

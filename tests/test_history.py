@@ -12,7 +12,7 @@ import pytest
 
 from archiver.errors import OutputError
 from archiver.history import _MIGRATIONS, SCHEMA_VERSION, DeadPolicy, History, Verdict
-from archiver.model import FetchResult, Status, WarcLocation
+from archiver.model import FetchResult, RecordLocation, Status
 
 URL = "http://example.org/page"
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
@@ -29,7 +29,7 @@ def result(day: float, status: Status, url: str = URL, captured: bool = False) -
         attempts=1,
         duration=0.1,
         checked_at=DAY0 + dt.timedelta(days=day),
-        capture=WarcLocation("a.warc.gz", 10, 20) if captured else None,
+        stored_at=RecordLocation("a.warc.gz", 10, 20) if captured else None,
     )
 
 
@@ -115,10 +115,9 @@ def test_checks_survive_reopening_and_keep_where_the_capture_is(tmp_path: Path) 
         checks = history.checks(URL)
         found = {v.url: v for v in history.verdicts(DeadPolicy())}
 
-    assert [(c.status, c.warc_filename, c.warc_offset, c.warc_length) for c in checks] == [
-        (Status.OK, "a.warc.gz", 10, 20)
-    ]
-    assert found[URL].last_capture == checks[0]
+    assert [(c.status, *((c.stored_at.filename, c.stored_at.offset, c.stored_at.length) if c.stored_at else ()))
+            for c in checks] == [(Status.OK, "a.warc.gz", 10, 20)]  # fmt: skip
+    assert found[URL].last_archived == checks[0]
     assert found["http://example.org/gone"].verdict is Verdict.FAILING
 
 
@@ -191,8 +190,8 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: P
     with History.open(tmp_path) as history:
         (check,) = history.checks(URL)
 
-    assert (check.status, check.warc_filename, check.payload_digest) == (Status.OK, "a.warc.gz", "sha1:X")
-    assert check.capture is not None
-    assert not check.capture.revisit
+    assert check.stored_at is not None
+    assert (check.status, check.stored_at.filename, check.payload_digest) == (Status.OK, "a.warc.gz", "sha1:X")
+    assert not check.stored_at.revisit
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3

@@ -23,7 +23,7 @@ from archiver import report
 from archiver.config import ExtractSettings
 from archiver.extract import extract
 from archiver.history import DeadPolicy, History
-from archiver.model import Extraction, FetchResult, Status, WarcLocation
+from archiver.model import Extraction, FetchResult, RecordLocation, Status
 
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
 HOSTILE_TEXT = "<script>alert(1)</script>"
@@ -57,8 +57,8 @@ def _posts(folder: Path) -> Extraction:
 
 def _check(url: str, day: int, status: Status) -> FetchResult:
     code = 200 if status.is_ok or status in (Status.SOFT_404, Status.BOT_WALL) else None
-    captured = WarcLocation("archiver-1.warc.gz", 100 * day, 50) if status.is_ok else None
-    return FetchResult(url, status, code, url, (), 1, 0.1, DAY0 + dt.timedelta(days=day), capture=captured)
+    captured = RecordLocation("archiver-1.warc.gz", 100 * day, 50) if status.is_ok else None
+    return FetchResult(url, status, code, url, (), 1, 0.1, DAY0 + dt.timedelta(days=day), stored_at=captured)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from archiver.cli import main
 from archiver.config import ArchiveSettings, Config, ExtractSettings, HealthSettings, PackSettings, RestoreSettings
 from archiver.history import History
 from archiver.model import FetchResult, Status
-from archiver.restore import rewrite
+from archiver.restore import repairs, rewrite
 from archiver.restore.assets import MANIFEST_FILE, asset_path
 from tests.conftest import Web
 from tests.pywb import Memento, web_archive
@@ -116,10 +116,10 @@ class Project:
     original: bytes = field(default=b"")
 
     def run(self, **scope: bool) -> restore.RestoreSummary:
-        return restore.restore(self.config, restore.Scope(**scope))
+        return job.restore(self.config, restore.Scope(**scope))
 
-    def outcomes(self, summary: restore.RestoreSummary) -> dict[str, restore.Outcome]:
-        return {outcome.url: outcome for outcome in summary.outcomes}
+    def outcomes(self, summary: restore.RestoreSummary) -> dict[str, restore.Restoration]:
+        return {outcome.url: outcome for outcome in summary.restorations}
 
 
 def _project(folder: Path, web: Web, archives: tuple[ArchiveSettings, ...], text: str = POST) -> Project:
@@ -153,7 +153,7 @@ def blog(tmp_path: Path, web: Web, archive: str) -> Project:
     return project
 
 
-def _restored_file(project: Project, outcome: restore.Outcome) -> bytes:
+def _restored_file(project: Project, outcome: restore.Restoration) -> bytes:
     prefix = project.config.restore.assets_url
     assert outcome.new_url.startswith(prefix)
     return (project.config.restore.assets_dir / outcome.new_url.removeprefix(prefix)).read_bytes()
@@ -243,13 +243,13 @@ def test_a_second_restore_changes_nothing_and_asks_only_about_what_is_still_miss
     files = sorted(p.relative_to(blog.site) for p in blog.site.rglob("*"))
 
     with counting_archive() as (address, requests):
-        second = restore.restore(_with_archive(blog.config, address), restore.Scope())
+        second = job.restore(_with_archive(blog.config, address), restore.Scope())
 
     assert blog.post.read_bytes() == repaired
     assert sorted(p.relative_to(blog.site) for p in blog.site.rglob("*")) == files
     assert second.changed_posts == ()
     unrestored = {IMAGES[k] for k in ("archived-404", "soft-404", "removed", "never")}
-    assert {o.url for o in second.outcomes} == unrestored  # the others are no longer cited
+    assert {o.url for o in second.restorations} == unrestored  # the others are no longer cited
     assert {path.removeprefix("/web/timemap/link/") for path in requests} == unrestored
     assert first[IMAGES["closest"]].new_url.encode() in repaired
 
@@ -260,7 +260,7 @@ def test_a_file_restored_before_is_reused_for_a_new_post_without_asking(blog: Pr
     later.write_bytes(f"---\ndate: 2017-01-01\n---\nAgain: ![D]({IMAGES['closest']})\n".encode())
 
     with counting_archive() as (address, requests):
-        second = blog.outcomes(restore.restore(_with_archive(blog.config, address), restore.Scope()))
+        second = blog.outcomes(job.restore(_with_archive(blog.config, address), restore.Scope()))
 
     assert second[IMAGES["closest"]].reused
     new_url = first[IMAGES["closest"]].new_url
@@ -283,7 +283,7 @@ def test_links_get_an_archived_link_after_them_or_in_their_place(blog: Project) 
     replaced = blog.config.model_copy(
         update={"restore": blog.config.restore.model_copy(update={"link_style": "replace"})}
     )
-    restore.restore(replaced, restore.Scope(links=True))
+    job.restore(replaced, restore.Scope(links=True))
     assert f"Read [the essay]({appended.new_url}) too.".encode() in blog.post.read_bytes()
 
 
@@ -376,7 +376,7 @@ def test_images_captured_by_an_earlier_run_come_back_from_our_own_warcs(tmp_path
 
         summary = project.run()
 
-    (outcome,) = summary.outcomes
+    (outcome,) = summary.restorations
     assert (outcome.state, outcome.source) == ("restored", "own archive")
     assert _restored_file(project, outcome) == OWN_IMAGE
     assert project.post.read_bytes() == f"---\ndate: 2020-01-01\n---\n![Photo]({outcome.new_url})\n".encode()
@@ -390,7 +390,7 @@ def test_an_archive_that_cannot_answer_is_reported_as_such(tmp_path: Path, web: 
                        text=f"![P]({IMAGES['never']})\n")  # fmt: skip
     _all_dead(project, [IMAGES["never"]])
 
-    (outcome,) = project.run().outcomes
+    (outcome,) = project.run().restorations
 
     assert outcome.state == "unavailable"
     assert outcome.unavailable[0].startswith(f"Down: the TimeMap for {IMAGES['never']} refused")
@@ -442,7 +442,7 @@ def test_a_hostile_url_is_restored_inside_the_assets_folder(tmp_path: Path, web:
             project = _project(tmp_path, web, (ArchiveSettings("Elsewhere", archive),), text=f"![H]({hostile})\n")
             job.run(project.config)
         job.run(project.config, store=False)
-        (outcome,) = project.run().outcomes
+        (outcome,) = project.run().restorations
 
     stored = [p for p in project.config.restore.assets_dir.rglob("*") if p.is_file() and p.name != MANIFEST_FILE]
     assert [p.read_bytes() for p in stored] == [OWN_IMAGE]
@@ -482,9 +482,9 @@ def test_archives_are_asked_at_their_rate_and_retry_after_is_honoured(tmp_path: 
         project = _project(tmp_path, web, archives, text="".join(f"![p]({url})\n" for url in urls))
         _all_dead(project, urls)
         fetch = web.settings(retry_after_max=5.0)
-        summary = restore.restore(project.config.model_copy(update={"fetch": fetch}), restore.Scope())
+        summary = job.restore(project.config.model_copy(update={"fetch": fetch}), restore.Scope())
 
-    assert [o.state for o in summary.outcomes] == ["restored"] * 3
+    assert [o.state for o in summary.restorations] == ["restored"] * 3
     times = StrictArchive.times
     assert len(times) == 7  # the refused TimeMap, its retry, two more TimeMaps and three captures
     assert times[1] - times[0] >= 1.0  # Retry-After
@@ -523,10 +523,10 @@ def test_failing_urls_wait_for_include_failing(tmp_path: Path, web: Web, archive
     project.config = project.config.model_copy(update={"health": HealthSettings(dead_after_checks=2)})
     _all_dead(project, [IMAGES["closest"]])  # one failure: failing, not dead, under this policy
 
-    assert project.run().outcomes == ()
+    assert project.run().restorations == ()
     assert project.post.read_bytes() == project.original
 
-    (outcome,) = project.run(include_failing=True).outcomes
+    (outcome,) = project.run(include_failing=True).restorations
     assert outcome.state == "restored"
     assert outcome.new_url.encode() in project.post.read_bytes()
 
@@ -544,7 +544,7 @@ def test_a_post_edited_during_the_restore_is_left_alone_and_the_others_are_repai
             post.write_bytes(post.read_bytes() + b"A new paragraph.\n")
         return edit
 
-    monkeypatch.setattr(restore, "plan_edit", someone_edits_the_first_post)
+    monkeypatch.setattr(repairs, "plan_edit", someone_edits_the_first_post)
     code = main(["restore", "--config", _write_config(blog)])
 
     assert code == 3
@@ -628,7 +628,7 @@ def test_own_captures_behind_a_redirect_or_stored_as_revisits_come_back(tmp_path
             job.run(config)
             job.run(config)  # unchanged: the second captures are revisit records
         job.run(config, store=False)
-        outcomes = project.outcomes(restore.restore(config, restore.Scope()))
+        outcomes = project.outcomes(job.restore(config, restore.Scope()))
 
     revisits = 0
     for warc in (config.output_dir / "archive").glob("*.warc.gz"):

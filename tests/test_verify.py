@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from archiver.restore.captures import Candidate, Retrieved
+from archiver.restore.sources import Candidate, Retrieved
 from archiver.restore.verify import Accepted, Rejected, judge_image, placeholder_redirect, sha256_of
 
 WHEN = dt.datetime(2015, 1, 1, tzinfo=dt.UTC)

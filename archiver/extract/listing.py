@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.table import Table
 
+from archiver.errors import InputError
 from archiver.model import Extraction, Form, Link, LinkKind, Occurrence, Post, Problem, Skip, SkipReason
 
 SCHEMA_NAME = "archiver/extract"
@@ -41,6 +42,15 @@ def to_json(extraction: Extraction) -> str:
         "problems": [_problem(problem) for problem in extraction.problems],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def read_extraction(path: Path) -> Extraction:
+    """Read back the extraction a run wrote to `path` (links.json); InputError, naming the
+    file, when it is missing or is not one."""
+    try:
+        return from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"{path}: cannot read the last extraction ({error}); run `archiver run` first") from None
 
 
 def from_json(text: str) -> Extraction:

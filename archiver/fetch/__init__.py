@@ -20,7 +20,7 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice, zip_longest
@@ -37,13 +37,12 @@ from archiver.fetch.hosts import HostMemory, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, tls_context
-from archiver.model import FetchResult, Hop, Status
+from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchResult, Finisher, Hop, Status
 
-__all__ = ["Capture", "Exchange", "Fetcher", "interleaved_by_host", "user_agent"]
+__all__ = ["Fetcher", "interleaved_by_host", "user_agent"]
 
 _log = logging.getLogger(__name__)
 
-REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _SPOOL_IN_MEMORY = 1024 * 1024
 _WINDOW_PER_SLOT = 4  # fetches started ahead, per slot of the global concurrency limit
 _CHUNK_LIMIT = 64 * 1024
@@ -52,58 +51,6 @@ _CHUNK_LIMIT = 64 * 1024
 def user_agent(contact: str | None) -> str:
     """The User-Agent every request sends: the tool's name and version, and a contact."""
     return f"archiver/{__version__} (link archiver{'; +' + contact if contact else ''})"
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One HTTP request and its response; the body as it came off the wire, spooled.
-
-    The body keeps its content-encoding; chunked framing is already removed.
-    """
-
-    url: str
-    method: str
-    target: str
-    request_headers: tuple[tuple[str, str], ...]
-    http_version: str
-    code: int
-    reason: str
-    response_headers: tuple[tuple[str, str], ...]
-    body: IO[bytes]
-    body_size: int
-    payload_digest: str
-    truncated: bool
-    peer: str | None
-    date: dt.datetime
-
-    def location(self) -> str | None:
-        """The redirect target, when this is a redirect (UTF-8 bytes read as a browser reads them)."""
-        if self.code not in REDIRECT_CODES:
-            return None
-        value = self.header("Location")
-        if value is None:
-            return None
-        try:
-            return value.encode("latin-1").decode("utf-8")
-        except UnicodeDecodeError:
-            return value
-
-    def header(self, name: str) -> str | None:
-        """A response header's value, or None."""
-        return next((value for key, value in self.response_headers if key.lower() == name.lower()), None)
-
-
-@dataclass(frozen=True)
-class Capture:
-    """A fetched URL: its result and the exchanges that make up its final attempt."""
-
-    result: FetchResult
-    exchanges: tuple[Exchange, ...]
-
-    def close(self) -> None:
-        """Release the spooled bodies."""
-        for exchange in self.exchanges:
-            exchange.body.close()
 
 
 @dataclass
@@ -130,9 +77,6 @@ class _Attempt:
         return False
 
 
-Finisher = Callable[[Capture], Awaitable[Capture]]
-
-
 class Fetcher:
     """Fetches URLs with the limits, retries and safety rules of its settings."""
 
@@ -155,6 +99,10 @@ class Fetcher:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections."""
         await self._client.aclose()
 
     async def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
@@ -224,7 +172,7 @@ class Fetcher:
                 checked_at=checked_at,
                 detail=attempt.detail,
                 size=sum(e.body_size for e in attempt.exchanges),
-                digest=attempt.exchanges[-1].payload_digest if attempt.exchanges else "",
+                payload_digest=attempt.exchanges[-1].payload_digest if attempt.exchanges else "",
             ),
             exchanges=tuple(attempt.exchanges),
         )
@@ -356,11 +304,11 @@ class Fetcher:
             url=str(request.url),
             method=request.method,
             target=request.url.raw_path.decode("ascii"),
-            request_headers=_decoded(request.headers.raw),
+            request_headers=_latin1_pairs(request.headers.raw),
             http_version=response.http_version,
             code=response.status_code,
             reason=response.reason_phrase,
-            response_headers=_decoded(response.headers.raw),
+            response_headers=_latin1_pairs(response.headers.raw),
             body=body,
             body_size=size,
             payload_digest=digest,
@@ -419,7 +367,7 @@ def _peer_address(response: httpx.Response) -> str | None:
     return str(address[0]) if address else None
 
 
-def _decoded(raw: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+def _latin1_pairs(raw: Iterable[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
     return tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in raw)
 
 

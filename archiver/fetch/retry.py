@@ -22,7 +22,7 @@ from archiver.model import Status
 _RETRIED_TRANSPORT_FAILURES = frozenset({Status.TIMEOUT, Status.RESET, Status.NETWORK_ERROR, Status.REFUSED})
 
 
-class Outcome(Protocol):
+class AttemptOutcome(Protocol):
     """What one attempt ended in, as far as retrying is concerned."""
 
     @property
@@ -35,7 +35,7 @@ class Outcome(Protocol):
     def retry_after(self) -> float | None: ...
 
 
-def should_retry(outcome: Outcome, retry_codes: Collection[int]) -> bool:
+def should_retry(outcome: AttemptOutcome, retry_codes: Collection[int]) -> bool:
     """True when another attempt may give a different answer."""
     if outcome.code is not None:
         return outcome.code in retry_codes

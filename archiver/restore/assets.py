@@ -10,7 +10,6 @@ its SHA-256.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -28,6 +27,7 @@ MANIFEST_VERSION = 1
 _STEM_CHARACTERS = 60
 _HASH_DIGITS = 12
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_MANIFEST_CAPTURE_KEY = "capture"  # the manifest's name for `StoredAsset.capture_address`
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class StoredAsset:
     path: str  # relative to the assets folder, with forward slashes
     local_url: str  # how posts refer to it
     source: str  # "own archive" or the web archive's name
-    capture: str  # the capture's address: a memento, or a WARC file and offset
+    capture_address: str  # the capture's address: a memento, or a WARC file and offset
     captured_at: str  # ISO 8601, UTC
     sha256: str
     content_type: str
@@ -100,7 +100,7 @@ class Assets:
         document = {
             "schema": MANIFEST_SCHEMA,
             "version": MANIFEST_VERSION,
-            "assets": [asdict(self._entries[url]) for url in sorted(self._entries)],
+            "assets": [_manifest_entry(self._entries[url]) for url in sorted(self._entries)],
         }
         write_text_atomically(self._manifest, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
@@ -116,16 +116,18 @@ def _read_manifest(path: Path) -> dict[str, StoredAsset]:
         document: Any = json.loads(text)
         if document.get("schema") != MANIFEST_SCHEMA:
             raise ValueError(f"not an archiver manifest (schema {document.get('schema')!r})")
-        return {entry["url"]: StoredAsset(**entry) for entry in document["assets"]}
+        return {entry["url"]: _stored_asset(entry) for entry in document["assets"]}
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise InputError(f"{path}: the manifest cannot be read ({error}); move it aside to start afresh") from None
 
 
-def now_iso() -> str:
-    """The current time in the manifest's format."""
-    return iso(dt.datetime.now(dt.UTC))
+def _manifest_entry(asset: StoredAsset) -> dict[str, Any]:
+    entry = asdict(asset)
+    entry[_MANIFEST_CAPTURE_KEY] = entry.pop("capture_address")
+    return entry
 
 
-def iso(when: dt.datetime) -> str:
-    """A UTC time in the manifest's format."""
-    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _stored_asset(entry: dict[str, Any]) -> StoredAsset:
+    fields = dict(entry)
+    fields["capture_address"] = fields.pop(_MANIFEST_CAPTURE_KEY)
+    return StoredAsset(**fields)

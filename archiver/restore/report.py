@@ -4,23 +4,19 @@ rejected, with the reason. Written beside the health report as `restore.json` (s
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archiver import __version__
 from archiver.atomic import write_text_atomically
-from archiver.restore.assets import iso
+from archiver.restore.values import RestoreState, RestoreSummary
+from archiver.times import utc_iso, utc_now
 
 SCHEMA_NAME = "archiver/restore"
 SCHEMA_VERSION = 1
 RESTORE_FILES = {"json": "restore.json", "markdown": "restore.md"}
-STATES = ("restored", "rejected", "not-found", "unavailable")
-
-if TYPE_CHECKING:  # the package imports this module
-    from archiver.restore import RestoreSummary
 
 
 def write_all(summary: RestoreSummary, folder: Path) -> list[Path]:
@@ -39,23 +35,23 @@ def to_document(summary: RestoreSummary) -> dict[str, Any]:
             "url": o.url,
             "kind": o.kind.value,
             "verdict": o.verdict.value,
-            "state": o.state,
+            "state": o.state.value,
             "new_url": o.new_url or None,
             "source": o.source or None,
-            "capture": o.capture or None,
+            "capture": o.capture_address or None,
             "captured_at": o.captured_at or None,
             "reused": o.reused,
             "rejected": [asdict(r) for r in o.rejections],
             "unavailable": list(o.unavailable),
         }
-        for o in summary.outcomes
+        for o in summary.restorations
     ]
     return {
         "schema": SCHEMA_NAME,
         "version": SCHEMA_VERSION,
         "generated_by": f"archiver {__version__}",
-        "generated_at": iso(dt.datetime.now(dt.UTC)),
-        "totals": {state: sum(o["state"] == state for o in outcomes) for state in STATES},
+        "generated_at": utc_iso(utc_now(), "seconds", zulu=True),
+        "totals": {state.value: sum(o["state"] == state for o in outcomes) for state in RestoreState},
         "posts_changed": [str(edit.path) for edit in summary.changed_posts],
         "posts_not_repaired": list(summary.problems),
         "outcomes": outcomes,
@@ -68,7 +64,7 @@ def to_markdown(document: dict[str, Any]) -> str:
     lines = [
         f"## Restore: {len(document['outcomes'])} URLs",
         "",
-        " · ".join(f"**{totals[state]}** {state}" for state in STATES),
+        " · ".join(f"**{totals[state]}** {state}" for state in RestoreState),
         "",
     ]
     if document["outcomes"]:

@@ -24,9 +24,9 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree
 from PIL import Image
 
-from archiver.health import page_of, status_by_content
+from archiver.health import judge_content, page_of
 from archiver.model import FetchResult, Status
-from archiver.restore.captures import Retrieved
+from archiver.restore.sources import Retrieved
 
 # The raster formats browsers show, as Pillow names them, with the extension files get.
 _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "GIF": "gif", "WEBP": "webp", "BMP": "bmp",
@@ -100,9 +100,9 @@ def judge_page(retrieved: Retrieved) -> Judgement:
     page = page_of(retrieved.body, None, retrieved.content_type)
     url = retrieved.candidate.url
     result = FetchResult(url, Status.OK, retrieved.code, url, (), 1, 0.0, dt.datetime.now(dt.UTC))
-    status, detail = status_by_content(result, page)
-    if status is not None:
-        return Rejected(f"the capture is not the page: {detail}")
+    finding = judge_content(result, page)
+    if finding is not None:
+        return Rejected(f"the capture is not the page: {finding.detail}")
     return Accepted(_media_type(retrieved.content_type) or "application/octet-stream", "", sha256_of(retrieved.body))
 
 

@@ -1,10 +1,4 @@
-"""Pack: captures -> WARC files that standard tools read, with a CDXJ index of each.
-
-Layout of the output folder (a pywb collection can point straight at it)::
-
-    archive/{prefix}-{YYYYMMDDhhmmss}-{serial}-{host}.warc.gz   closed, complete files
-    archive/….warc.gz.open                                      the file being written
-    indexes/{same name}.cdxj                                    one sorted index per file
+"""Write captures into WARC files that standard tools read, and index each closed file.
 
 Each file opens with a `warcinfo` record. Each HTTP exchange, redirect hops included,
 is a `request` and a `response` record (linked by `WARC-Concurrent-To`, with the peer's
@@ -22,30 +16,21 @@ import io
 import os
 import socket
 import time
-import zlib
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from cdxj_indexer import CDXJIndexer
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archiver import __version__
+from archiver.atomic import fsync_folder
 from archiver.config import PackSettings
-from archiver.fetch import Capture, Exchange
-from archiver.model import FetchResult, Occurrence, Status, WarcLocation
+from archiver.model import Capture, Exchange, Occurrence, RecordLocation
+from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
+from archiver.times import utc_iso
 
-ARCHIVE_DIR = "archive"
-INDEX_DIR = "indexes"
-OPEN_SUFFIX = ".open"
 _WARC_VERSION = "1.1"
-_REPAIR_CHUNK = 1024 * 1024
-_INFLATE_STEP = 4 * 1024 * 1024  # inflate a highly compressed body a few MiB at a time
-_HEAD_BYTES = 64 * 1024  # of each record: its WARC headers, and a metadata record's fields
 _SYNC_SECONDS = 1.0  # a power cut loses at most about this much of what was written
 _REPLACED_HEADERS = frozenset({"transfer-encoding", "content-length"})
 
@@ -78,8 +63,8 @@ class WarcPacker:
             self._abandon()
 
     def write(
-        self, capture: Capture, cited_by: Sequence[Occurrence], previous: WarcLocation | None = None
-    ) -> WarcLocation | None:
+        self, capture: Capture, cited_by: Sequence[Occurrence], previous: RecordLocation | None = None
+    ) -> RecordLocation | None:
         """Write a capture's exchanges and its metadata; where its final response is stored.
 
         When `previous` is an earlier full capture of the same payload, the final answer
@@ -105,7 +90,7 @@ class WarcPacker:
         self._file.close()
         final = self._archive / self._name
         os.replace(self._archive / (self._name + OPEN_SUFFIX), final)
-        _fsync_folder(self._archive)
+        fsync_folder(self._archive)
         self._index(final)
         self.closed_files.append(final)
         self._file = self._writer = None
@@ -140,7 +125,9 @@ class WarcPacker:
             if not (self._archive / name).exists() and not (self._archive / (name + OPEN_SUFFIX)).exists():
                 return name
 
-    def _write_exchange(self, writer: WARCWriter, exchange: Exchange, original: WarcLocation | None) -> WarcLocation:
+    def _write_exchange(
+        self, writer: WARCWriter, exchange: Exchange, original: RecordLocation | None
+    ) -> RecordLocation:
         date = _warc_date(exchange.date)
         common = {"WARC-Date": date, **({"WARC-IP-Address": exchange.peer} if exchange.peer else {})}
         if original is not None:
@@ -164,7 +151,7 @@ class WarcPacker:
         writer.write_record(response)
         length = self._file.tell() - offset
         writer.write_record(request)
-        return WarcLocation(self._name, offset, length, response_id, date, exchange.url, original is not None)
+        return RecordLocation(self._name, offset, length, response_id, date, exchange.url, original is not None)
 
     def _write_metadata(
         self, writer: WARCWriter, capture: Capture, cited_by: Sequence[Occurrence], response_id: str | None
@@ -196,10 +183,10 @@ class WarcPacker:
             self._synced_at = time.monotonic()
 
     def _index(self, warc: Path) -> None:
-        _index_into(self._indexes, warc)
+        index_into(self._indexes, warc)
 
 
-def _revisit(writer: WARCWriter, exchange: Exchange, original: WarcLocation, common: dict[str, str]) -> Any:
+def _revisit(writer: WARCWriter, exchange: Exchange, original: RecordLocation, common: dict[str, str]) -> Any:
     """A revisit record (identical-payload-digest profile): the headers, and where the payload is."""
     record = writer.create_revisit_record(
         exchange.url, exchange.payload_digest, original.target_uri, original.date,
@@ -232,154 +219,8 @@ def _response_headers(exchange: Exchange) -> StatusAndHeaders:
 
 
 def _warc_date(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_iso(when, "microseconds", zulu=True)
 
 
 def _one_line(value: str) -> str:
     return " ".join(value.split())
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-@dataclass
-class _Member:
-    """One gzip member of a WARC file: one record, with the start of its text."""
-
-    start: int
-    end: int
-    head: bytes
-
-
-def repair(folder: Path) -> list[FetchResult]:
-    """Finish what a killed run left: cut each `.open` file after its last whole capture,
-    give it its final name and an index; index any closed file that lacks one.
-
-    Returns the results of the captures found whole in the repaired files (read from
-    their metadata records), so that the history can be brought to agree with them.
-    """
-    archive, recovered = folder / ARCHIVE_DIR, []
-    for unfinished in sorted(archive.glob(f"*.warc.gz{OPEN_SUFFIX}")) if archive.is_dir() else []:
-        recovered += _repair_one(unfinished, folder)
-    for warc in sorted(archive.glob("*.warc.gz")) if archive.is_dir() else []:
-        if not (folder / INDEX_DIR / (warc.name + ".cdxj")).exists():
-            _index_into(folder / INDEX_DIR, warc)
-    return recovered
-
-
-def _repair_one(unfinished: Path, folder: Path) -> list[FetchResult]:
-    members = list(_whole_members(unfinished))
-    kept = _up_to_last_capture(members)
-    if not kept:  # not even its warcinfo record is whole: nothing to keep
-        unfinished.unlink()
-        return []
-    os.truncate(unfinished, kept[-1].end)
-    final = unfinished.with_name(unfinished.name.removesuffix(OPEN_SUFFIX))
-    os.replace(unfinished, final)
-    _index_into(folder / INDEX_DIR, final)
-    return _captures_in(kept, final.name)
-
-
-def _whole_members(path: Path) -> Iterator[_Member]:
-    """The gzip members of a file that are complete, in order; a torn last one is left out."""
-    with path.open("rb") as stream:
-        offset, buffer = 0, b""
-        while True:
-            inflater, head, consumed = zlib.decompressobj(16 + zlib.MAX_WBITS), b"", 0
-            while not inflater.eof:
-                if not buffer:
-                    buffer = stream.read(_REPAIR_CHUNK)
-                    if not buffer:
-                        return  # the file ends inside this member: it is torn
-                before = len(buffer)
-                try:
-                    text = inflater.decompress(buffer, _INFLATE_STEP)
-                except zlib.error:
-                    return  # not a gzip member: garbage after the last whole one
-                head += text[: max(0, _HEAD_BYTES - len(head))]
-                buffer = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
-                consumed += before - len(buffer)
-            yield _Member(offset, offset + consumed, head)
-            offset += consumed
-
-
-def _up_to_last_capture(members: list[_Member]) -> list[_Member]:
-    """The members up to the metadata record that ends the last whole capture."""
-    ends = [i for i, member in enumerate(members) if _warc_headers(member.head).get("warc-type") == "metadata"]
-    return members[: ends[-1] + 1] if ends else []
-
-
-def _captures_in(members: list[_Member], filename: str) -> list[FetchResult]:
-    responses: dict[str, tuple[_Member, dict[str, str]]] = {}
-    captures = []
-    for member in members:
-        headers = _warc_headers(member.head)
-        if headers.get("warc-type") == "response":
-            responses[headers.get("warc-record-id", "")] = (member, headers)
-        elif headers.get("warc-type") == "metadata":
-            response = responses.get(headers.get("warc-concurrent-to", ""))
-            captures.append(_recovered(headers, _fields(member.head), response, filename))
-    return captures
-
-
-def _recovered(
-    headers: dict[str, str], fields: dict[str, str], response: tuple[_Member, dict[str, str]] | None, filename: str
-) -> FetchResult:
-    location = WarcLocation(filename, response[0].start, response[0].end - response[0].start) if response else None
-    code, url = fields.get("http-status"), headers.get("warc-target-uri", "")
-    return FetchResult(
-        url=url,
-        status=Status(fields.get("fetch-status", Status.NETWORK_ERROR.value)),
-        code=int(code) if code and code.isdigit() else None,
-        final_url=fields.get("final-url", url),
-        hops=(),
-        attempts=int(fields.get("attempts", "1")),
-        duration=0.0,
-        checked_at=dt.datetime.fromisoformat(headers.get("warc-date", "").replace("Z", "+00:00")),
-        detail=fields.get("detail", ""),
-        digest=response[1].get("warc-payload-digest", "") if response else "",
-        capture=location,
-    )
-
-
-def _warc_headers(head: bytes) -> dict[str, str]:
-    block = head.split(b"\r\n\r\n", 1)[0].decode("utf-8", errors="replace")
-    pairs = (line.split(":", 1) for line in block.split("\r\n")[1:] if ":" in line)
-    return {name.strip().lower(): value.strip() for name, value in pairs}
-
-
-def _fields(head: bytes) -> dict[str, str]:
-    """The `name: value` lines of a metadata record's block (the first of each name)."""
-    block = head.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in head else b""
-    fields: dict[str, str] = {}
-    for line in block.decode("utf-8", errors="replace").split("\r\n"):
-        name, _, value = line.partition(": ")
-        fields.setdefault(name, value)
-    return fields
-
-
-def _index_into(indexes: Path, warc: Path) -> None:
-    indexes.mkdir(parents=True, exist_ok=True)
-    target = indexes / (warc.name + ".cdxj")
-    partial = target.with_suffix(".cdxj.tmp")
-    CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
-    os.replace(partial, target)
-
-
-def stored_payload(folder: Path, location: WarcLocation, limit: int) -> tuple[bytes, str | None, str | None]:
-    """The first `limit` bytes of a stored response's body, with its Content-Encoding and
-    Content-Type; empty when the record cannot be read."""
-    try:
-        with (folder / ARCHIVE_DIR / location.filename).open("rb") as stream:
-            stream.seek(location.offset)
-            record = next(iter(ArchiveIterator(stream)))
-            headers = record.http_headers
-            body = record.raw_stream.read(limit)
-    except (OSError, StopIteration, ArchiveLoadFailed):
-        return b"", None, None
-    return body, headers.get_header("Content-Encoding"), headers.get_header("Content-Type")

@@ -1,0 +1,29 @@
+"""Pack: captures -> WARC files that standard tools read, with a CDXJ index of each.
+
+The WARC folder belongs to this stage: `writer` writes captures (revisit records for
+unchanged payloads), `repair` finishes what a killed run left, `records` reads a stored
+answer back (for restore, drift and export), and `folder` names the layout and indexes::
+
+    archive/{prefix}-{YYYYMMDDhhmmss}-{serial}-{host}.warc.gz   closed, complete files
+    archive/….warc.gz.open                                      the file being written
+    indexes/{same name}.cdxj                                    one sorted index per file
+
+A pywb collection can point straight at the output folder.
+"""
+
+from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_entries
+from archiver.pack.records import StoredAnswer, UnreadableRecord, read_answer
+from archiver.pack.repair import repair
+from archiver.pack.writer import WarcPacker
+
+__all__ = [
+    "ARCHIVE_DIR",
+    "INDEX_DIR",
+    "OPEN_SUFFIX",
+    "StoredAnswer",
+    "UnreadableRecord",
+    "WarcPacker",
+    "index_entries",
+    "read_answer",
+    "repair",
+]

@@ -1,0 +1,40 @@
+"""The WARC folder's layout, and the CDXJ index kept beside each closed file.
+
+archive/{prefix}-{YYYYMMDDhhmmss}-{serial}-{host}.warc.gz   closed, complete files
+archive/….warc.gz.open                                      the file being written
+indexes/{same name}.cdxj                                    one sorted index per file
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from cdxj_indexer import CDXJIndexer
+
+ARCHIVE_DIR = "archive"
+INDEX_DIR = "indexes"
+OPEN_SUFFIX = ".open"
+
+
+def index_into(indexes: Path, warc: Path) -> None:
+    """Write the sorted CDXJ index of one WARC file into the `indexes` folder, in one step."""
+    indexes.mkdir(parents=True, exist_ok=True)
+    target = indexes / (warc.name + ".cdxj")
+    partial = target.with_suffix(".cdxj.tmp")
+    CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
+    os.replace(partial, target)
+
+
+def index_entries(folder: Path) -> Iterator[tuple[str, str]]:
+    """Every line of the output folder's CDXJ indexes, as its key (SURT) and the rest."""
+    for index in sorted((folder / INDEX_DIR).glob("*.cdxj")):
+        try:
+            with index.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    key, _, rest = line.rstrip("\n").partition(" ")
+                    if rest:
+                        yield key, rest
+        except OSError:
+            continue  # an index that cannot be read hides its captures; the others still count

@@ -1,0 +1,76 @@
+"""Our own WARC files as a place to find captures, through the CDXJ index of each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from archiver.model import REDIRECT_CODES, RecordLocation
+from archiver.pack import UnreadableRecord, index_entries, read_answer
+from archiver.restore.sources.base import (
+    OWN_ARCHIVE,
+    Candidate,
+    Lookup,
+    Retrieved,
+    absolute_url,
+    parse_timestamp,
+    url_key,
+)
+
+
+class OwnArchive:
+    """Our own WARC files, found through the CDXJ index of each."""
+
+    def __init__(self, folder: Path, replay_url: str, limit: int) -> None:
+        """`folder` is the output folder; `replay_url` where its captures are replayed ("" for
+        nowhere); `limit` the most payload bytes read from one capture."""
+        self.name = OWN_ARCHIVE
+        self._folder = folder
+        self._replay_url = replay_url
+        self._limit = limit
+        self._index: dict[str, list[str]] | None = None
+
+    async def lookup(self, url: str) -> Lookup:
+        """Every stored response for `url` (revisits add no payload and are left out)."""
+        entries = self._entries().get(url_key(url), [])
+        return Lookup(tuple(c for c in map(self._candidate, entries) if c is not None))
+
+    async def retrieve(self, candidate: Candidate) -> Retrieved:
+        """The stored answer of a capture."""
+        assert candidate.stored_at is not None, "a capture of the own archive has a record"
+        try:
+            answer = read_answer(self._folder, candidate.stored_at, self._limit + 1)
+        except UnreadableRecord as error:
+            return Retrieved(candidate, candidate.when, problem=str(error))
+        if len(answer.body) > self._limit:
+            return Retrieved(candidate, candidate.when, problem=f"the payload is over {self._limit:,} bytes")
+        location = answer.header("Location") if answer.code in REDIRECT_CODES else None
+        return Retrieved(
+            candidate,
+            candidate.when,
+            code=answer.code,
+            content_type=answer.header("Content-Type"),
+            body=answer.body,
+            redirect_to=absolute_url(candidate.url, location),
+        )
+
+    def _entries(self) -> dict[str, list[str]]:
+        if self._index is None:
+            self._index = {}
+            for key, rest in index_entries(self._folder):
+                self._index.setdefault(key, []).append(rest)
+        return self._index
+
+    def _candidate(self, entry: str) -> Candidate | None:
+        timestamp, _, fields = entry.partition(" ")
+        try:
+            record = json.loads(fields)
+            location = RecordLocation(record["filename"], int(record["offset"]), int(record["length"]))
+            when = parse_timestamp(timestamp)
+        except (ValueError, KeyError, TypeError):
+            return None
+        if record.get("mime") == "warc/revisit" or "method" in record or "status" not in record:
+            return None
+        address = f"{self._replay_url}{timestamp}/{record['url']}" if self._replay_url else ""
+        return Candidate(str(record["url"]), when, OWN_ARCHIVE, address or f"{location.filename}#{location.offset}",
+                         stored_at=location)  # fmt: skip
