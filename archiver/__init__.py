@@ -2,7 +2,8 @@
 
 The pipeline, one module a stage: `extract` (posts -> links), `fetch` (links ->
 captures), `health` (captures -> statuses), `pack` (captures -> WARC files), `history`
-(checks across runs -> verdicts), `report` and `export`; `job` runs them in order.
+(checks across runs -> verdicts), `report`, `restore` and `export`; `job` runs them in
+order, and `model` holds the values that pass between them (docs/architecture.md).
 The names below are the public API.
 """
 

@@ -38,6 +38,7 @@ from archiver.bodies import decoded_body
 from archiver.model import Capture, Exchange, FetchBackend, FetchResult, PriorCapture, RecordLocation, Status
 from archiver.pack import UnreadableRecord, read_answer
 from archiver.sites import on_host, site_key
+from archiver.times import utc_iso
 
 READ_LIMIT = 1024 * 1024
 _COMPARED_CHARACTERS = 4000
@@ -281,7 +282,7 @@ class Classifier:
             prior = self._earlier.get(evidence.result.url)
             if prior is not None and self._earlier_page is not None and _worth_comparing(evidence.result, final, prior):
                 page = await asyncio.to_thread(self._earlier_page, prior.stored_at)
-                return replace(evidence, earlier=page, earlier_at=prior.captured_at.isoformat())
+                return replace(evidence, earlier=page, earlier_at=utc_iso(prior.captured_at))
         return evidence
 
     async def _missing_page(self, url: str) -> MissingPage | None:

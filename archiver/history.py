@@ -20,13 +20,20 @@ import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
-from archiver.config import DEFAULT_DEAD_AFTER_CHECKS, DEFAULT_DEAD_AFTER_DAYS, HealthSettings
+from archiver.config import HealthSettings
 from archiver.errors import OutputError
-from archiver.model import FetchResult, PriorCapture, RecordLocation, Status
+from archiver.model import (
+    Check,
+    DeadPolicy,
+    FetchResult,
+    LinkVerdict,
+    PriorCapture,
+    RecordLocation,
+    Status,
+    Verdict,
+)
 from archiver.times import utc_iso
 
 HISTORY_FILE = "history.sqlite"
@@ -69,57 +76,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 _BUSY_SECONDS = 60  # how long to wait for another run holding the database
 
 
-class Verdict(StrEnum):
-    """What to believe about a link, from its history."""
-
-    ALIVE = "alive"
-    FAILING = "failing"
-    DEAD = "dead"
-    RECOVERED = "recovered"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class DeadPolicy:
-    """How much failure makes a link dead."""
-
-    checks: int = DEFAULT_DEAD_AFTER_CHECKS
-    days: float = DEFAULT_DEAD_AFTER_DAYS
-
-    @classmethod
-    def of(cls, settings: HealthSettings) -> DeadPolicy:
-        """The policy the configuration sets."""
-        return cls(settings.dead_after_checks, settings.dead_after_days)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One stored check of a URL."""
-
-    url: str
-    checked_at: dt.datetime
-    status: Status
-    code: int | None
-    final_url: str
-    attempts: int
-    detail: str
-    payload_digest: str | None
-    stored_at: RecordLocation | None = None  # where the answer is stored in the WARC files
-    drifted_from: str | None = None  # when the last capture before a substantial change of text was made
-
-
-@dataclass(frozen=True)
-class LinkVerdict:
-    """A URL's verdict with the dates that explain it."""
-
-    url: str
-    verdict: Verdict
-    latest: Check
-    checks: int
-    failures_in_a_row: int
-    dead_since: dt.datetime | None
-    last_seen_alive: dt.datetime | None
-    last_archived: Check | None  # the latest check whose answer is stored in the WARC files
+def dead_policy(settings: HealthSettings) -> DeadPolicy:
+    """The policy the configuration sets."""
+    return DeadPolicy(settings.dead_after_checks, settings.dead_after_days)
 
 
 class History:

@@ -29,11 +29,12 @@ from archiver.extract import extract
 from archiver.extract.listing import read_extraction, to_json
 from archiver.fetch import Fetcher, user_agent
 from archiver.health import Classifier
-from archiver.history import DeadPolicy, History
+from archiver.history import History, dead_policy
 from archiver.model import Extraction, FetchBackend, FetchResult, Link, PriorCapture, RecordLocation
 from archiver.pack import WarcPacker
 from archiver.report import Report
 from archiver.restore import RestoreSummary, Scope
+from archiver.times import utc_iso
 
 LINKS_FILE = "links.json"
 RESULTS_FILE = "results.jsonl"
@@ -106,7 +107,7 @@ def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -
     """Restore what the configured posts cite and the history calls dead (see `archiver.restore`)."""
     extraction = extract(config.post_paths, config.extract)
     with History.open(config.output_dir) as history:
-        verdicts = {v.url: v for v in history.verdicts(DeadPolicy.of(config.health))}
+        verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
     return restore_stage.restore(
         extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
         replay_url=config.report.replay_url, backend=backend,
@@ -132,7 +133,7 @@ def regenerate_report(config: Config) -> Report:
 
 
 def _write_reports(config: Config, extraction: Extraction, history: History) -> Report:
-    policy = DeadPolicy.of(config.health)
+    policy = dead_policy(config.health)
     now = dt.datetime.now(dt.UTC)
     built = report.build(extraction, history.verdicts(policy), policy, config.report.replay_url, now)
     report.write_all(built, config.output_dir)
@@ -212,7 +213,7 @@ def _result(result: FetchResult, link: Link) -> dict[str, Any]:
         "hops": [{"url": hop.url, "code": hop.code, "location": hop.location} for hop in result.hops],
         "attempts": result.attempts,
         "duration": round(result.duration, 3),
-        "checked_at": result.checked_at.isoformat(),
+        "checked_at": utc_iso(result.checked_at),
         "detail": result.detail,
         "size": result.size,
         "warc": {"filename": stored.filename, "offset": stored.offset, "length": stored.length} if stored else None,

@@ -13,6 +13,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Protocol
 
+from archiver.config import DEFAULT_DEAD_AFTER_CHECKS, DEFAULT_DEAD_AFTER_DAYS
+
 
 class LinkKind(StrEnum):
     """What a URL is to the post that cites it."""
@@ -306,6 +308,54 @@ class Capture:
         """Release the spooled bodies."""
         for exchange in self.exchanges:
             exchange.body.close()
+
+
+class Verdict(StrEnum):
+    """What to believe about a link, from its history."""
+
+    ALIVE = "alive"
+    FAILING = "failing"
+    DEAD = "dead"
+    RECOVERED = "recovered"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class DeadPolicy:
+    """How much failure makes a link dead."""
+
+    checks: int = DEFAULT_DEAD_AFTER_CHECKS  # failed checks in a row, at the least
+    days: float = DEFAULT_DEAD_AFTER_DAYS  # spread over this many days, at the least
+
+
+@dataclass(frozen=True)
+class Check:
+    """One stored check of a URL."""
+
+    url: str
+    checked_at: dt.datetime
+    status: Status
+    code: int | None
+    final_url: str
+    attempts: int
+    detail: str
+    payload_digest: str | None
+    stored_at: RecordLocation | None = None  # where the answer is stored in the WARC files
+    drifted_from: str | None = None  # when the last capture before a substantial change of text was made
+
+
+@dataclass(frozen=True)
+class LinkVerdict:
+    """A URL's verdict with the dates that explain it."""
+
+    url: str
+    verdict: Verdict
+    latest: Check
+    checks: int
+    failures_in_a_row: int
+    dead_since: dt.datetime | None
+    last_seen_alive: dt.datetime | None
+    last_archived: Check | None  # the latest check whose answer is stored in the WARC files
 
 
 @dataclass(frozen=True)

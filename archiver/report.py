@@ -24,8 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from archiver import __version__
 from archiver.atomic import write_text_atomically
-from archiver.history import Check, DeadPolicy, LinkVerdict, Verdict
-from archiver.model import Extraction, Link, Post
+from archiver.model import Check, DeadPolicy, Extraction, Link, LinkVerdict, Post, Verdict
 from archiver.times import utc_iso
 
 SCHEMA_NAME = "archiver/report"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from archiver.errors import OutputError
-from archiver.history import _MIGRATIONS, SCHEMA_VERSION, DeadPolicy, History, Verdict
-from archiver.model import FetchResult, RecordLocation, Status
+from archiver.history import _MIGRATIONS, SCHEMA_VERSION, History
+from archiver.model import DeadPolicy, FetchResult, RecordLocation, Status, Verdict
 
 URL = "http://example.org/page"
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)

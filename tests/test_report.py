@@ -22,8 +22,8 @@ from selenium.webdriver.support.ui import Select
 from archiver import report
 from archiver.config import ExtractSettings
 from archiver.extract import extract
-from archiver.history import DeadPolicy, History
-from archiver.model import Extraction, FetchResult, RecordLocation, Status
+from archiver.history import History
+from archiver.model import DeadPolicy, Extraction, FetchResult, RecordLocation, Status
 
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
 HOSTILE_TEXT = "<script>alert(1)</script>"

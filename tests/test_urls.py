@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from archiver.extract.urls import ResolvedUrl, resolve, site_key
+from archiver.extract.urls import ResolvedUrl, resolve
 from archiver.model import Skip, SkipReason
+from archiver.sites import site_key
 
 BASE = "https://blog.example.org/2010/05/post/"
 

@@ -19,7 +19,7 @@ from archiver.extract.html import page
 from archiver.extract.markdown import markdown_references
 from archiver.extract.reference import Reference
 from archiver.extract.sources import PostSource, discover, front_matter_text, post_date, read_post
-from archiver.extract.urls import ResolvedUrl, resolve, site_key
+from archiver.extract.urls import ResolvedUrl, resolve
 from archiver.model import (
     KIND_PRECEDENCE,
     Extraction,
@@ -30,6 +30,7 @@ from archiver.model import (
     Skip,
     SkipReason,
 )
+from archiver.sites import site_key
 
 __all__ = ["extract"]
 

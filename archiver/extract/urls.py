@@ -72,11 +72,5 @@ def _netloc(parts: SplitResult, host: str, port: int | None) -> str:
     return f"{netloc}:{port}" if port is not None else netloc
 
 
-def site_key(url: str) -> str:
-    """The host a URL belongs to for deciding what is internal: lower-case, no `www.`."""
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
-
-
 def _shorten(text: str) -> str:
     return text if len(text) <= _DISPLAY_LIMIT else text[: _DISPLAY_LIMIT - 1] + "…"

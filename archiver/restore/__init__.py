@@ -31,8 +31,7 @@ from pathlib import Path
 
 from archiver.config import FetchSettings, RestoreSettings
 from archiver.fetch import Fetcher
-from archiver.history import LinkVerdict, Verdict
-from archiver.model import Extraction, FetchBackend, Link, LinkKind
+from archiver.model import Extraction, FetchBackend, Link, LinkKind, LinkVerdict, Verdict
 from archiver.restore import report
 from archiver.restore.assets import Assets, StoredAsset
 from archiver.restore.repairs import repair_posts

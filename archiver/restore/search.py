@@ -16,8 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
-from archiver.history import LinkVerdict
-from archiver.model import Link, LinkKind
+from archiver.model import Link, LinkKind, LinkVerdict
 from archiver.restore.sources import ArchiveSource, Candidate, Lookup, Retrieved, Sources, by_preference
 from archiver.restore.values import Rejection
 from archiver.restore.verify import Accepted, Judgement, Rejected, judge_image, judge_page, placeholder_redirect

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from archiver.history import Verdict
-from archiver.model import LinkKind
+from archiver.model import LinkKind, Verdict
 from archiver.restore.rewrite import Edit
 
 
