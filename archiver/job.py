@@ -14,20 +14,20 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archiver import health, pack, report
+from archiver import fetch, health, pack, report
 from archiver import restore as restore_stage
 from archiver.atomic import make_folder, write_text_atomically
 from archiver.config import Config
 from archiver.extract import extract
 from archiver.extract.listing import read_extraction, to_json
-from archiver.fetch import Fetcher, user_agent
+from archiver.fetch import user_agent
 from archiver.health import Classifier
 from archiver.history import History, dead_policy
 from archiver.model import Extraction, FetchBackend, FetchResult, Link, PriorCapture, RecordLocation
@@ -155,7 +155,7 @@ async def _archive(
     results: list[FetchResult] = []
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
     with WarcPacker(config.output_dir, config.pack, info) if store else nullcontext() as packer:
-        async with _backend(config, backend) as fetcher:
+        async with fetch.opened(backend, config.fetch) as fetcher:
             classifier = Classifier(fetcher, earlier, partial(health.stored_page, config.output_dir))
             async for capture in fetcher.fetch_all(by_url, then=classifier.finish):
                 try:
@@ -171,16 +171,6 @@ async def _archive(
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
     return replace(summary, bytes_saved=packer.bytes_saved if packer else 0)
-
-
-@asynccontextmanager
-async def _backend(config: Config, given: FetchBackend | None) -> AsyncIterator[FetchBackend]:
-    """The backend given, or a `Fetcher` of the configured settings, closed afterwards."""
-    if given is not None:
-        yield given
-        return
-    async with Fetcher(config.fetch) as fetcher:
-        yield fetcher
 
 
 def _same_payload(

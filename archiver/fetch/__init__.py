@@ -20,7 +20,7 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from itertools import islice, zip_longest
@@ -37,9 +37,9 @@ from archiver.fetch.hosts import HostMemory, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, tls_context
-from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchResult, Finisher, Hop, Status
+from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchBackend, FetchResult, Finisher, Hop, Status
 
-__all__ = ["Fetcher", "interleaved_by_host", "user_agent"]
+__all__ = ["Fetcher", "interleaved_by_host", "opened", "user_agent"]
 
 _log = logging.getLogger(__name__)
 
@@ -332,6 +332,21 @@ class Fetcher:
             body.close()
             raise
         return _rewound(body), size, _sha1_label(digest), False
+
+
+@asynccontextmanager
+async def opened(
+    given: FetchBackend | None, settings: FetchSettings, host_delays: Mapping[str, float] | None = None
+) -> AsyncIterator[FetchBackend]:
+    """The backend `given` (its owner closes it), or a `Fetcher` of `settings`, with a
+    delay between requests to each host of `host_delays`, closed afterwards."""
+    if given is not None:
+        yield given
+        return
+    if host_delays:
+        settings = settings.model_copy(update={"host_delays": dict(host_delays)})
+    async with Fetcher(settings) as fetcher:
+        yield fetcher
 
 
 def _host_and_origin(url: str) -> tuple[str, str]:

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from archiver.config import FetchSettings, RestoreSettings
-from archiver.fetch import Fetcher
+from archiver.fetch import opened
 from archiver.model import Extraction, FetchBackend, Link, LinkKind, LinkVerdict, Verdict
 from archiver.restore import report
 from archiver.restore.assets import Assets, StoredAsset
@@ -101,23 +100,11 @@ class _Sought:
 
 
 async def _search_all(searches: list[Search], sought: _Sought, backend: FetchBackend | None) -> None:
-    async with _backend(sought.settings, sought.fetch, backend) as fetcher:
+    delays = {archive.host: 60.0 / archive.requests_per_minute for archive in sought.settings.archives}
+    async with opened(backend, sought.fetch, host_delays=delays) as fetcher:
         archives, limit = sought.settings.archives, sought.fetch.max_body_bytes
         sources = open_sources(sought.output_dir, sought.replay_url, archives, fetcher, limit)
         await Finder(sources, searches, sought.settings.reject_digests).run()
-
-
-@asynccontextmanager
-async def _backend(
-    settings: RestoreSettings, fetch: FetchSettings, given: FetchBackend | None
-) -> AsyncIterator[FetchBackend]:
-    """The backend given, or a `Fetcher` that asks each archive at its own rate."""
-    if given is not None:
-        yield given
-        return
-    delays = {archive.host: 60.0 / archive.requests_per_minute for archive in settings.archives}
-    async with Fetcher(fetch.model_copy(update={"host_delays": delays})) as fetcher:
-        yield fetcher
 
 
 def _target_date(link: Link, dates: dict[Path, dt.date | None], verdict: LinkVerdict) -> dt.datetime:
