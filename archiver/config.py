@@ -252,7 +252,6 @@ class FetchSettings(BaseModel):
     ca_bundle: Path | None = None
     allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     resolve: dict[str, str] = Field(default_factory=dict)
-    host_delays: dict[str, float] = Field(default_factory=dict)  # per host name, instead of host_delay
 
 
 class PackSettings(BaseModel):

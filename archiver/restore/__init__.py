@@ -202,8 +202,7 @@ class _Finder:
         settings = self._config.restore
         limit = self._config.fetch.max_body_bytes
         delays = {a.host: 60.0 / a.requests_per_minute for a in settings.archives}
-        fetch_settings = self._config.fetch.model_copy(update={"host_delays": delays})
-        async with Fetcher(fetch_settings) as fetcher:
+        async with Fetcher(self._config.fetch, host_delays=delays) as fetcher:
             self._own = OwnArchive(self._config.output_dir, self._config.report.replay_url, limit)
             self._archives = [WebArchive(a, fetcher, limit) for a in settings.archives]
             await asyncio.gather(*(self._search(s) for s in self._searches))
