@@ -61,7 +61,9 @@ def test_restore_settings_are_read_and_checked(tmp_path: Path) -> None:
     restore = load_config(_config(tmp_path, text)).restore
 
     assert (restore.assets_dir, restore.assets_url, restore.link_style) == (tmp_path / "site/img", "/img/", "replace")
-    assert restore.archives == (ArchiveSettings("Local", "http://127.0.0.1:8080/web/", 6.0),)
+    assert restore.archives == (
+        ArchiveSettings(name="Local", url="http://127.0.0.1:8080/web/", requests_per_minute=6.0),
+    )
     assert restore.reject_digests == frozenset({"a" * 64})
 
 
