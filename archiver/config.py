@@ -1,9 +1,17 @@
 """Load and validate `config.yaml` once, into typed, frozen settings.
 
-Each stage receives only its own section. Every default lives here as a named
-constant, shared by the command line and the bundled `config.yaml`. Any problem with
-the file (unreadable, not YAML, an unknown key, a wrong type, a path that does not
-exist) raises one `ConfigError` that names the file and the key.
+Each section of the file is one class and each key one field, declared once: the file
+is validated against the class, strictly (a value of another type is an error, never
+converted), and the class is what the section's stage receives, by the stage's name
+for it (`FetchSettings` is `FetchConfig`; the extractor's joins `posts:` and `links:`).
+What a stage reads in another form than the file writes is converted as it is read
+(patterns compiled, networks parsed, lists made tuples and sets, paths made absolute)
+or derived as a property (`max_body_bytes` from `max_body_mb`).
+
+Every default lives here as a named constant, shared by the command line and the
+bundled `config.yaml`. Any problem with the file (unreadable, not YAML, an unknown key,
+a wrong type, a path that does not exist) raises one `ConfigError` that names the file
+and the key.
 """
 
 from __future__ import annotations
@@ -12,14 +20,23 @@ import difflib
 import glob
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import CoreSchema, core_schema
 
 from archiver.errors import ConfigError
 
@@ -56,21 +73,56 @@ LinkStyle = Literal["replace", "append"]
 DEFAULT_LINK_STYLE: LinkStyle = "append"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+def _from_file(written: Any, convert: Callable[[Any], Any]) -> GetPydanticSchema:
+    """Mark a field that the file writes as `written` and its stage reads as `convert`
+    makes it: a value is checked as `written`, so that a mistake gets pydantic's own
+    message and place (`links.include[0]: Input should be a valid string`), then
+    converted. A value given in Python in the stage's form (a tuple, frozenset or Path,
+    which YAML never gives) is taken as it is."""
+
+    def schema(stored: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        given = get_origin(stored) or stored
+        from_file = core_schema.chain_schema(
+            [handler.generate_schema(written), core_schema.no_info_plain_validator_function(convert)]
+        )
+
+        def read(value: Any, validate: core_schema.ValidatorFunctionWrapHandler) -> Any:
+            return value if isinstance(value, given) else validate(value)
+
+        return core_schema.no_info_wrap_validator_function(read, from_file)
+
+    return GetPydanticSchema(schema)
 
 
-class PostsConfig(_Section):
-    """Where the posts are and how to read them."""
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-    paths: list[str] = Field(min_length=1)
-    base_url: str | None = None
-    max_size_mb: float = Field(default=DEFAULT_MAX_POST_MB, gt=0)
 
-    @field_validator("base_url")
-    @classmethod
-    def _absolute_http_url(cls, value: str | None) -> str | None:
-        return None if value is None else absolute_http_url(value)
+def _pattern(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {error}") from None
+
+
+def _network(network: str) -> _Network:
+    try:
+        return ipaddress.ip_network(network, strict=False)
+    except ValueError as error:
+        raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8: {error}") from None
+
+
+def _sha256_digests(digests: list[str]) -> frozenset[str]:
+    for digest in digests:
+        if not re.fullmatch(r"(sha256:)?[0-9a-fA-F]{64}", digest):
+            raise ValueError(f"{digest!r} is not a SHA-256 digest (64 hexadecimal digits)")
+    return frozenset(digest.lower().removeprefix("sha256:") for digest in digests)
+
+
+_Patterns = Annotated[tuple[re.Pattern[str], ...], _from_file(list[str], lambda p: tuple(map(_pattern, p)))]
+_Networks = Annotated[tuple[_Network, ...], _from_file(list[str], lambda n: tuple(map(_network, n)))]
+_Codes = Annotated[frozenset[int], _from_file(list[int], frozenset)]
+_Digests = Annotated[frozenset[str], _from_file(list[str], _sha256_digests)]
+_Path = Annotated[Path, _from_file(str, Path)]  # written as text
 
 
 def absolute_http_url(value: str) -> str:
@@ -81,21 +133,55 @@ def absolute_http_url(value: str) -> str:
     return value
 
 
+class _Section(BaseModel):
+    """A section of the file and what its stage receives: an unknown key is an error, a
+    value of another type is never converted, and nothing changes once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _PostPaths(_Section):
+    """Where the posts are: files, folders or glob patterns, relative to the file."""
+
+    paths: list[str] = Field(min_length=1)
+
+
+class _PostReading(_Section):
+    """How posts are read."""
+
+    base_url: str | None = None
+    max_size_mb: float = Field(default=DEFAULT_MAX_POST_MB, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        return None if value is None else absolute_http_url(value)
+
+    @property
+    def max_post_bytes(self) -> int:
+        """Posts larger than this many bytes are skipped."""
+        return int(self.max_size_mb * 1024 * 1024)
+
+
 class LinksConfig(_Section):
     """Which cited URLs are fetched: regular expressions searched in the URL."""
 
-    include: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
+    include: _Patterns = ()
+    exclude: _Patterns = ()
 
-    @field_validator("include", "exclude")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as error:
-                raise ValueError(f"{pattern!r} is not a valid regular expression: {error}") from None
-        return patterns
+
+class ExtractSettings(_PostReading, LinksConfig):
+    """The extractor's slice: how posts are read (from `posts:`) and which links are fetched (`links:`)."""
+
+
+class PostsConfig(_PostReading, _PostPaths):  # pydantic takes the last base's fields first: paths, as in the file
+    """Where the posts are and how to read them."""
+
+
+def _folder(info: ValidationInfo) -> Path:
+    """The folder relative paths start from: the configuration file's, given as the
+    validation context, else the current one."""
+    return info.context if isinstance(info.context, Path) else Path()
 
 
 class FetchConfig(_Section):
@@ -108,7 +194,7 @@ class FetchConfig(_Section):
     read_timeout: float = Field(default=DEFAULT_READ_TIMEOUT, gt=0)
     total_timeout: float = Field(default=DEFAULT_TOTAL_TIMEOUT, gt=0)
     attempts: int = Field(default=DEFAULT_ATTEMPTS, ge=1)
-    retry_codes: list[int] = Field(default_factory=lambda: list(DEFAULT_RETRY_CODES))
+    retry_codes: _Codes = frozenset(DEFAULT_RETRY_CODES)
     backoff: float = Field(default=DEFAULT_BACKOFF_SECONDS, ge=0)
     backoff_max: float = Field(default=DEFAULT_BACKOFF_MAX_SECONDS, ge=0)
     retry_after_max: float = Field(default=DEFAULT_RETRY_AFTER_MAX_SECONDS, ge=0)
@@ -116,19 +202,22 @@ class FetchConfig(_Section):
     max_body_mb: float = Field(default=DEFAULT_MAX_BODY_MB, gt=0)
     contact: str | None = None
     robots: bool = False
-    ca_bundle: str | None = None
-    allow_networks: list[str] = Field(default_factory=list)
+    ca_bundle: _Path | None = None
+    allow_networks: _Networks = ()
     resolve: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("allow_networks")
+    @field_validator("ca_bundle", mode="before")
     @classmethod
-    def _networks(cls, networks: list[str]) -> list[str]:
-        for network in networks:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError as error:
-                raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8: {error}") from None
-        return networks
+    def _bundle_file(cls, entry: object, info: ValidationInfo) -> object:
+        # Checked here rather than once read, so that the message quotes the entry as written.
+        if not isinstance(entry, str):
+            return entry
+        if not entry:
+            return None
+        bundle = _folder(info) / entry
+        if not bundle.is_file():
+            raise ValueError(f"{entry!r} is not a file (looked for {bundle})")
+        return bundle
 
     @field_validator("resolve")
     @classmethod
@@ -140,6 +229,11 @@ class FetchConfig(_Section):
                 raise ValueError(f"{host}: {address!r} is not an IP address") from None
         return mapping
 
+    @property
+    def max_body_bytes(self) -> int:
+        """A body is cut at this many bytes."""
+        return int(self.max_body_mb * 1024 * 1024)
+
 
 class PackConfig(_Section):
     """How captures are written: WARC file names and rotation."""
@@ -147,6 +241,11 @@ class PackConfig(_Section):
     prefix: str = Field(default=DEFAULT_WARC_PREFIX, pattern=r"^[A-Za-z0-9._-]+$")
     rotate_mb: float = Field(default=DEFAULT_WARC_ROTATE_MB, gt=0)
     recapture_after_days: float = Field(default=DEFAULT_RECAPTURE_AFTER_DAYS, ge=0)
+
+    @property
+    def rotate_bytes(self) -> int:
+        """A new WARC file is started once the current one reaches this many bytes."""
+        return int(self.rotate_mb * 1_000_000)
 
 
 class HealthConfig(_Section):
@@ -166,7 +265,7 @@ class ArchiveConfig(_Section):
     """A public web archive that speaks the Memento protocol, with Wayback-style URLs."""
 
     name: str = Field(min_length=1)
-    url: str
+    url: str  # the base every Wayback-style address starts with, made to end in "/"
     requests_per_minute: float = Field(default=DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE, gt=0)
 
     @field_validator("url")
@@ -175,30 +274,29 @@ class ArchiveConfig(_Section):
         absolute_http_url(value)
         return value if value.endswith("/") else value + "/"
 
+    @property
+    def host(self) -> str:
+        """The host name requests to this archive go to."""
+        return urlsplit(self.url).hostname or ""
+
+
+DEFAULT_ARCHIVES = (ArchiveConfig(name=DEFAULT_ARCHIVE_NAME, url=DEFAULT_ARCHIVE_URL),)
+_Archives = Annotated[tuple[ArchiveConfig, ...], _from_file(list[ArchiveConfig], tuple)]
+
 
 class RestoreConfig(_Section):
     """Where restored files go, how posts refer to them, and which archives are asked."""
 
-    assets_dir: str = DEFAULT_ASSETS_DIR
+    assets_dir: _Path = Path(DEFAULT_ASSETS_DIR)  # made absolute by load_config
     assets_url: str = DEFAULT_ASSETS_URL
     link_style: LinkStyle = DEFAULT_LINK_STYLE
-    archives: list[ArchiveConfig] = Field(
-        default_factory=lambda: [ArchiveConfig(name=DEFAULT_ARCHIVE_NAME, url=DEFAULT_ARCHIVE_URL)]
-    )
-    reject_digests: list[str] = Field(default_factory=list)
+    archives: _Archives = DEFAULT_ARCHIVES
+    reject_digests: _Digests = frozenset()
 
     @field_validator("assets_url")
     @classmethod
     def _folder_url(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
-
-    @field_validator("reject_digests")
-    @classmethod
-    def _sha256(cls, digests: list[str]) -> list[str]:
-        for digest in digests:
-            if not re.fullmatch(r"(sha256:)?[0-9a-fA-F]{64}", digest):
-                raise ValueError(f"{digest!r} is not a SHA-256 digest (64 hexadecimal digits)")
-        return [digest.lower().removeprefix("sha256:") for digest in digests]
 
 
 class OutputConfig(_Section):
@@ -207,111 +305,39 @@ class OutputConfig(_Section):
     dir: str = str(DEFAULT_OUTPUT_DIR)
 
 
-class _File(_Section):
-    posts: PostsConfig
-    links: LinksConfig = LinksConfig()
+# Each stage is given its section of the file, by the name the stage knows it by. The
+# classes keep their sections' names because a message can quote one: "fetch: Input
+# should be a valid dictionary or instance of FetchConfig".
+FetchSettings = FetchConfig
+PackSettings = PackConfig
+HealthSettings = HealthConfig
+ReportSettings = ReportConfig
+ArchiveSettings = ArchiveConfig
+RestoreSettings = RestoreConfig
+
+
+class _StageSections(BaseModel):
+    """The sections the stages receive as the file gives them, in the file and in `Config`."""
+
     fetch: FetchConfig = FetchConfig()
     pack: PackConfig = PackConfig()
     health: HealthConfig = HealthConfig()
     report: ReportConfig = ReportConfig()
     restore: RestoreConfig = RestoreConfig()
+
+
+class _PostSections(_Section):
+    """The sections `load_config` turns into the post paths and the extractor's settings."""
+
+    posts: PostsConfig
+    links: LinksConfig = LinksConfig()
+
+
+class _File(_StageSections, _PostSections):  # fields in the file's order (the last base's come first)
     output: OutputConfig = OutputConfig()
 
 
-class ExtractSettings(BaseModel):
-    """The extractor's slice of the configuration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    base_url: str | None = None
-    include: tuple[re.Pattern[str], ...] = ()
-    exclude: tuple[re.Pattern[str], ...] = ()
-    max_post_bytes: int = int(DEFAULT_MAX_POST_MB * 1024 * 1024)
-
-
-class FetchSettings(BaseModel):
-    """The fetcher's slice of the configuration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    concurrency: int = DEFAULT_CONCURRENCY
-    per_host: int = DEFAULT_PER_HOST
-    host_delay: float = DEFAULT_HOST_DELAY
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    read_timeout: float = DEFAULT_READ_TIMEOUT
-    total_timeout: float = DEFAULT_TOTAL_TIMEOUT
-    attempts: int = DEFAULT_ATTEMPTS
-    retry_codes: frozenset[int] = frozenset(DEFAULT_RETRY_CODES)
-    backoff: float = DEFAULT_BACKOFF_SECONDS
-    backoff_max: float = DEFAULT_BACKOFF_MAX_SECONDS
-    retry_after_max: float = DEFAULT_RETRY_AFTER_MAX_SECONDS
-    max_redirects: int = DEFAULT_MAX_REDIRECTS
-    max_body_bytes: int = int(DEFAULT_MAX_BODY_MB * 1024 * 1024)
-    contact: str | None = None
-    robots: bool = False
-    ca_bundle: Path | None = None
-    allow_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-    resolve: dict[str, str] = Field(default_factory=dict)
-    host_delays: dict[str, float] = Field(default_factory=dict)  # per host name, instead of host_delay
-
-
-class PackSettings(BaseModel):
-    """The packer's slice of the configuration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    prefix: str = DEFAULT_WARC_PREFIX
-    rotate_bytes: int = int(DEFAULT_WARC_ROTATE_MB * 1_000_000)
-    recapture_after_days: float = DEFAULT_RECAPTURE_AFTER_DAYS
-
-
-class HealthSettings(BaseModel):
-    """The health and history slice of the configuration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    dead_after_checks: int = DEFAULT_DEAD_AFTER_CHECKS
-    dead_after_days: float = DEFAULT_DEAD_AFTER_DAYS
-
-
-class ReportSettings(BaseModel):
-    """The report slice of the configuration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    replay_url: str = DEFAULT_REPLAY_URL
-
-
-@dataclass(frozen=True)
-class ArchiveSettings:
-    """One web archive to ask for captures."""
-
-    name: str
-    url: str  # the base every Wayback-style address starts with, ending in "/"
-    requests_per_minute: float = DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE
-
-    @property
-    def host(self) -> str:
-        """The host name requests to this archive go to."""
-        return urlsplit(self.url).hostname or ""
-
-
-DEFAULT_ARCHIVES = (ArchiveSettings(DEFAULT_ARCHIVE_NAME, DEFAULT_ARCHIVE_URL),)
-
-
-class RestoreSettings(BaseModel):
-    """The restore slice of the configuration."""
-
-    model_config = ConfigDict(frozen=True)
-
-    assets_dir: Path = Path(DEFAULT_ASSETS_DIR)
-    assets_url: str = DEFAULT_ASSETS_URL
-    link_style: LinkStyle = DEFAULT_LINK_STYLE
-    archives: tuple[ArchiveSettings, ...] = DEFAULT_ARCHIVES
-    reject_digests: frozenset[str] = frozenset()
-
-
-class Config(BaseModel):
+class Config(_StageSections):
     """The whole validated configuration, with paths made absolute."""
 
     model_config = ConfigDict(frozen=True)
@@ -320,18 +346,13 @@ class Config(BaseModel):
     post_paths: tuple[Path, ...]
     output_dir: Path
     extract: ExtractSettings
-    fetch: FetchSettings = FetchSettings()
-    pack: PackSettings = PackSettings()
-    health: HealthSettings = HealthSettings()
-    report: ReportSettings = ReportSettings()
-    restore: RestoreSettings = RestoreSettings()
 
 
 def load_config(path: Path) -> Config:
     """Read, validate and resolve the configuration file at `path`."""
     raw = _read_yaml(path)
     try:
-        parsed = _File.model_validate(raw)
+        parsed = _File.model_validate(raw, context=path.parent)
     except ValidationError as error:
         raise ConfigError(path, _describe(error, raw)) from None
     base = path.parent
@@ -341,39 +362,11 @@ def load_config(path: Path) -> Config:
         post_paths=tuple(p for group in post_paths for p in group),
         output_dir=base / parsed.output.dir,
         extract=_extract_settings(parsed.posts, parsed.links),
-        fetch=_fetch_settings(path, parsed.fetch),
-        pack=PackSettings(
-            prefix=parsed.pack.prefix,
-            rotate_bytes=int(parsed.pack.rotate_mb * 1_000_000),
-            recapture_after_days=parsed.pack.recapture_after_days,
-        ),
-        health=HealthSettings(**parsed.health.model_dump()),
-        report=ReportSettings(replay_url=parsed.report.replay_url),
-        restore=_restore_settings(base, parsed.restore),
-    )
-
-
-def _restore_settings(base: Path, restore: RestoreConfig) -> RestoreSettings:
-    return RestoreSettings(
-        assets_dir=base / restore.assets_dir,
-        assets_url=restore.assets_url,
-        link_style=restore.link_style,
-        archives=tuple(ArchiveSettings(a.name, a.url, a.requests_per_minute) for a in restore.archives),
-        reject_digests=frozenset(restore.reject_digests),
-    )
-
-
-def _fetch_settings(config: Path, fetch: FetchConfig) -> FetchSettings:
-    values = fetch.model_dump(exclude={"max_body_mb", "ca_bundle", "allow_networks", "retry_codes"})
-    ca_bundle = config.parent / fetch.ca_bundle if fetch.ca_bundle else None
-    if ca_bundle is not None and not ca_bundle.is_file():
-        raise ConfigError(config, f"{fetch.ca_bundle!r} is not a file (looked for {ca_bundle})", "fetch.ca_bundle")
-    return FetchSettings(
-        **values,
-        retry_codes=frozenset(fetch.retry_codes),
-        max_body_bytes=int(fetch.max_body_mb * 1024 * 1024),
-        ca_bundle=ca_bundle,
-        allow_networks=tuple(ipaddress.ip_network(n, strict=False) for n in fetch.allow_networks),
+        fetch=parsed.fetch,
+        pack=parsed.pack,
+        health=parsed.health,
+        report=parsed.report,
+        restore=parsed.restore.model_copy(update={"assets_dir": base / parsed.restore.assets_dir}),
     )
 
 
@@ -388,12 +381,8 @@ def default_config(post_paths: Iterable[Path], base_url: str | None = None) -> C
 
 
 def _extract_settings(posts: PostsConfig, links: LinksConfig) -> ExtractSettings:
-    return ExtractSettings(
-        base_url=posts.base_url,
-        include=tuple(re.compile(p) for p in links.include),
-        exclude=tuple(re.compile(p) for p in links.exclude),
-        max_post_bytes=int(posts.max_size_mb * 1024 * 1024),
-    )
+    reading = {key: value for key, value in posts if key in _PostReading.model_fields}
+    return ExtractSettings(**reading, **dict(links))
 
 
 def _read_yaml(path: Path) -> Any:

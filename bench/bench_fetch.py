@@ -154,7 +154,7 @@ def peak_memory_mb(port: int, megabytes: int, folder: Path) -> tuple[float, floa
         url = "http://stream.bench.test:{port}/stream/{megabytes * 1_000_000}"
         occurrence = Occurrence(pathlib.Path("bench.md"), 1, "", LinkKind.LINK, Form.MARKDOWN, url)
         fetch = FetchSettings(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),),
-                              resolve={{"stream.bench.test": "{ADDRESS}"}}, max_body_bytes={megabytes * 2_000_000},
+                              resolve={{"stream.bench.test": "{ADDRESS}"}}, max_body_mb={megabytes * 2},
                               read_timeout=120, total_timeout=3600)
         config = Config(source=None, post_paths=(), output_dir=pathlib.Path(r"{folder}"),
                         extract=ExtractSettings(), fetch=fetch)

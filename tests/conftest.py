@@ -88,7 +88,7 @@ class Web:
             "connect_timeout": 2.0,
             "read_timeout": 0.5,
             "total_timeout": 5.0,
-            "max_body_bytes": 200_000,
+            "max_body_mb": 200_000 / (1024 * 1024),  # 200 000 bytes
             "contact": "https://blog.example.org/archiving",
         }
         return FetchSettings(**{**values, **overrides})

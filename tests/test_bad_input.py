@@ -113,7 +113,7 @@ def test_large_post_is_read_in_full_with_a_warning(tmp_path: Path) -> None:
 def test_post_over_the_size_limit_is_skipped(tmp_path: Path) -> None:
     _write(tmp_path, "huge.md", "x" * 2048)
     _write(tmp_path, "small.md", GOOD.format(name="small"))
-    extraction = extract([tmp_path], ExtractSettings(max_post_bytes=1024))
+    extraction = extract([tmp_path], ExtractSettings(max_size_mb=1 / 1024))
 
     ((_, message),) = _messages(extraction, "huge.md")
     assert "over posts.max_size_mb" in message

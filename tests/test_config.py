@@ -7,11 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from archiver.config import (
     DEFAULT_ASSETS_DIR,
     DEFAULT_MAX_POST_MB,
     ArchiveSettings,
+    ExtractSettings,
     FetchSettings,
     HealthSettings,
     PackSettings,
@@ -61,7 +63,9 @@ def test_restore_settings_are_read_and_checked(tmp_path: Path) -> None:
     restore = load_config(_config(tmp_path, text)).restore
 
     assert (restore.assets_dir, restore.assets_url, restore.link_style) == (tmp_path / "site/img", "/img/", "replace")
-    assert restore.archives == (ArchiveSettings("Local", "http://127.0.0.1:8080/web/", 6.0),)
+    assert restore.archives == (
+        ArchiveSettings(name="Local", url="http://127.0.0.1:8080/web/", requests_per_minute=6.0),
+    )
     assert restore.reject_digests == frozenset({"a" * 64})
 
 
@@ -153,6 +157,24 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
             r"fetch\.ca_bundle: 'missing\.pem' is not a file",
         ),
         ("posts:\n  paths: [posts]\npack:\n  prefix: 'a b'\n", r"pack\.prefix: String should match pattern"),
+        ("posts:\n  paths: [posts]\nlinks:\n  include: [3]\n", r"links\.include\[0\]: Input should be a valid string$"),
+        (
+            "posts:\n  paths: [posts]\nfetch:\n  retry_codes: 503\n",
+            r"fetch\.retry_codes: Input should be a valid list$",
+        ),
+        ("posts:\n  paths: [posts]\nfetch:\n  ca_bundle: 3\n", r"fetch\.ca_bundle: Input should be a valid string$"),
+        (
+            "posts:\n  paths: [posts]\nfetch:\n  ca_bundle: ./missing.pem\n",
+            r"fetch\.ca_bundle: '\./missing\.pem' is not a file",
+        ),
+        (
+            "posts:\n  paths: [posts]\nfetch:\n  host_delays: {a.test: 1}\n",
+            r"fetch\.host_delays: unknown key .*did you mean 'host_delay'",
+        ),
+        (
+            "posts:\n  paths: [posts]\nfetch: 3\n",
+            r"fetch: Input should be a valid dictionary or instance of FetchConfig",
+        ),
     ],
 )
 def test_bad_config_gives_one_error_naming_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -174,6 +196,39 @@ def test_several_mistakes_are_reported_together(tmp_path: Path) -> None:
 
     assert "posts.max_size_mb" in str(raised.value)
     assert "links.exclude" in str(raised.value)
+
+
+def test_several_mistakes_are_listed_in_the_order_of_the_file(tmp_path: Path) -> None:
+    text = (
+        "posts:\n  paths: []\n  max_size_mb: -1\nlinks:\n  exclude: 3\nfetch:\n  per_host: 0\n"
+        "restore:\n  link_style: inline\noutput:\n  dir: 3\n"
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(_config(tmp_path, text))
+
+    keys = [line.split(":")[0] for line in str(raised.value).splitlines()[1:]]
+    assert keys == [
+        "  posts.paths",
+        "  posts.max_size_mb",
+        "  links.exclude",
+        "  fetch.per_host",
+        "  restore.link_style",
+        "  output.dir",
+    ]
+
+
+def test_settings_made_in_python_are_checked_and_converted_as_the_file_is() -> None:
+    fetch = FetchSettings.model_validate({"allow_networks": ["10.0.0.0/8"], "retry_codes": [503], "max_body_mb": 2})
+
+    assert (fetch.allow_networks, fetch.retry_codes) == ((ipaddress.ip_network("10.0.0.0/8"),), frozenset({503}))
+    assert fetch.max_body_bytes == 2 * 1024 * 1024
+    assert PackSettings(rotate_mb=2).rotate_bytes == 2_000_000
+    assert ExtractSettings.model_validate({"include": ["^a"], "max_size_mb": 1}).include == (re.compile("^a"),)
+    assert ExtractSettings(max_size_mb=1).max_post_bytes == 1024 * 1024
+    for wrong in ({"per_host": "2"}, {"per_host": 0}, {"host_delays": {"a.test": 1.0}}):
+        with pytest.raises(ValidationError, match=next(iter(wrong))):
+            FetchSettings.model_validate(wrong)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

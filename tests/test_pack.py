@@ -212,7 +212,7 @@ def test_summary_counts(archived: Archived) -> None:
 
 
 def test_files_rotate_at_the_configured_size(web: Web, tmp_path: Path) -> None:
-    config, _ = _project(web, tmp_path, PackSettings(rotate_bytes=4000))
+    config, _ = _project(web, tmp_path, PackSettings(rotate_mb=0.004))
 
     job.run(config)
 

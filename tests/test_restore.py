@@ -148,7 +148,7 @@ def _all_dead(project: Project, urls: list[str]) -> None:
 
 @pytest.fixture
 def blog(tmp_path: Path, web: Web, archive: str) -> Project:
-    project = _project(tmp_path, web, (ArchiveSettings("Test Wayback", archive, 6000.0),))
+    project = _project(tmp_path, web, (ArchiveSettings(name="Test Wayback", url=archive, requests_per_minute=6000.0),))
     _all_dead(project, [*IMAGES.values(), PAGE])
     return project
 
@@ -269,7 +269,7 @@ def test_a_file_restored_before_is_reused_for_a_new_post_without_asking(blog: Pr
 
 
 def _with_archive(config: Config, address: str) -> Config:
-    archives = (ArchiveSettings("Counting", address),)
+    archives = (ArchiveSettings(name="Counting", url=address),)
     return config.model_copy(update={"restore": config.restore.model_copy(update={"archives": archives})})
 
 
@@ -369,7 +369,7 @@ def test_images_captured_by_an_earlier_run_come_back_from_our_own_warcs(tmp_path
     with counting_archive() as (archive, requests):
         with serve(ImageSite) as site:
             url = f"{site}/uploads/photo.png"
-            project = _project(tmp_path, web, (ArchiveSettings("Elsewhere", archive),),
+            project = _project(tmp_path, web, (ArchiveSettings(name="Elsewhere", url=archive),),
                                text=f"---\ndate: 2020-01-01\n---\n![Photo]({url})\n")  # fmt: skip
             job.run(project.config)  # captured while the host was up
         job.run(project.config, store=False)  # the host is gone: one failed check, dead by this policy
@@ -386,7 +386,7 @@ def test_images_captured_by_an_earlier_run_come_back_from_our_own_warcs(tmp_path
 def test_an_archive_that_cannot_answer_is_reported_as_such(tmp_path: Path, web: Web) -> None:
     with serve(ImageSite) as address:
         pass  # the port is closed again
-    project = _project(tmp_path, web, (ArchiveSettings("Down", f"{address}/web/"),),
+    project = _project(tmp_path, web, (ArchiveSettings(name="Down", url=f"{address}/web/"),),
                        text=f"![P]({IMAGES['never']})\n")  # fmt: skip
     _all_dead(project, [IMAGES["never"]])
 
@@ -439,7 +439,9 @@ def test_a_hostile_url_is_restored_inside_the_assets_folder(tmp_path: Path, web:
     with counting_archive() as (archive, _):
         with serve(ImageSite) as site:
             hostile = f"{site}/a/%2E%2E%2F%2E%2E%2F{'y' * 300}.png?next=../../etc/passwd"
-            project = _project(tmp_path, web, (ArchiveSettings("Elsewhere", archive),), text=f"![H]({hostile})\n")
+            project = _project(
+                tmp_path, web, (ArchiveSettings(name="Elsewhere", url=archive),), text=f"![H]({hostile})\n"
+            )
             job.run(project.config)
         job.run(project.config, store=False)
         (outcome,) = project.run().restorations
@@ -478,7 +480,7 @@ def test_archives_are_asked_at_their_rate_and_retry_after_is_honoured(tmp_path: 
     StrictArchive.times = []
     urls = [f"http://photos.test/p{n}.png" for n in range(3)]
     with serve(StrictArchive) as address:
-        archives = (ArchiveSettings("Strict", f"{address}/web/", requests_per_minute=300),)  # one each 0.2 s
+        archives = (ArchiveSettings(name="Strict", url=f"{address}/web/", requests_per_minute=300),)  # one each 0.2 s
         project = _project(tmp_path, web, archives, text="".join(f"![p]({url})\n" for url in urls))
         _all_dead(project, urls)
         fetch = web.settings(retry_after_max=5.0)
@@ -518,7 +520,7 @@ def test_the_command_says_what_became_of_each_url_and_writes_the_report(
 
 
 def test_failing_urls_wait_for_include_failing(tmp_path: Path, web: Web, archive: str) -> None:
-    project = _project(tmp_path, web, (ArchiveSettings("Test Wayback", archive, 6000.0),),
+    project = _project(tmp_path, web, (ArchiveSettings(name="Test Wayback", url=archive, requests_per_minute=6000.0),),
                        text=f"---\ndate: {POST_DATE}\n---\n![D]({IMAGES['closest']})\n")  # fmt: skip
     project.config = project.config.model_copy(update={"health": HealthSettings(dead_after_checks=2)})
     _all_dead(project, [IMAGES["closest"]])  # one failure: failing, not dead, under this policy
@@ -587,8 +589,8 @@ class HostileArchive(Server):
 def test_a_hostile_archive_costs_a_url_its_restore_never_the_run(tmp_path: Path, web: Web) -> None:
     urls = {name: f"http://photos.test/{name}.png" for name in ("fine", "garbage", "badhost", "busy")}
     with serve(HostileArchive) as address:
-        project = _project(tmp_path, web, (ArchiveSettings("Hostile", f"{address}/web/", 6000.0),),
-                           text="".join(f"![x]({url})\n" for url in urls.values()))  # fmt: skip
+        hostile = ArchiveSettings(name="Hostile", url=f"{address}/web/", requests_per_minute=6000.0)
+        project = _project(tmp_path, web, (hostile,), text="".join(f"![x]({url})\n" for url in urls.values()))
         _all_dead(project, list(urls.values()))
         outcomes = project.outcomes(project.run())
 
@@ -622,7 +624,7 @@ def test_own_captures_behind_a_redirect_or_stored_as_revisits_come_back(tmp_path
     with counting_archive() as (archive, requests):
         with serve(MovingSite) as site:
             moved, plain = f"{site}/old/photo.png", f"{site}/new/other.png"
-            project = _project(tmp_path, web, (ArchiveSettings("Elsewhere", archive),),
+            project = _project(tmp_path, web, (ArchiveSettings(name="Elsewhere", url=archive),),
                                text=f"![M]({moved})\n![P]({plain})\n")  # fmt: skip
             config = project.config.model_copy(update={"pack": PackSettings(recapture_after_days=30)})
             job.run(config)

@@ -80,9 +80,16 @@ class _Attempt:
 class Fetcher:
     """Fetches URLs with the limits, retries and safety rules of its settings."""
 
-    def __init__(self, settings: FetchSettings, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        """`transport` replaces the per-host guarded pools, for measuring alternatives."""
+    def __init__(
+        self,
+        settings: FetchSettings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        host_delays: dict[str, float] | None = None,
+    ) -> None:
+        """`transport` replaces the per-host guarded pools, for measuring alternatives;
+        `host_delays` gives some hosts (web archives) their own delay instead of `host_delay`."""
         self._settings = settings
+        self._host_delays = host_delays or {}
         backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
         transport = transport or HostPoolTransport(tls_context(settings.ca_bundle), backend, settings.per_host)
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
@@ -273,7 +280,7 @@ class Fetcher:
             yield
 
     async def _wait_turn(self, host: str) -> None:
-        delay = self._settings.host_delays.get(host, self._settings.host_delay)
+        delay = self._host_delays.get(host, self._settings.host_delay)
         while True:
             now = time.monotonic()
             start = max(now, self._held_until.get(host, now), self._next_request_at.get(host, now))
@@ -287,7 +294,7 @@ class Fetcher:
     def _hold_host(self, host: str, seconds: float) -> None:
         """Keep every request to a rate-limited host (one with its own delay, such as a web
         archive) waiting for as long as its Retry-After asks, up to the configured ceiling."""
-        if host not in self._settings.host_delays:
+        if host not in self._host_delays:
             return
         until = time.monotonic() + min(seconds, self._settings.retry_after_max)
         self._held_until[host] = max(self._held_until.get(host, 0.0), until)
@@ -343,9 +350,7 @@ async def opened(
     if given is not None:
         yield given
         return
-    if host_delays:
-        settings = settings.model_copy(update={"host_delays": dict(host_delays)})
-    async with Fetcher(settings) as fetcher:
+    async with Fetcher(settings, host_delays=dict(host_delays or {})) as fetcher:
         yield fetcher
 
 
