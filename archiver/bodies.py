@@ -14,7 +14,7 @@ class Decoded:
     """A body with its content-encoding undone, cut at the limit."""
 
     data: bytes
-    complete: bool  # the whole body fitted within the limit
+    complete: bool  # all that was given decoded within the limit (a cut-off stream counts as given)
 
 
 def decoded_body(raw: bytes, content_encoding: str | None, limit: int) -> Decoded | None:
@@ -32,3 +32,13 @@ def decoded_body(raw: bytes, content_encoding: str | None, limit: int) -> Decode
             continue
         return Decoded(data[:limit], len(data) <= limit and not inflater.unconsumed_tail)
     return None
+
+
+def payload_within(raw: bytes, content_encoding: str | None, limit: int) -> bytes | None:
+    """A payload with its content-encoding undone, when it fits in `limit` bytes (None when
+    it does not). Bytes that are not the compressed data their encoding claims are taken
+    as they came."""
+    decoded = decoded_body(raw, content_encoding, limit)
+    if decoded is None:
+        return raw if len(raw) <= limit else None
+    return decoded.data if decoded.complete else None

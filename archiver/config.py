@@ -78,7 +78,8 @@ def _from_file(written: Any, convert: Callable[[Any], Any]) -> GetPydanticSchema
     makes it: a value is checked as `written`, so that a mistake gets pydantic's own
     message and place (`links.include[0]: Input should be a valid string`), then
     converted. A value given in Python in the stage's form (a tuple, frozenset or Path,
-    which YAML never gives) is taken as it is."""
+    which YAML never gives) is converted item by item, which checks it too: `convert`
+    takes both what the file writes and what it makes."""
 
     def schema(stored: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         given = get_origin(stored) or stored
@@ -87,7 +88,9 @@ def _from_file(written: Any, convert: Callable[[Any], Any]) -> GetPydanticSchema
         )
 
         def read(value: Any, validate: core_schema.ValidatorFunctionWrapHandler) -> Any:
-            return value if isinstance(value, given) else validate(value)
+            if not isinstance(value, given):
+                return validate(value)
+            return convert(list(value) if isinstance(value, tuple | frozenset) else value)
 
         return core_schema.no_info_wrap_validator_function(read, from_file)
 
@@ -97,18 +100,29 @@ def _from_file(written: Any, convert: Callable[[Any], Any]) -> GetPydanticSchema
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def _pattern(pattern: str) -> re.Pattern[str]:
+def _pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
+    if isinstance(pattern, re.Pattern):
+        return pattern
     try:
         return re.compile(pattern)
     except re.error as error:
         raise ValueError(f"{pattern!r} is not a valid regular expression: {error}") from None
 
 
-def _network(network: str) -> _Network:
+def _network(network: str | _Network) -> _Network:
+    if isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return network
     try:
         return ipaddress.ip_network(network, strict=False)
     except ValueError as error:
         raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8: {error}") from None
+
+
+def _codes(codes: list[int]) -> frozenset[int]:
+    for code in codes:
+        if type(code) is not int:
+            raise ValueError(f"{code!r} is not an HTTP status code")
+    return frozenset(codes)
 
 
 def _sha256_digests(digests: list[str]) -> frozenset[str]:
@@ -120,7 +134,7 @@ def _sha256_digests(digests: list[str]) -> frozenset[str]:
 
 _Patterns = Annotated[tuple[re.Pattern[str], ...], _from_file(list[str], lambda p: tuple(map(_pattern, p)))]
 _Networks = Annotated[tuple[_Network, ...], _from_file(list[str], lambda n: tuple(map(_network, n)))]
-_Codes = Annotated[frozenset[int], _from_file(list[int], frozenset)]
+_Codes = Annotated[frozenset[int], _from_file(list[int], _codes)]
 _Digests = Annotated[frozenset[str], _from_file(list[str], _sha256_digests)]
 _Path = Annotated[Path, _from_file(str, Path)]  # written as text
 
@@ -281,7 +295,13 @@ class ArchiveConfig(_Section):
 
 
 DEFAULT_ARCHIVES = (ArchiveConfig(name=DEFAULT_ARCHIVE_NAME, url=DEFAULT_ARCHIVE_URL),)
-_Archives = Annotated[tuple[ArchiveConfig, ...], _from_file(list[ArchiveConfig], tuple)]
+_Archives = Annotated[
+    tuple[ArchiveConfig, ...], _from_file(list[ArchiveConfig], lambda archives: tuple(map(_archive, archives)))
+]
+
+
+def _archive(archive: ArchiveConfig | dict[str, Any]) -> ArchiveConfig:
+    return archive if isinstance(archive, ArchiveConfig) else ArchiveConfig.model_validate(archive)
 
 
 class RestoreConfig(_Section):

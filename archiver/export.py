@@ -31,9 +31,9 @@ def export_wacz(output_dir: Path, links_file: Path, target: Path) -> int:
         raise InputError(f"{output_dir / ARCHIVE_DIR}: no WARC files to export; run `archiver run` first")
     extraction = read_extraction(links_file)
     with History.open(output_dir) as history:
-        captures = {url: prior.stored_at for url, prior in history.latest_full_captures().items()}
-        captures |= _latest_revisits(history, extraction.fetchable)
-    pages = list(_pages(extraction, captures))
+        stored_at = {url: prior.stored_at for url, prior in history.latest_full_captures().items()}
+        stored_at |= _latest_revisits(history, extraction.fetchable)
+    pages = list(_pages(extraction, stored_at))
     with tempfile.TemporaryDirectory() as scratch:
         pages_file = Path(scratch) / "pages.jsonl"
         pages_file.write_text("".join(json.dumps(page) + "\n" for page in [PAGES_HEADER, *pages]), encoding="utf-8")
@@ -46,12 +46,12 @@ def validate_wacz(path: Path) -> None:
     _wacz("validate", "-f", str(path))
 
 
-def _pages(extraction: Extraction, captures: dict[str, RecordLocation]) -> Iterable[dict[str, str]]:
+def _pages(extraction: Extraction, stored_at: dict[str, RecordLocation]) -> Iterable[dict[str, str]]:
     posts = {post.path: post for post in extraction.posts}
     for link in extraction.fetchable:
-        capture = captures.get(link.url)
-        if capture is not None and capture.date:
-            yield {"url": link.url, "ts": capture.date, "title": _title(link, posts)}
+        record = stored_at.get(link.url)
+        if record is not None and record.date:
+            yield {"url": link.url, "ts": record.date, "title": _title(link, posts)}
 
 
 def _title(link: Link, posts: dict[Path, Post]) -> str:

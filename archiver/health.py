@@ -36,7 +36,7 @@ from bs4 import BeautifulSoup
 
 from archiver.bodies import decoded_body
 from archiver.model import Capture, Exchange, FetchBackend, FetchResult, PriorCapture, RecordLocation, Status
-from archiver.pack import UnreadableRecord, read_answer
+from archiver.pack import read_answer
 from archiver.sites import on_host, site_key
 from archiver.times import utc_iso
 
@@ -102,11 +102,10 @@ def page_of(raw: bytes, content_encoding: str | None, content_type: str | None) 
 
 def stored_page(folder: Path, location: RecordLocation) -> Page | None:
     """The page of an answer stored in the WARC files of `folder`; None when it cannot be read."""
-    try:
-        answer = read_answer(folder, location, READ_LIMIT)
-    except UnreadableRecord:
+    answer = read_answer(folder, location, READ_LIMIT)
+    if answer.problem or not answer.body:
         return None
-    return page_of(answer.body, None, answer.header("Content-Type")) if answer.body else None
+    return page_of(answer.body, answer.header("Content-Encoding"), answer.header("Content-Type"))
 
 
 @dataclass(frozen=True)
@@ -132,8 +131,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Finding:
-    """What a rule makes of the evidence: a status with its detail, or (status None) a note
-    that leaves the status as it is, such as drift."""
+    """What a rule makes of the evidence: a status with its detail; or, with status None,
+    only a drift note (`drifted_from`) that leaves the status as it is."""
 
     status: Status | None
     detail: str = ""
@@ -143,7 +142,7 @@ class Finding:
 class Needs(Enum):
     """What a rule needs beyond the answer and its page, which the classifier fetches first."""
 
-    PAGE = "page"
+    PAGE_ONLY = "page-only"
     PROBE = "probe"  # the site's answer for a page that cannot exist; asked only for a 2xx not yet decided
     EARLIER = "earlier"  # the page of the URL's last full capture
 
@@ -153,7 +152,7 @@ class Rule:
     """One health rule: a small function from evidence to a finding (None: no opinion)."""
 
     judge: Callable[[Evidence], Finding | None]
-    needs: Needs = Needs.PAGE
+    needs: Needs = Needs.PAGE_ONLY
 
 
 def parked_by_redirect(evidence: Evidence) -> Finding | None:
@@ -221,7 +220,7 @@ RULES: tuple[Rule, ...] = (
 def judge_content(result: FetchResult, page: Page) -> Finding | None:
     """The first status finding of the rules that need nothing but the answer and its page."""
     evidence = Evidence(result, page)
-    findings = (rule.judge(evidence) for rule in RULES if rule.needs is Needs.PAGE)
+    findings = (rule.judge(evidence) for rule in RULES if rule.needs is Needs.PAGE_ONLY)
     return next((finding for finding in findings if finding is not None and finding.status is not None), None)
 
 
@@ -234,7 +233,7 @@ def apply_findings(result: FetchResult, findings: list[Finding]) -> FetchResult:
     return replace(result, drifted_from=drifted_from) if drifted_from else result
 
 
-EarlierPage = Callable[[RecordLocation], Page | None]
+StoredPageReader = Callable[[RecordLocation], Page | None]
 
 
 class Classifier:
@@ -244,14 +243,15 @@ class Classifier:
     def __init__(
         self,
         backend: FetchBackend,
-        earlier: Mapping[str, PriorCapture] | None = None,
-        earlier_page: EarlierPage | None = None,
+        prior_captures: Mapping[str, PriorCapture] | None = None,
+        stored_page_of: StoredPageReader | None = None,
         rules: tuple[Rule, ...] = RULES,
     ) -> None:
-        """`earlier` is each URL's last full capture, whose page `earlier_page` reads (for drift)."""
+        """`prior_captures` holds each URL's last full capture, whose page `stored_page_of`
+        reads when a rule needs it (drift)."""
         self._backend = backend
-        self._earlier = earlier or {}
-        self._earlier_page = earlier_page
+        self._prior_captures = prior_captures or {}
+        self._stored_page_of = stored_page_of
         self._rules = rules
         self._probes: dict[str, asyncio.Task[MissingPage | None]] = {}
 
@@ -279,11 +279,16 @@ class Classifier:
         if needs is Needs.PROBE and not decided and 200 <= code < 300 and evidence.missing is None:
             return replace(evidence, missing=await self._missing_page(evidence.result.url))
         if needs is Needs.EARLIER and evidence.earlier is None:
-            prior = self._earlier.get(evidence.result.url)
-            if prior is not None and self._earlier_page is not None and _worth_comparing(evidence.result, final, prior):
-                page = await asyncio.to_thread(self._earlier_page, prior.stored_at)
-                return replace(evidence, earlier=page, earlier_at=utc_iso(prior.captured_at))
+            return await self._with_earlier(evidence, final)
         return evidence
+
+    async def _with_earlier(self, evidence: Evidence, final: Exchange) -> Evidence:
+        """The evidence with the page of the URL's last full capture, when it can have drifted."""
+        prior = self._prior_captures.get(evidence.result.url)
+        if prior is None or self._stored_page_of is None or not _worth_comparing(evidence.result, final, prior):
+            return evidence
+        page = await asyncio.to_thread(self._stored_page_of, prior.stored_at)
+        return replace(evidence, earlier=page, earlier_at=utc_iso(prior.captured_at))
 
     async def _missing_page(self, url: str) -> MissingPage | None:
         origin, extension = _origin_and_extension(url)

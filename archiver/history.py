@@ -34,7 +34,7 @@ from archiver.model import (
     Status,
     Verdict,
 )
-from archiver.times import utc_iso
+from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
 SCHEMA_VERSION = 3
@@ -148,7 +148,7 @@ class History:
         return run_id
 
     def _finish(self, run_id: int) -> None:
-        self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (utc_iso(dt.datetime.now(dt.UTC)), run_id))
+        self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (utc_iso(utc_now()), run_id))
 
     def checks(self, url: str) -> list[Check]:
         """Every check of a URL, in the order the runs were made (the clock may have jumped)."""

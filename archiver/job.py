@@ -34,7 +34,7 @@ from archiver.model import Extraction, FetchBackend, FetchResult, Link, PriorCap
 from archiver.pack import WarcPacker
 from archiver.report import Report
 from archiver.restore import RestoreSummary, Scope
-from archiver.times import utc_iso
+from archiver.times import utc_iso, utc_now
 
 LINKS_FILE = "links.json"
 RESULTS_FILE = "results.jsonl"
@@ -90,7 +90,7 @@ def run(
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
     recovered = pack.repair(config.output_dir)
     with History.open(config.output_dir) as history:
-        run_id, done = history.resume_or_start("run" if store else "check", dt.datetime.now(dt.UTC))
+        run_id, done = history.resume_or_start("run" if store else "check", utc_now())
         for result in recovered:  # whole in the WARC files, but the kill came before the history heard of it
             if result.url not in done:
                 history.add_check(run_id, result)
@@ -134,7 +134,7 @@ def regenerate_report(config: Config) -> Report:
 
 def _write_reports(config: Config, extraction: Extraction, history: History) -> Report:
     policy = dead_policy(config.health)
-    now = dt.datetime.now(dt.UTC)
+    now = utc_now()
     built = report.build(extraction, history.verdicts(policy), policy, config.report.replay_url, now)
     report.write_all(built, config.output_dir)
     return built

@@ -9,7 +9,6 @@ on network file systems is not to be trusted.
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import os
 import socket
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from archiver.atomic import make_folder
 from archiver.errors import LockedError, OutputError
+from archiver.times import utc_iso, utc_now
 
 LOCK_FILE = ".lock"
 
@@ -46,7 +46,7 @@ def exclusive(folder: Path, command: str) -> Iterator[None]:
 
 
 def _describe_holder(handle: int, command: str) -> None:
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    started = utc_iso(utc_now(), "seconds")
     text = f"archiver {command}, process {os.getpid()} on {socket.gethostname()}, since {started}\n"
     os.ftruncate(handle, 0)
     os.pwrite(handle, text.encode(), 0)

@@ -1,7 +1,9 @@
 """The shared vocabulary: the values that flow from one pipeline stage to the next.
 
-Every type here is a frozen dataclass or an enum. Enum values are stable lowercase
-strings: they are written to JSON and CSV and read back by other tools.
+The values are frozen dataclasses and enums (an `Exchange` holds its spooled body, which
+`Capture.close` releases), plus `FetchBackend`, the protocol every fetcher follows. Enum
+values are stable lowercase strings: they are written to JSON and CSV and read back by
+other tools.
 """
 
 from __future__ import annotations
@@ -356,6 +358,21 @@ class LinkVerdict:
     dead_since: dt.datetime | None
     last_seen_alive: dt.datetime | None
     last_archived: Check | None  # the latest check whose answer is stored in the WARC files
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """An HTTP response read back from the WARC files: its code, headers and payload as
+    stored (content-encoding kept), or why it could not be read."""
+
+    code: int | None
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    problem: str = ""  # the record is missing, damaged or not a response; the rest is then empty
+
+    def header(self, name: str) -> str | None:
+        """A response header's value, or None."""
+        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from archiver import __version__
 from archiver.atomic import write_text_atomically
 from archiver.model import Check, DeadPolicy, Extraction, Link, LinkVerdict, Post, Verdict
-from archiver.times import utc_iso
+from archiver.times import timestamp14, utc_iso
 
 SCHEMA_NAME = "archiver/report"
 SCHEMA_VERSION = 1
@@ -202,7 +202,7 @@ def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
 
 def _capture(check: Check, replay_url: str) -> dict[str, Any]:
     assert check.stored_at is not None, "an archived check is stored"
-    timestamp = check.checked_at.astimezone(dt.UTC).strftime("%Y%m%d%H%M%S")
+    timestamp = timestamp14(check.checked_at)
     return {
         "filename": check.stored_at.filename,
         "offset": check.stored_at.offset,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -229,6 +230,21 @@ def test_settings_made_in_python_are_checked_and_converted_as_the_file_is() -> N
     for wrong in ({"per_host": "2"}, {"per_host": 0}, {"host_delays": {"a.test": 1.0}}):
         with pytest.raises(ValidationError, match=next(iter(wrong))):
             FetchSettings.model_validate(wrong)
+
+
+def test_settings_given_in_the_stage_s_form_are_converted_and_checked_item_by_item() -> None:
+    given: dict[str, Any] = {"include": ("^a", re.compile("b"))}
+    assert ExtractSettings(**given).include == (re.compile("^a"), re.compile("b"))
+    given = {"allow_networks": ("10.0.0.0/8",)}
+    assert FetchSettings(**given).allow_networks == (ipaddress.ip_network("10.0.0.0/8"),)
+    given = {"archives": ({"name": "A", "url": "http://a.test/web"},)}
+    archives = RestoreSettings(**given).archives
+    assert [(archive.name, archive.url) for archive in archives] == [("A", "http://a.test/web/")]
+    assert RestoreSettings(reject_digests=frozenset({"sha256:" + "A" * 64})).reject_digests == {"a" * 64}
+    for wrong in ({"include": ("(",)}, {"retry_codes": frozenset({"503"})}, {"allow_networks": ("nowhere",)}):
+        settings = ExtractSettings if "include" in wrong else FetchSettings
+        with pytest.raises(ValidationError, match=next(iter(wrong))):
+            settings.model_validate(wrong)
 
 
 def test_missing_config_file(tmp_path: Path) -> None:

@@ -118,7 +118,7 @@ class Project:
     def run(self, **scope: bool) -> restore.RestoreSummary:
         return job.restore(self.config, restore.Scope(**scope))
 
-    def outcomes(self, summary: restore.RestoreSummary) -> dict[str, restore.Restoration]:
+    def restorations(self, summary: restore.RestoreSummary) -> dict[str, restore.Restoration]:
         return {outcome.url: outcome for outcome in summary.restorations}
 
 
@@ -160,7 +160,7 @@ def _restored_file(project: Project, outcome: restore.Restoration) -> bytes:
 
 
 def test_each_image_is_restored_byte_exactly_from_the_capture_nearest_the_post(blog: Project) -> None:
-    outcomes = blog.outcomes(blog.run())
+    outcomes = blog.restorations(blog.run())
 
     assert _restored_file(blog, outcomes[IMAGES["closest"]]) == GOOD_2015  # not 2012, not 2019
     assert outcomes[IMAGES["closest"]].captured_at == "2015-06-15T12:00:00Z"
@@ -172,7 +172,7 @@ def test_each_image_is_restored_byte_exactly_from_the_capture_nearest_the_post(b
 
 
 def test_bad_captures_are_rejected_with_their_reasons(blog: Project) -> None:
-    outcomes = blog.outcomes(blog.run())
+    outcomes = blog.restorations(blog.run())
 
     gone = outcomes[IMAGES["archived-404"]]
     assert (gone.state, [r.reason for r in gone.rejections]) == ("rejected", ["the archived answer is 404, not 200"])
@@ -187,7 +187,7 @@ def test_bad_captures_are_rejected_with_their_reasons(blog: Project) -> None:
 
 
 def test_one_picture_standing_in_for_several_images_is_a_placeholder(blog: Project) -> None:
-    outcomes = blog.outcomes(blog.run())
+    outcomes = blog.restorations(blog.run())
 
     for key, expected in (("bucket-a", BUCKET_A), ("bucket-b", BUCKET_B)):
         outcome = outcomes[IMAGES[key]]
@@ -198,7 +198,7 @@ def test_one_picture_standing_in_for_several_images_is_a_placeholder(blog: Proje
 
 
 def test_the_post_changes_only_in_the_restored_urls(blog: Project) -> None:
-    outcomes = blog.outcomes(blog.run())
+    outcomes = blog.restorations(blog.run())
 
     expected = blog.original.decode("utf-8")
     for key in ("closest", "after", "bucket-a", "bucket-b", "moved"):
@@ -238,7 +238,7 @@ def test_a_dry_run_prints_the_diff_and_changes_nothing(blog: Project, capsys: py
 
 
 def test_a_second_restore_changes_nothing_and_asks_only_about_what_is_still_missing(blog: Project) -> None:
-    first = blog.outcomes(blog.run())
+    first = blog.restorations(blog.run())
     repaired = blog.post.read_bytes()
     files = sorted(p.relative_to(blog.site) for p in blog.site.rglob("*"))
 
@@ -255,12 +255,12 @@ def test_a_second_restore_changes_nothing_and_asks_only_about_what_is_still_miss
 
 
 def test_a_file_restored_before_is_reused_for_a_new_post_without_asking(blog: Project) -> None:
-    first = blog.outcomes(blog.run())
+    first = blog.restorations(blog.run())
     later = blog.post.with_name("2017-01-01-again.md")
     later.write_bytes(f"---\ndate: 2017-01-01\n---\nAgain: ![D]({IMAGES['closest']})\n".encode())
 
     with counting_archive() as (address, requests):
-        second = blog.outcomes(job.restore(_with_archive(blog.config, address), restore.Scope()))
+        second = blog.restorations(job.restore(_with_archive(blog.config, address), restore.Scope()))
 
     assert second[IMAGES["closest"]].reused
     new_url = first[IMAGES["closest"]].new_url
@@ -274,7 +274,7 @@ def _with_archive(config: Config, address: str) -> Config:
 
 
 def test_links_get_an_archived_link_after_them_or_in_their_place(blog: Project) -> None:
-    appended = blog.outcomes(blog.run(links=True))[PAGE]
+    appended = blog.restorations(blog.run(links=True))[PAGE]
 
     assert appended.new_url.endswith(f"/web/20150505000000/{PAGE}")
     assert f"Read [the essay]({PAGE}) ([archived]({appended.new_url})) too.".encode() in blog.post.read_bytes()
@@ -592,7 +592,7 @@ def test_a_hostile_archive_costs_a_url_its_restore_never_the_run(tmp_path: Path,
         hostile = ArchiveSettings(name="Hostile", url=f"{address}/web/", requests_per_minute=6000.0)
         project = _project(tmp_path, web, (hostile,), text="".join(f"![x]({url})\n" for url in urls.values()))
         _all_dead(project, list(urls.values()))
-        outcomes = project.outcomes(project.run())
+        outcomes = project.restorations(project.run())
 
     assert outcomes[urls["fine"]].state == "restored"  # past the malformed entries, and one on another host
     assert outcomes[urls["fine"]].captured_at == "2015-01-01T00:00:00Z"
@@ -630,7 +630,7 @@ def test_own_captures_behind_a_redirect_or_stored_as_revisits_come_back(tmp_path
             job.run(config)
             job.run(config)  # unchanged: the second captures are revisit records
         job.run(config, store=False)
-        outcomes = project.outcomes(job.restore(config, restore.Scope()))
+        outcomes = project.restorations(job.restore(config, restore.Scope()))
 
     revisits = 0
     for warc in (config.output_dir / "archive").glob("*.warc.gz"):

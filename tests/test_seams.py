@@ -94,7 +94,7 @@ def test_the_first_finding_with_a_status_decides_and_notes_are_kept_from_any_rul
         return Finding(Status.GONE, "said so")
 
     def fine(_: Evidence) -> Finding | None:
-        return Finding(Status.OK, "never reached")
+        return Finding(Status.OK, "ok by this rule")
 
     def noted(_: Evidence) -> Finding | None:
         return Finding(None, drifted_from="2020-01-01T00:00:00+00:00")
@@ -103,4 +103,4 @@ def test_the_first_finding_with_a_status_decides_and_notes_are_kept_from_any_rul
 
     assert (result.status, result.detail, result.drifted_from) == (Status.GONE, "said so", "2020-01-01T00:00:00+00:00")
     assert _classified((Rule(no_opinion),)).status is Status.OK
-    assert _classified((Rule(fine), Rule(gone))).detail == "never reached"
+    assert _classified((Rule(fine), Rule(gone))).detail == "ok by this rule"

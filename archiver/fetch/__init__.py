@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime as dt
 import hashlib
 import logging
 import tempfile
@@ -38,6 +37,7 @@ from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, tls_context
 from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchBackend, FetchResult, Finisher, Hop, Status
+from archiver.times import utc_now
 
 __all__ = ["Fetcher", "interleaved_by_host", "opened", "user_agent"]
 
@@ -153,7 +153,7 @@ class Fetcher:
         An `urgent` fetch (a probe that other captures wait on) goes to the front of the
         host's queue instead of waiting behind the host's other URLs.
         """
-        started, checked_at = time.monotonic(), dt.datetime.now(dt.UTC)
+        started, checked_at = time.monotonic(), utc_now()
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._settings.attempts),
             wait=wait_policy(self._settings.backoff, self._settings.backoff_max, self._settings.retry_after_max),
@@ -300,7 +300,7 @@ class Fetcher:
         self._held_until[host] = max(self._held_until.get(host, 0.0), until)
 
     async def _exchange(self, request: httpx.Request) -> Exchange:
-        date = dt.datetime.now(dt.UTC)
+        date = utc_now()
         response = await self._client.send(request, stream=True)
         try:
             peer = _peer_address(response)

@@ -18,6 +18,7 @@ from tenacity import RetryCallState
 from tenacity.wait import wait_exponential_jitter
 
 from archiver.model import Status
+from archiver.times import utc_now
 
 _RETRIED_TRANSPORT_FAILURES = frozenset({Status.TIMEOUT, Status.RESET, Status.NETWORK_ERROR, Status.REFUSED})
 
@@ -55,7 +56,7 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+    return max(0.0, (when - (now or utc_now())).total_seconds())
 
 
 def wait_policy(backoff: float, backoff_max: float, retry_after_max: float) -> Callable[[RetryCallState], float]:

@@ -2,7 +2,8 @@
 
 The WARC folder belongs to this stage: `writer` writes captures (revisit records for
 unchanged payloads), `repair` finishes what a killed run left, `records` reads a stored
-answer back (for restore, drift and export), and `folder` names the layout and indexes::
+answer back (for restore's own archive and the drift rule), and `folder` names the
+layout and indexes::
 
     archive/{prefix}-{YYYYMMDDhhmmss}-{serial}-{host}.warc.gz   closed, complete files
     archive/….warc.gz.open                                      the file being written
@@ -12,7 +13,7 @@ A pywb collection can point straight at the output folder.
 """
 
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_entries
-from archiver.pack.records import StoredAnswer, UnreadableRecord, read_answer
+from archiver.pack.records import read_answer
 from archiver.pack.repair import repair
 from archiver.pack.writer import WarcPacker
 
@@ -20,8 +21,6 @@ __all__ = [
     "ARCHIVE_DIR",
     "INDEX_DIR",
     "OPEN_SUFFIX",
-    "StoredAnswer",
-    "UnreadableRecord",
     "WarcPacker",
     "index_entries",
     "read_answer",

@@ -28,7 +28,7 @@ from archiver.atomic import fsync_folder
 from archiver.config import PackSettings
 from archiver.model import Capture, Exchange, Occurrence, RecordLocation
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
-from archiver.times import utc_iso
+from archiver.times import timestamp14, utc_iso, utc_now
 
 _WARC_VERSION = "1.1"
 _SYNC_SECONDS = 1.0  # a power cut loses at most about this much of what was written
@@ -117,7 +117,7 @@ class WarcPacker:
         self._writer.write_record(self._writer.create_warcinfo_record(self._name, self._info))
 
     def _next_name(self) -> str:
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
+        stamp = timestamp14(utc_now())
         host = socket.gethostname().replace("-", "_") or "localhost"
         while True:
             self._serial += 1

@@ -1,9 +1,9 @@
 """Restore: find captures of dead images and links, keep them, and repair the posts.
 
-`restore(...)` takes every image the history calls dead (`--links`: links too;
-`--include-failing`: failing ones too) that a post still cites, and looks for a capture
-of it (`search`): first in our own WARC files, then in each configured web archive
-(`sources`). Among a place's captures the one nearest the citing post's date is tried
+`restore(...)` takes every image that the posts of an extraction still cite and whose
+verdict (from the history) is dead (`--links`: links too; `--include-failing`: failing
+ones too), and looks for a capture of it (`search`): first in our own WARC files, then
+in each configured web archive (`sources`). Among a place's captures the one nearest the citing post's date is tried
 first, those from before it ahead of those after. Each capture is judged (`verify`); the
 first good one wins, and the rejected ones are kept with their reasons. Identical bytes
 standing in for several different files of one host are a placeholder and are rejected too.
@@ -65,8 +65,8 @@ def restore(
     reused = {s.link.url: stored for s in searches if (stored := assets.stored(s.link.url)) is not None}
     pending = [s for s in searches if s.link.url not in reused]
     if pending:
-        sought = _Sought(settings, fetch, output_dir, replay_url)
-        asyncio.run(_search_all(pending, sought, backend))
+        places = _Places(settings, fetch, output_dir, replay_url)
+        asyncio.run(_search_all(pending, places, backend))
     restorations = [_restoration(s, assets, reused.get(s.link.url)) for s in searches]
     if not scope.dry_run:
         _store(assets, pending, restorations)
@@ -90,7 +90,7 @@ def _searches(extraction: Extraction, verdicts: Mapping[str, LinkVerdict], scope
 
 
 @dataclass(frozen=True)
-class _Sought:
+class _Places:
     """Where captures are looked for, and how."""
 
     settings: RestoreSettings
@@ -99,12 +99,12 @@ class _Sought:
     replay_url: str  # where they are replayed
 
 
-async def _search_all(searches: list[Search], sought: _Sought, backend: FetchBackend | None) -> None:
-    delays = {archive.host: 60.0 / archive.requests_per_minute for archive in sought.settings.archives}
-    async with opened(backend, sought.fetch, host_delays=delays) as fetcher:
-        archives, limit = sought.settings.archives, sought.fetch.max_body_bytes
-        sources = open_sources(sought.output_dir, sought.replay_url, archives, fetcher, limit)
-        await Finder(sources, searches, sought.settings.reject_digests).run()
+async def _search_all(searches: list[Search], places: _Places, backend: FetchBackend | None) -> None:
+    delays = {archive.host: 60.0 / archive.requests_per_minute for archive in places.settings.archives}
+    async with opened(backend, places.fetch, host_delays=delays) as fetcher:
+        archives, limit = places.settings.archives, places.fetch.max_body_bytes
+        sources = open_sources(places.output_dir, places.replay_url, archives, fetcher, limit)
+        await Finder(sources, searches, places.settings.reject_digests).run()
 
 
 def _target_date(link: Link, dates: dict[Path, dt.date | None], verdict: LinkVerdict) -> dt.datetime:
@@ -122,9 +122,9 @@ def _restoration(search: Search, assets: Assets, stored: StoredAsset | None) -> 
         return Restoration(link.url, link.kind, verdict, stored.local_url, stored.source, stored.capture_address,
                            stored.captured_at, reused=True)  # fmt: skip
     rejections, unavailable = tuple(search.rejections), tuple(search.unavailable)
-    if search.found is None:
+    if search.chosen is None:
         return Restoration(link.url, link.kind, verdict, rejections=rejections, unavailable=unavailable)
-    found = search.found
+    found = search.chosen
     taken = found.retrieved.candidate  # after captured redirects: the capture whose bytes these are
     is_image = link.kind is LinkKind.IMAGE
     # a reader following a link goes through the original URL's capture, redirect and all
@@ -139,7 +139,7 @@ def _store(assets: Assets, searches: list[Search], restorations: list[Restoratio
     by_url = {r.url: r for r in restorations}
     stored = 0
     for search in searches:
-        found = search.found
+        found = search.chosen
         if found is None or search.link.kind is not LinkKind.IMAGE:
             continue
         restoration = by_url[search.link.url]

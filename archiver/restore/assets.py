@@ -27,7 +27,7 @@ MANIFEST_VERSION = 1
 _STEM_CHARACTERS = 60
 _HASH_DIGITS = 12
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_MANIFEST_CAPTURE_KEY = "capture"  # the manifest's name for `StoredAsset.capture_address`
+_MANIFEST_KEYS = {"capture_address": "capture"}  # the manifest's names for fields that differ
 
 
 @dataclass(frozen=True)
@@ -122,12 +122,9 @@ def _read_manifest(path: Path) -> dict[str, StoredAsset]:
 
 
 def _manifest_entry(asset: StoredAsset) -> dict[str, Any]:
-    entry = asdict(asset)
-    entry[_MANIFEST_CAPTURE_KEY] = entry.pop("capture_address")
-    return entry
+    return {_MANIFEST_KEYS.get(name, name): value for name, value in asdict(asset).items()}
 
 
 def _stored_asset(entry: dict[str, Any]) -> StoredAsset:
-    fields = dict(entry)
-    fields["capture_address"] = fields.pop(_MANIFEST_CAPTURE_KEY)
-    return StoredAsset(**fields)
+    fields = {name: field for field, name in _MANIFEST_KEYS.items()}
+    return StoredAsset(**{fields.get(key, key): value for key, value in entry.items()})

@@ -47,7 +47,7 @@ class Search:
     link: Link
     verdict: LinkVerdict
     target: dt.datetime
-    found: Chosen | None = None
+    chosen: Chosen | None = None
     rejections: list[Rejection] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)
 
@@ -74,14 +74,14 @@ class Finder:
             await asyncio.gather(*(self._search(s) for s in again))
 
     async def _search(self, search: Search) -> None:
-        search.found, search.rejections, search.unavailable = None, [], []
+        search.chosen, search.rejections, search.unavailable = None, [], []
         try:
             for place in self._sources.of(search.link):
                 if await self._search_in(place, search):
                     return
         except Exception as error:  # noqa: BLE001 - a fault with one URL must not end the restore
             _log.exception("unexpected error restoring %s", search.link.url)
-            search.found = None
+            search.chosen = None
             search.unavailable.append(f"internal error looking for {search.link.url}: {error!r}")
 
     async def _search_in(self, place: ArchiveSource, search: Search) -> bool:
@@ -96,7 +96,7 @@ class Finder:
                 search.unavailable.append(found)
                 return False
             if found is not None:
-                search.found = found
+                search.chosen = found
                 return True
         return False
 
@@ -165,8 +165,8 @@ class Finder:
         differently named files of one host. Their digests are banned from now on."""
         by_bytes: dict[tuple[str, str], list[Search]] = defaultdict(list)
         for search in self._searches:
-            if search.found is not None and search.link.kind is LinkKind.IMAGE:
-                by_bytes[(site_key(search.link.url), search.found.judgement.sha256)].append(search)
+            if search.chosen is not None and search.link.kind is LinkKind.IMAGE:
+                by_bytes[(site_key(search.link.url), search.chosen.judgement.sha256)].append(search)
         again: list[Search] = []
         for (host, digest), group in by_bytes.items():
             names = {_file_name(s.link.url) for s in group}

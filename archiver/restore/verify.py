@@ -12,7 +12,6 @@ stand in for lost content are placeholders: a 1x1 spacer, bytes listed in
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import re
@@ -27,6 +26,7 @@ from PIL import Image
 from archiver.health import judge_content, page_of
 from archiver.model import FetchResult, Status
 from archiver.restore.sources import Retrieved
+from archiver.times import utc_now
 
 # The raster formats browsers show, as Pillow names them, with the extension files get.
 _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "MPO": "jpg", "GIF": "gif", "WEBP": "webp", "BMP": "bmp",
@@ -99,9 +99,9 @@ def judge_page(retrieved: Retrieved) -> Judgement:
         return Rejected(refusal)
     page = page_of(retrieved.body, None, retrieved.content_type)
     url = retrieved.candidate.url
-    result = FetchResult(url, Status.OK, retrieved.code, url, (), 1, 0.0, dt.datetime.now(dt.UTC))
+    result = FetchResult(url, Status.OK, retrieved.code, url, (), 1, 0.0, utc_now())
     finding = judge_content(result, page)
-    if finding is not None:
+    if finding is not None and finding.status is not None and not finding.status.is_ok:
         return Rejected(f"the capture is not the page: {finding.detail}")
     return Accepted(_media_type(retrieved.content_type) or "application/octet-stream", "", sha256_of(retrieved.body))
 

@@ -13,6 +13,7 @@ import surt
 
 from archiver.fetch.network import is_public
 from archiver.model import RecordLocation
+from archiver.times import timestamp14
 
 OWN_ARCHIVE = "own archive"
 _TIMESTAMP = "%Y%m%d%H%M%S"
@@ -32,7 +33,7 @@ class Candidate:
     @property
     def timestamp(self) -> str:
         """The capture time as the 14 digits of a Wayback address."""
-        return self.when.strftime(_TIMESTAMP)
+        return timestamp14(self.when)
 
 
 @dataclass(frozen=True)

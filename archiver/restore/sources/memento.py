@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 from httplink import Link, parse_link_header
 
-from archiver.bodies import decoded_body
+from archiver.bodies import payload_within
 from archiver.config import ArchiveSettings
 from archiver.model import Capture, FetchBackend, Status
 from archiver.restore.sources.base import Candidate, Lookup, Retrieved, url_key
@@ -148,11 +148,7 @@ def _payload(capture: Capture, limit: int) -> bytes | None:
     if exchange.truncated:
         return None
     exchange.body.seek(0)
-    raw = exchange.body.read(limit + 1)
-    decoded = decoded_body(raw, exchange.header("Content-Encoding"), limit)
-    if decoded is None:
-        return raw if len(raw) <= limit else None  # not compressed after all: the bytes as they came
-    return decoded.data if decoded.complete else None
+    return payload_within(exchange.body.read(limit + 1), exchange.header("Content-Encoding"), limit)
 
 
 def _memento_datetime(value: str | None) -> dt.datetime | None:

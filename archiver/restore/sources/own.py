@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from archiver.bodies import payload_within
 from archiver.model import REDIRECT_CODES, RecordLocation
-from archiver.pack import UnreadableRecord, index_entries, read_answer
+from archiver.pack import index_entries, read_answer
 from archiver.restore.sources.base import (
     OWN_ARCHIVE,
     Candidate,
@@ -38,11 +39,11 @@ class OwnArchive:
     async def retrieve(self, candidate: Candidate) -> Retrieved:
         """The stored answer of a capture."""
         assert candidate.stored_at is not None, "a capture of the own archive has a record"
-        try:
-            answer = read_answer(self._folder, candidate.stored_at, self._limit + 1)
-        except UnreadableRecord as error:
-            return Retrieved(candidate, candidate.when, problem=str(error))
-        if len(answer.body) > self._limit:
+        answer = read_answer(self._folder, candidate.stored_at, self._limit + 1)
+        if answer.problem:
+            return Retrieved(candidate, candidate.when, problem=answer.problem)
+        body = payload_within(answer.body, answer.header("Content-Encoding"), self._limit)
+        if body is None:
             return Retrieved(candidate, candidate.when, problem=f"the payload is over {self._limit:,} bytes")
         location = answer.header("Location") if answer.code in REDIRECT_CODES else None
         return Retrieved(
@@ -50,7 +51,7 @@ class OwnArchive:
             candidate.when,
             code=answer.code,
             content_type=answer.header("Content-Type"),
-            body=answer.body,
+            body=body,
             redirect_to=absolute_url(candidate.url, location),
         )
 
