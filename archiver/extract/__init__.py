@@ -29,6 +29,7 @@ from archiver.model import (
     Problem,
     Skip,
     SkipReason,
+    SourceSpan,
 )
 
 __all__ = ["extract"]
@@ -62,9 +63,17 @@ def _read_post(path: Path, collector: _Collector) -> tuple[Post | None, list[Pro
     if isinstance(source, Problem):
         return None, [source]
     reading, problems = _parse(source, collector.settings.base_url)
-    cited = collector.add(source.path, reading)
+    cited = collector.add(source, reading)
     post = Post(source.path, reading.address, reading.title, post_date(source), cited)
     return post, [*source.problems, *problems]
+
+
+def _in_bytes(span: SourceSpan | None, source: PostSource) -> SourceSpan | None:
+    """A span noted in a post's body, in the offsets of the post file's bytes."""
+    if span is None:
+        return None
+    start, end = source.origin(span.start), source.origin(span.end)
+    return span.mapped(source.origin, source.data[start:end])
 
 
 @dataclass(frozen=True)
@@ -97,10 +106,10 @@ class _Collector:
     internal: dict[str, bool] = field(default_factory=dict)
     skips: dict[str, Skip | None] = field(default_factory=dict)
 
-    def add(self, post: Path, reading: _PostReading) -> int:
+    def add(self, source: PostSource, reading: _PostReading) -> int:
         """Add a post's references; how many distinct URLs to fetch it cites."""
         own_url = _own_url(reading.address)
-        placed = [self._place(post, reference, reading) for reference in reading.references]
+        placed = [self._place(source, reference, reading) for reference in reading.references]
         outbound = [p for p in placed if p.url != own_url]  # an anchor on the post itself is not a link out
         for item in outbound:
             self.occurrences.setdefault(item.url, []).append(item.occurrence)
@@ -108,16 +117,17 @@ class _Collector:
             self.skips.setdefault(item.url, item.skip)
         return len({item.url for item in outbound if item.skip is None})
 
-    def _place(self, post: Path, reference: Reference, reading: _PostReading) -> _Placed:
+    def _place(self, source: PostSource, reference: Reference, reading: _PostReading) -> _Placed:
         resolved = resolve(reference.url, reading.base)
         occurrence = Occurrence(
-            post=post,
+            post=source.path,
             line=reference.line,
             text=reference.text,
             kind=reference.kind,
             form=reference.form,
             source=reference.written or reference.url,
             fragment=resolved.fragment if isinstance(resolved, ResolvedUrl) else "",
+            span=_in_bytes(reference.span, source),
         )
         if isinstance(resolved, Skip):
             return _Placed(reference.url.strip(), occurrence, False, resolved)
