@@ -38,7 +38,8 @@ from archiver.model import Extraction, Link, LinkKind
 from archiver.restore import report
 from archiver.restore.assets import Assets, StoredAsset, iso, now_iso
 from archiver.restore.captures import Candidate, Lookup, OwnArchive, Retrieved, WebArchive, by_preference
-from archiver.restore.rewrite import Edit, Replacement, apply_edit, plan_edit
+from archiver.restore.edit import Edit, apply_edit
+from archiver.restore.rewrite import Replacement, plan_edit
 from archiver.restore.verify import Accepted, Judgement, Rejected, judge_image, judge_page, placeholder_redirect
 
 __all__ = ["Outcome", "Rejection", "RestoreSummary", "Scope", "restore"]
