@@ -91,17 +91,19 @@ class SourceSpan:
     shown: tuple[tuple[int, int], ...] = ()  # the link's text, where it is the URL as written
     written: bytes = b""  # the bytes at start:end when the post was read
 
-    def mapped(self, position: Callable[[int], int], written: bytes = b"") -> SourceSpan:
-        """The span with each offset passed through `position`, from one text to another."""
+    def mapped(self, position: Callable[[int], int], data: bytes | None = None) -> SourceSpan:
+        """The span with each offset passed through `position`, from one text to another;
+        with the file's `data` when the offsets are in its bytes, which it notes as written."""
+        start, end = position(self.start), position(self.end)
         return SourceSpan(
-            position(self.start),
-            position(self.end),
+            start,
+            end,
             self.context,
             (position(self.construct[0]), position(self.construct[1])),
             None if self.append_at is None else position(self.append_at),
             self.no_append,
             tuple((position(start), position(end)) for start, end in self.shown),
-            written or self.written,
+            self.written if data is None else data[start:end],
         )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from archiver.config import ExtractSettings
 from archiver.extract.html import page
 from archiver.extract.markdown import markdown_references
+from archiver.extract.positions import InFile
 from archiver.extract.reference import Reference
 from archiver.extract.sources import PostSource, discover, front_matter_text, post_date, read_post
 from archiver.extract.urls import ResolvedUrl, resolve, site_key
@@ -29,7 +30,6 @@ from archiver.model import (
     Problem,
     Skip,
     SkipReason,
-    SourceSpan,
 )
 
 __all__ = ["extract"]
@@ -66,14 +66,6 @@ def _read_post(path: Path, collector: _Collector) -> tuple[Post | None, list[Pro
     cited = collector.add(source, reading)
     post = Post(source.path, reading.address, reading.title, post_date(source), cited)
     return post, [*source.problems, *problems]
-
-
-def _in_bytes(span: SourceSpan | None, source: PostSource) -> SourceSpan | None:
-    """A span noted in a post's body, in the offsets of the post file's bytes."""
-    if span is None:
-        return None
-    start, end = source.origin(span.start), source.origin(span.end)
-    return span.mapped(source.origin, source.data[start:end])
 
 
 @dataclass(frozen=True)
@@ -127,7 +119,7 @@ class _Collector:
             form=reference.form,
             source=reference.written or reference.url,
             fragment=resolved.fragment if isinstance(resolved, ResolvedUrl) else "",
-            span=_in_bytes(reference.span, source),
+            span=reference.span,
         )
         if isinstance(resolved, Skip):
             return _Placed(reference.url.strip(), occurrence, False, resolved)
@@ -156,9 +148,9 @@ def _parse(source: PostSource, base_url: str | None) -> tuple[_PostReading, list
     address = _front_matter_address(source, base_url, problems)
     title = front_matter_text(source, "title")
     if not source.is_html:
-        references = tuple(markdown_references(source.body))
+        references = tuple(markdown_references(source.body, InFile(source.origin, source.data)))
         return _PostReading(references, address, address or base_url, address or base_url, title), problems
-    html = page(source.body)
+    html = page(source.body, in_file=InFile(source.origin, source.data))
     address = address or _absolute(html.address, base_url)
     site = address or base_url
     base = _absolute(html.base_href, site) if html.base_href else site

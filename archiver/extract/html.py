@@ -16,7 +16,7 @@ import bisect
 import html.parser
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import unescape
 from typing import Any
 
@@ -24,6 +24,7 @@ from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 from linkify_it import LinkifyIt
 
+from archiver.extract.positions import InFile
 from archiver.extract.reference import Reference, tidy_text
 from archiver.model import Form, LinkKind, SourceSpan, SpanContext
 
@@ -88,11 +89,15 @@ def fragment_references(html: str, first_line: int) -> list[Reference]:
     return list(_references(html, parse_html(html), first_line, SpanContext.BARE))
 
 
-def page(html: str, first_line: int = 1) -> HtmlPage:
-    """The references of a whole HTML document, with its `<base>`, address and title."""
+def page(html: str, first_line: int = 1, in_file: InFile | None = None) -> HtmlPage:
+    """The references of a whole HTML document, with its `<base>`, address and title;
+    spans are in the file's bytes when `in_file` says where `html` is, else in `html`."""
     soup = parse_html(html)
+    references = _references(html, soup, first_line, SpanContext.HTML_TEXT)
+    if in_file is not None:
+        references = (replace(found, span=in_file.span(found.span)) if found.span else found for found in references)
     return HtmlPage(
-        references=tuple(_references(html, soup, first_line, SpanContext.HTML_TEXT)),
+        references=tuple(references),
         base_href=_attribute(soup.find("base"), "href"),
         address=_canonical_address(soup),
         title=tidy_text(soup.title.get_text()) if soup.title else None,

@@ -38,7 +38,7 @@ from archiver.extract.html import (
     parse_html,
     tag_place,
 )
-from archiver.extract.positions import NO_DELETIONS, Deletions, Position, composed
+from archiver.extract.positions import NO_DELETIONS, Deletions, InFile, Position
 from archiver.extract.reference import Reference, tidy_text
 from archiver.extract.shortcodes import shortcode_plugin
 from archiver.model import Form, LinkKind, SourceSpan, SpanContext
@@ -95,9 +95,9 @@ def _keeping_line_count(rule: InlineRule, note: Note | None = None) -> InlineRul
             if hidden > 0:
                 last = state.tokens[-1]
                 last.meta["newlines"] = last.meta.get("newlines", 0) + hidden
-            made = (token for token in state.tokens[tokens_before:] if token.type != "text")  # not pending text
-            if note is not None and (first := next(made, None)) is not None:
-                note(state, start, first)
+            if note is not None:
+                made = (token for token in state.tokens[tokens_before:] if token.type != "text")  # not pending text
+                note(state, start, next(made))
         return True
 
     return counting
@@ -116,9 +116,12 @@ def _noting_link(opening: int) -> Note:
 
     def note(state: StateInline, start: int, token: Token) -> None:
         end, src = state.pos, state.src
-        old_pos, state.pos = state.pos, start
-        label_end = state.md.helpers.parseLinkLabel(state, start + opening - 1, opening == 1)
-        state.pos = old_pos
+        if token.type == "image":
+            label_end = start + opening + len(token.content)  # the image's content is its label
+        else:
+            old_pos, state.pos = state.pos, start
+            label_end = state.md.helpers.parseLinkLabel(state, start, True)
+            state.pos = old_pos
         token.meta["range"] = (start, end)
         token.meta["label_range"] = (start + opening, label_end)
         destination = _destination(state, token, label_end + 1, end) if src.startswith("(", label_end + 1) else None
@@ -216,14 +219,15 @@ def lines_in(token: Token) -> int:
 _PARSER = _parser()
 
 
-def markdown_references(body: str) -> Iterator[Reference]:
-    """The references in a Markdown body; line 1 is the body's first line, and each span
-    is in positions of `body`."""
+def markdown_references(body: str, in_file: InFile | None = None) -> Iterator[Reference]:
+    """The references in a Markdown body; line 1 is the body's first line. Spans are in
+    the file's bytes when `in_file` says where `body` is, else in positions of `body`."""
     text, site_variables = _without_site_variables(body)
+    in_text = (in_file or InFile(_same, b"")).after(site_variables)
     source = _Source(text)
     env: dict[str, Any] = {}
     tokens = _PARSER.parse(text, env)
-    definitions = {label: _moved(at, composed(site_variables)) for label, at in env.get(_DEFINITIONS, {}).items()}
+    definitions = {label: _moved(at, in_text.offset) for label, at in env.get(_DEFINITIONS, {}).items()}
     for token in tokens:
         if token.map is None:
             continue
@@ -231,13 +235,20 @@ def markdown_references(body: str) -> Iterator[Reference]:
         if token.type == "inline":
             first_line += _blank_lines_stripped(source.lines, token.map[0], token.map[1])
             origin = source.origin_of(token.content, first_line - 1)
-            mapped = composed(origin, site_variables) if origin else None
-            yield from _InlineWalk(first_line, token.content, mapped, definitions).references(token.children or [])
+            walk = _InlineWalk(
+                first_line, token.content, in_text.after(origin) if origin else None, in_file is not None
+            )
+            walk.definitions = definitions
+            yield from walk.references(token.children or [])
         elif token.type == "html_block":
             origin = source.origin_of(token.content, token.map[0])
+            in_block = in_text.after(origin) if origin else None
             for found in fragment_references(token.content, first_line):
-                span = found.span.mapped(composed(origin, site_variables)) if found.span and origin else None
-                yield replace(found, span=span)
+                yield replace(found, span=in_block.span(found.span) if found.span and in_block else None)
+
+
+def _same(position: int) -> int:
+    return position
 
 
 def _without_site_variables(body: str) -> tuple[str, Deletions]:
@@ -354,7 +365,8 @@ class _InlineWalk:
 
     line: int
     src: str = ""
-    origin: Position | None = None
+    in_file: InFile | None = None  # where `src` is in the file (or the body)
+    in_bytes: bool = False  # the file's: note the bytes written at each span
     definitions: dict[str, Range] = field(default_factory=dict)  # in the source's positions
     found: list[Reference] = field(default_factory=list)
     open_links: list[_OpenLink] = field(default_factory=list)
@@ -441,17 +453,27 @@ class _InlineWalk:
             return self._span(meta["destination"], SpanContext.DESTINATION, meta["range"], label_text)
         definition = self.definitions.get(meta.get("label", ""))
         usage = self._span(meta["range"], SpanContext.DESTINATION, meta["range"])
-        return replace(usage, start=definition[0], end=definition[1]) if usage and definition else None
+        if usage is None or definition is None:
+            return None
+        written = self.in_file.data[definition[0] : definition[1]] if self.in_file and self.in_bytes else b""
+        return replace(usage, start=definition[0], end=definition[1], written=written)
 
     def _span(
         self, url: Range, context: SpanContext, construct: Range, shown: Range | None = None
     ) -> SourceSpan | None:
         """A span noted in the inline content's positions, mapped to the source's."""
-        if self.origin is None:
+        if self.in_file is None:
             return None
         append_at, no_append = self._append_point(construct[1])
-        span = SourceSpan(url[0], url[1], context, construct, append_at, no_append, (shown,) if shown else ())
-        return span.mapped(self.origin)
+        return self._placed(
+            SourceSpan(url[0], url[1], context, construct, append_at, no_append, (shown,) if shown else ())
+        )
+
+    def _placed(self, span: SourceSpan) -> SourceSpan | None:
+        """A span noted in the inline content's positions, in the file's (or the body's)."""
+        if self.in_file is None:
+            return None
+        return self.in_file.span(span) if self.in_bytes else span.mapped(self.in_file.offset)
 
     def _append_point(self, end: int) -> tuple[int | None, str]:
         """After the construct, or after the outermost link around it: an archived link
@@ -502,7 +524,7 @@ class _InlineWalk:
         anchor = -1
         for tag in parse_html(html).find_all(True, recursive=False):
             for found in element_references(tag, self.line, self._tag_place(token, tag.name)):
-                span = found.span.mapped(self.origin) if found.span and self.origin else None
+                span = self._placed(found.span) if found.span else None
                 self.found.append(replace(found, text=found.text or self._caption(), span=span))
                 if tag.name == "a":
                     anchor = len(self.found) - 1
@@ -525,10 +547,7 @@ class _InlineWalk:
     def _shortcode(self, token: Token) -> None:
         construct = token.meta["range"]
         for (url, kind), at in zip(token.meta["urls"], token.meta["spans"], strict=True):
-            span = None
-            if self.origin is not None:
-                span = SourceSpan(at[0], at[1], SpanContext.SHORTCODE, construct, None, _SHORTCODE_APPEND)
-                span = span.mapped(self.origin)
+            span = self._placed(SourceSpan(at[0], at[1], SpanContext.SHORTCODE, construct, None, _SHORTCODE_APPEND))
             self.found.append(Reference(url, kind, Form.SHORTCODE, self.line, self._caption(), span=span))
 
     def _caption(self) -> str:

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from archiver.model import SourceSpan
+
 Position = Callable[[int], int]
 _BOMS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
 _DECODERS: dict[str, Callable[[memoryview, str, bool], tuple[str, int]]] = {
@@ -138,10 +140,22 @@ def composed(*steps: Position | Deletions) -> Position:
     needed = [step.original if isinstance(step, Deletions) else step for step in steps if step != NO_DELETIONS]
     if len(needed) == 1:
         return needed[0]
+    first, then = needed[0], composed(*needed[1:])
+    return lambda value: then(first(value))
 
-    def position(value: int) -> int:
-        for step in needed:
-            value = step(value)
-        return value
 
-    return position
+@dataclass(frozen=True)
+class InFile:
+    """Where a parser's text is in its post file: the byte offset of each of its positions,
+    and the file's bytes."""
+
+    offset: Position
+    data: bytes
+
+    def after(self, *steps: Position | Deletions) -> InFile:
+        """Where a text made from this one by `steps` (its own first) is in the file."""
+        return InFile(composed(*steps, self.offset), self.data)
+
+    def span(self, span: SourceSpan) -> SourceSpan:
+        """A span of the parser's text, in the file's bytes."""
+        return span.mapped(self.offset, self.data)
