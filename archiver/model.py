@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Protocol
@@ -65,6 +65,53 @@ class Skip:
     detail: str
 
 
+class SpanContext(StrEnum):
+    """What the text of a URL stands in, which says how another address is written there."""
+
+    HTML_ATTRIBUTE = "html-attribute"  # the value of an HTML attribute, in an HTML or a Markdown post
+    HTML_TEXT = "html-text"  # a bare URL in the text of an HTML post
+    DESTINATION = "destination"  # of a Markdown link or image, or of a reference definition
+    AUTOLINK = "autolink"  # <http://...>
+    BARE = "bare"  # a URL in running Markdown text (or in the text of raw HTML in Markdown)
+    SHORTCODE = "shortcode"  # in a WordPress shortcode
+
+
+@dataclass(frozen=True)
+class SourceSpan:
+    """Where the text of a URL stands in a post file, as offsets into the file's bytes.
+
+    `start:end` is the URL as written (entities, backslash escapes, a Jekyll `{{ site.url }}`
+    before it and all); `construct` is what cites it and starts on the occurrence's line:
+    the link, image, tag, autolink or shortcode, or for a reference-style link the usage
+    `[text][label]` (the URL then stands in the definition). `append_at` is where an
+    "archived" link goes, after the construct or after a link around it.
+    """
+
+    start: int
+    end: int
+    context: SpanContext
+    construct: tuple[int, int]
+    append_at: int | None = None
+    no_append: str = ""  # why an archived link has no place, when append_at is None
+    shown: tuple[tuple[int, int], ...] = ()  # the link's text, where it is the URL as written
+    written: bytes = b""  # the bytes at start:end when the post was read
+
+    def mapped(self, position: Callable[[int], int], data: bytes | None = None) -> SourceSpan:
+        """The span with each offset passed through `position`, from one text to another;
+        with the file's `data` when the offsets are in its bytes, which it notes as written."""
+        start, end = position(self.start), position(self.end)
+        return SourceSpan(
+            start,
+            end,
+            self.context,
+            (position(self.construct[0]), position(self.construct[1])),
+            None if self.append_at is None else position(self.append_at),
+            self.no_append,
+            tuple((position(start), position(end)) for start, end in self.shown),
+            self.written if data is None else data[start:end],
+        )
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One place where a post cites a URL."""
@@ -76,6 +123,9 @@ class Occurrence:
     form: Form
     source: str  # the URL exactly as written, after Markdown/HTML unescaping
     fragment: str = ""
+    # Where its text is in the post's bytes: not part of what the occurrence is (links.json
+    # does not keep it, and an occurrence read back from there is the same occurrence).
+    span: SourceSpan | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,10 +178,10 @@ def test_a_post_the_parser_cannot_handle_is_skipped_and_the_rest_are_read(
     extract_module = importlib.import_module("archiver.extract")
     real = extract_module.markdown_references
 
-    def crash_on_poison(body: str) -> object:
+    def crash_on_poison(body: str, *where: Any) -> object:
         if "poison" in body:
             raise RecursionError("maximum recursion depth exceeded")
-        return real(body)
+        return real(body, *where)
 
     monkeypatch.setattr(extract_module, "markdown_references", crash_on_poison)
     extraction = _extract_with_good_neighbours(tmp_path, "poison.md", "poison [a](http://p.example.com/)\n")

@@ -502,3 +502,75 @@ def test_an_archived_link_to_another_capture_of_the_url_counts_as_repaired(tmp_p
 
     assert not edit.changed
     assert reasons(edit) == [ALREADY_REPAIRED]
+
+
+# Spans: the extractor says where the URL is, the post is checked to still hold it
+
+
+def test_a_post_changed_since_it_was_read_is_left_alone_naming_the_line(tmp_path: Path) -> None:
+    path = write_post(tmp_path, FRONT + "![x](http://dead.example/img.png)\n")
+    found = replacements(path)
+    path.write_bytes(path.read_bytes().replace(b"![x]", b"A new line.\n\n![an image]"))
+
+    edit = plan_edit(path, found)
+
+    assert not edit.changed
+    assert reasons(edit) == ["the URL text is not on line 6"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [("[DEAD](DEAD)", "[NEW](NEW)"), ('<a href="DEAD">DEAD</a>', '<a href="NEW">NEW</a>')],
+    ids=["markdown", "html"],
+)
+def test_a_link_showing_its_own_address_shows_the_new_one(tmp_path: Path, line: str, expected: str) -> None:
+    path = write_post(tmp_path, FRONT + line.replace("DEAD", DEAD) + "\n")
+    found = replacements(path)
+
+    edit = plan_edit(path, found)
+    apply_edit(edit)
+
+    assert edit.after == (FRONT + expected.replace("NEW", NEW) + "\n").encode()
+    assert reasons(plan_edit(path, found)) == [ALREADY_REPAIRED]
+
+
+def test_a_jekyll_site_variable_in_an_html_attribute_goes_with_the_url(tmp_path: Path) -> None:
+    path = write_post(tmp_path, FRONT + '<img src="{{ site.url }}/assets/logo.png" alt="logo">\n')
+
+    edit = repair(path, "http://blog.example.org/assets/logo.png", "/assets/restored/logo.png")
+
+    assert edit.after == (FRONT + '<img src="/assets/restored/logo.png" alt="logo">\n').encode()
+
+
+def test_a_replaced_image_and_an_archived_link_on_one_line_are_each_found_again(tmp_path: Path) -> None:
+    path = write_post(tmp_path, FRONT + "[![a](http://dead.example/img.png)](http://dead.example/page) and more\n")
+    found = replacements(path) + replacements(path, "http://dead.example/page", "/p", append=True)
+    apply_edit(plan_edit(path, found))
+
+    again = plan_edit(path, found)
+
+    assert path.read_text() == FRONT + f"[![a]({NEW})](http://dead.example/page) ([archived](/p)) and more\n"
+    assert (again.changed, reasons(again)) == (False, [ALREADY_REPAIRED] * 2)
+
+
+def test_every_corpus_citation_is_repaired_at_its_span_and_found_repaired_again(corpus: Path, tmp_path: Path) -> None:
+    """Each occurrence of each corpus post, replaced on its own: only its span changes;
+    then all of a post's occurrences at once, and planned again: all already repaired."""
+    new = "https://archive.test/web/2015/x?a=1&b=2"
+    for post in sorted(corpus.glob("*")):
+        path = write_post(tmp_path, post.read_bytes(), post.name)
+        found = [Replacement(o, new) for link in extract_one(path).links for o in link.occurrences if link.fetchable]
+        for replacement in found:
+            span, where = replacement.occurrence.span, f"{post.name}:{replacement.occurrence.line}"
+            assert span is not None, where
+            edit = plan_edit(path, [replacement])
+            changed = [(span.start, span.end), *span.shown]
+            first, kept = min(start for start, _ in changed), len(edit.before) - max(end for _, end in changed)
+            assert edit.skipped == (), where
+            assert edit.after[:first] == edit.before[:first], where
+            assert edit.after[len(edit.after) - kept :] == edit.before[len(edit.before) - kept :], where
+            assert edit.after[span.start :].startswith(b"https://archive.test/web/2015/x?a=1&"), where
+        apply_edit(plan_edit(path, found))
+        again = plan_edit(path, found)
+        assert not again.changed, post.name
+        assert {reason for _, reason in again.skipped} <= {ALREADY_REPAIRED}, post.name

@@ -17,6 +17,7 @@ from pathlib import Path
 from archiver.config import ExtractSettings
 from archiver.extract.html import page
 from archiver.extract.markdown import markdown_references
+from archiver.extract.positions import InFile
 from archiver.extract.reference import Reference
 from archiver.extract.sources import PostSource, discover, front_matter_text, post_date, read_post
 from archiver.extract.urls import ResolvedUrl, resolve
@@ -63,7 +64,7 @@ def _read_post(path: Path, collector: _Collector) -> tuple[Post | None, list[Pro
     if isinstance(source, Problem):
         return None, [source]
     reading, problems = _parse(source, collector.settings.base_url)
-    cited = collector.add(source.path, reading)
+    cited = collector.add(source, reading)
     post = Post(source.path, reading.address, reading.title, post_date(source), cited)
     return post, [*source.problems, *problems]
 
@@ -98,10 +99,10 @@ class _Collector:
     internal: dict[str, bool] = field(default_factory=dict)
     skips: dict[str, Skip | None] = field(default_factory=dict)
 
-    def add(self, post: Path, reading: _PostReading) -> int:
+    def add(self, source: PostSource, reading: _PostReading) -> int:
         """Add a post's references; how many distinct URLs to fetch it cites."""
         own_url = _own_url(reading.address)
-        placed = [self._place(post, reference, reading) for reference in reading.references]
+        placed = [self._place(source, reference, reading) for reference in reading.references]
         outbound = [p for p in placed if p.url != own_url]  # an anchor on the post itself is not a link out
         for item in outbound:
             self.occurrences.setdefault(item.url, []).append(item.occurrence)
@@ -109,16 +110,17 @@ class _Collector:
             self.skips.setdefault(item.url, item.skip)
         return len({item.url for item in outbound if item.skip is None})
 
-    def _place(self, post: Path, reference: Reference, reading: _PostReading) -> _Placed:
+    def _place(self, source: PostSource, reference: Reference, reading: _PostReading) -> _Placed:
         resolved = resolve(reference.url, reading.base)
         occurrence = Occurrence(
-            post=post,
+            post=source.path,
             line=reference.line,
             text=reference.text,
             kind=reference.kind,
             form=reference.form,
             source=reference.written or reference.url,
             fragment=resolved.fragment if isinstance(resolved, ResolvedUrl) else "",
+            span=reference.span,
         )
         if isinstance(resolved, Skip):
             return _Placed(reference.url.strip(), occurrence, False, resolved)
@@ -147,9 +149,9 @@ def _parse(source: PostSource, base_url: str | None) -> tuple[_PostReading, list
     address = _front_matter_address(source, base_url, problems)
     title = front_matter_text(source, "title")
     if not source.is_html:
-        references = tuple(markdown_references(source.body))
+        references = tuple(markdown_references(source.body, InFile(source.origin, source.data)))
         return _PostReading(references, address, address or base_url, address or base_url, title), problems
-    html = page(source.body)
+    html = page(source.body, in_file=InFile(source.origin, source.data))
     address = address or _absolute(html.address, base_url)
     site = address or base_url
     base = _absolute(html.base_href, site) if html.base_href else site

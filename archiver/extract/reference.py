@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archiver.model import Form, LinkKind
+from archiver.model import Form, LinkKind, SourceSpan
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,8 @@ class Reference:
     """One URL written in a post: the URL, what cites it and where.
 
     `written` is the URL's text in the post when it differs from `url`, as for a bare
-    `www.example.com` whose URL is `http://www.example.com`.
+    `www.example.com` whose URL is `http://www.example.com`. `span` is where the URL's
+    text is, in the text the parser was given.
     """
 
     url: str
@@ -21,6 +22,7 @@ class Reference:
     line: int
     text: str = ""
     written: str | None = None
+    span: SourceSpan | None = None
 
 
 def tidy_text(text: str) -> str:

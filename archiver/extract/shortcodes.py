@@ -7,7 +7,8 @@ and a bare-URL detector would swallow the closing `[/embed]` into the URL. This 
 rule runs before links and bare URLs, and turns each one into a token:
 
 - `wp_shortcode` for a shortcode that cites URLs; `meta["urls"]` lists
-  `(url, kind)` pairs and `content` is the shortcode's source;
+  `(url, kind)` pairs, `meta["spans"]` where each URL is in the inline source,
+  `meta["range"]` where the shortcode is, and `content` is the shortcode's source;
 - `wp_caption_open` / `wp_caption_close` around a caption, whose text is in
   `meta["caption"]`; what is inside is parsed as usual.
 
@@ -57,6 +58,7 @@ _POSITIONAL_URL = {"youtube": LinkKind.EMBED, "vimeo": LinkKind.EMBED, "embed": 
 _CAPTION = "caption"
 
 Found = list[tuple[str, LinkKind]]
+Range = tuple[int, int]
 
 
 def shortcode_plugin(md: MarkdownIt) -> None:
@@ -66,16 +68,27 @@ def shortcode_plugin(md: MarkdownIt) -> None:
 
 def parse_attributes(text: str) -> tuple[dict[str, str], list[str]]:
     """Split a shortcode's attribute text into named and positional values."""
-    named: dict[str, str] = {}
-    positional: list[str] = []
-    for match in _ATTRIBUTE.finditer(text.strip().lstrip("=")):
+    named, positional = attribute_ranges(text)
+    return {name: text[start:end] for name, (start, end) in named.items()}, [text[slice(*at)] for at in positional]
+
+
+def attribute_ranges(text: str) -> tuple[dict[str, Range], list[Range]]:
+    """Where each named and positional value of a shortcode's attribute text is in it."""
+    named: dict[str, Range] = {}
+    positional: list[Range] = []
+    stripped = text.strip().lstrip("=")
+    offset = len(text) - len(text.lstrip()) + len(text.strip()) - len(stripped)
+    for match in _ATTRIBUTE.finditer(stripped):
         groups = match.groups()
         for name_index in (0, 2, 4):
             if groups[name_index] is not None:
-                named[groups[name_index].lower()] = groups[name_index + 1]
+                start, end = match.span(name_index + 2)
+                named[groups[name_index].lower()] = (offset + start, offset + end)
                 break
         else:
-            positional.append(next(g for g in groups[6:] if g is not None))
+            index = next(i for i in range(6, 9) if groups[i] is not None)
+            start, end = match.span(index + 1)
+            positional.append((offset + start, offset + end))
     return named, positional
 
 
@@ -120,24 +133,33 @@ def _url_shortcode(state: StateInline, silent: bool, name: str, start: int) -> b
     end = _tag_end(state, start)
     if end == -1:
         return False
-    named, positional = parse_attributes(state.src[start : end - 1])
-    urls: Found = []
+    attributes = state.src[start : end - 1]
+    named, positional = attribute_ranges(attributes)
+    found = [((start + s, start + e), kind) for (s, e), kind in _attribute_urls(name, named, positional, attributes)]
     if name in _ENCLOSING_URL:
         close_tag = f"[/{name}]"
         close_at = _find_closing(state, close_tag, end)
         if close_at != -1:
-            urls.append((state.src[end:close_at].strip(), _ENCLOSING_URL[name]))
+            found.insert(0, (_stripped(state.src, end, close_at), _ENCLOSING_URL[name]))
             end = close_at + len(close_tag)
-    urls.extend(_attribute_urls(name, named, positional))
-    urls = [(url, kind) for url, kind in urls if url]
-    if not urls:
+    found = [(span, kind) for span, kind in found if span[1] > span[0]]
+    if not found:
         return False
     if not silent:
         token = state.push("wp_shortcode", "", 0)
-        token.meta = {"name": name, "urls": urls}
+        urls: Found = [(state.src[slice(*span)], kind) for span, kind in found]
+        token.meta = {"name": name, "urls": urls, "spans": [span for span, _ in found], "range": (state.pos, end)}
         token.content = state.src[state.pos : end]
     state.pos = end
     return True
+
+
+def _stripped(text: str, start: int, end: int) -> Range:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
 
 
 def _find_closing(state: StateInline, close_tag: str, start: int) -> int:
@@ -155,9 +177,12 @@ def _find_closing(state: StateInline, close_tag: str, start: int) -> int:
     return found
 
 
-def _attribute_urls(name: str, named: dict[str, str], positional: list[str]) -> Found:
-    found: Found = [(named[attr], kind) for attr, kind in _URL_ATTRIBUTES.get(name, {}).items() if attr in named]
-    if name in _POSITIONAL_URL and positional and "://" in positional[0]:
+def _attribute_urls(
+    name: str, named: dict[str, Range], positional: list[Range], text: str
+) -> list[tuple[Range, LinkKind]]:
+    """Where the URLs of a shortcode's attributes are in its attribute text, with their kinds."""
+    found = [(named[attr], kind) for attr, kind in _URL_ATTRIBUTES.get(name, {}).items() if attr in named]
+    if name in _POSITIONAL_URL and positional and "://" in text[slice(*positional[0])]:
         found.append((positional[0], _POSITIONAL_URL[name]))
     if name in _POSITIONAL_URL and "url" in named:
         found.append((named["url"], _POSITIONAL_URL[name]))

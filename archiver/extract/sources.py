@@ -18,6 +18,7 @@ import yaml
 
 from archiver.config import POST_SUFFIXES
 from archiver.errors import InputError
+from archiver.extract.positions import NO_DELETIONS, Deletions, Position, composed, crlf_deletions, decode
 from archiver.model import Problem
 
 LARGE_POST_BYTES = 8 * 1024 * 1024
@@ -40,6 +41,8 @@ class PostSource:
     front_matter: Mapping[str, Any]
     body: str  # front-matter lines are kept as blank lines, so line numbers stay true
     problems: tuple[Problem, ...]
+    data: bytes  # the file's bytes
+    origin: Position  # the offset in `data` of each position in `body`
 
     @property
     def is_html(self) -> bool:
@@ -79,12 +82,15 @@ def read_post(path: Path, max_bytes: int) -> PostSource | Problem:
     refusal = _refusal(data)
     if refusal:
         return Problem(path, refusal)
-    text, problems = _decode(path, data)
-    text = _NEWLINES.sub("\n", text)
+    decoded = decode(data)
+    problems = _decode(path, data)[1] if decoded.replaced else []
+    crlf = crlf_deletions(decoded.text)
+    text = _NEWLINES.sub("\n", decoded.text)
     if size > LARGE_POST_BYTES:
         problems.append(Problem(path, f"unusually large post ({_megabytes(size)}); read in full"))
-    front_matter, body, front_problems = split_front_matter(path, text)
-    return PostSource(path, front_matter, body, tuple(problems + front_problems))
+    front_matter, body, front_problems, blanked = _split_front_matter(path, text)
+    origin = composed(blanked, crlf, decoded.byte_offsets())
+    return PostSource(path, front_matter, body, tuple(problems + front_problems), data, origin)
 
 
 def _refusal(data: bytes) -> str | None:
@@ -111,15 +117,32 @@ def split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str, l
     `text` has `\\n` line ends. The body keeps one empty line for each front-matter line. Broken front matter gives
     a Problem and an empty mapping; the body is still returned.
     """
+    return _split_front_matter(path, text)[:3]
+
+
+def _split_front_matter(path: Path, text: str) -> tuple[Mapping[str, Any], str, list[Problem], Deletions]:
+    """As `split_front_matter`, with what blanking the front-matter lines deleted."""
     lines = text.split("\n")
     if lines[0].rstrip() != "---":
-        return {}, text, []
+        return {}, text, [], NO_DELETIONS
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in _FENCES), None)
     if end is None:
-        return {}, text, [Problem(path, "front matter opened with '---' is never closed; read as body", 1)]
+        return (
+            {},
+            text,
+            [Problem(path, "front matter opened with '---' is never closed; read as body", 1)],
+            NO_DELETIONS,
+        )
     blanked = "\n" * (end + 1) + "\n".join(lines[end + 1 :])
     meta, problem = _parse_front_matter(path, "\n".join(lines[1:end]))
-    return meta, blanked, [problem] if problem else []
+    return meta, blanked, [problem] if problem else [], _blanked_lines(lines[: end + 1])
+
+
+def _blanked_lines(lines: list[str]) -> Deletions:
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    return Deletions.of((start, start + len(line)) for start, line in zip(starts, lines, strict=False))
 
 
 def _parse_front_matter(path: Path, yaml_text: str) -> tuple[Mapping[str, Any], Problem | None]:

@@ -9,7 +9,8 @@ from pathlib import Path
 from archiver.config import LinkStyle
 from archiver.errors import InputError, OutputError
 from archiver.model import Extraction, LinkKind
-from archiver.restore.rewrite import Edit, Replacement, apply_edit, plan_edit
+from archiver.restore.edit import Edit, apply_edit
+from archiver.restore.rewrite import Replacement, plan_edit
 from archiver.restore.values import Restoration
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from archiver.model import LinkKind, Verdict
-from archiver.restore.rewrite import Edit
+from archiver.restore.edit import Edit
 
 
 @dataclass(frozen=True)
