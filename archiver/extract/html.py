@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import html.parser
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from html import unescape
 from typing import Any
@@ -233,8 +233,8 @@ def _references(html: str, soup: BeautifulSoup, first_line: int, bare: SpanConte
     # folds white-space-only text), so a bare URL is found again in the source, between
     # the element before it and the next one.
     index = _SourceIndex(html, soup)
-    allowed = _BareUrlScope()
-    in_anchor = _AnchorScope()
+    allowed = _bare_url_scope()
+    in_anchor = _anchor_scope()
     cursor = 0
     for node in soup.descendants:
         if isinstance(node, Tag):
@@ -269,19 +269,25 @@ def _entity_written_end(html: str, start: int, limit: int, url: str) -> int | No
     return None
 
 
-class _AnchorScope:
-    """Whether an element is inside an `<a>`, each element's answer kept as for _BareUrlScope."""
+class _AncestorAnswer:
+    """A yes or no about an element that its nearest deciding ancestor gives: the first
+    ancestor whose name is in `deciding` answers `inside`, and an element with none of
+    them answers `not inside`. Each element's answer is kept, so deep nesting costs one
+    step per node."""
 
-    def __init__(self) -> None:
+    def __init__(self, deciding: frozenset[str], inside: bool) -> None:
+        self._deciding = deciding
+        self._inside = inside
         self._known: dict[int, bool] = {}
 
-    def __call__(self, tag: Tag) -> bool:
+    def of(self, element: Tag | None) -> bool:
+        """The answer for `element` itself and its ancestors."""
         pending: list[Tag] = []
-        element, answer = tag.parent, False
+        answer = not self._inside
         while element is not None:
             known = self._known.get(id(element))
-            if known is not None or element.name == "a":
-                answer = known if known is not None else True
+            if known is not None or element.name in self._deciding:
+                answer = known if known is not None else self._inside
                 break
             pending.append(element)
             element = element.parent
@@ -290,34 +296,16 @@ class _AnchorScope:
         return answer
 
 
-class _BareUrlScope:
-    """Whether text may hold bare URLs: not inside a link, code, a script ... at any depth.
+def _anchor_scope() -> Callable[[Tag], bool]:
+    """Whether an element is inside an `<a>`."""
+    answers = _AncestorAnswer(frozenset({"a"}), inside=True)
+    return lambda tag: answers.of(tag.parent)
 
-    Each element's answer is kept, so deep nesting costs one step per text node.
-    """
 
-    def __init__(self) -> None:
-        self._known: dict[int, bool] = {}
-
-    def __call__(self, node: NavigableString) -> bool:
-        return self._element_allows(node.parent)
-
-    def _element_allows(self, element: Tag | None) -> bool:
-        pending: list[Tag] = []
-        answer = True
-        while element is not None:
-            known = self._known.get(id(element))
-            if known is not None:
-                answer = known
-                break
-            if element.name in _NO_BARE_URLS:
-                answer = False
-                break
-            pending.append(element)
-            element = element.parent
-        for visited in pending:
-            self._known[id(visited)] = answer
-        return answer
+def _bare_url_scope() -> Callable[[NavigableString], bool]:
+    """Whether text may hold bare URLs: not inside a link, code, a script ... at any depth."""
+    answers = _AncestorAnswer(_NO_BARE_URLS, inside=False)
+    return lambda node: answers.of(node.parent)
 
 
 def element_references(tag: Tag, line: int, place: TagPlace | None = None) -> Iterator[Reference]:
