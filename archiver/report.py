@@ -188,11 +188,11 @@ def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
         "status": latest.status.value if latest else UNCHECKED,
         "code": latest.code if latest else None,
         "final_url": latest.final_url if latest else None,
-        "checked_at": _iso(latest.checked_at if latest else None),
+        "checked_at": _optional_time(latest.checked_at if latest else None),
         "checks": verdict.checks if verdict else 0,
         "failures_in_a_row": verdict.failures_in_a_row if verdict else 0,
-        "dead_since": _iso(verdict.dead_since if verdict else None),
-        "last_seen_alive": _iso(verdict.last_seen_alive if verdict else None),
+        "dead_since": _optional_time(verdict.dead_since if verdict else None),
+        "last_seen_alive": _optional_time(verdict.last_seen_alive if verdict else None),
         "detail": latest.detail if latest else "",
         "capture": _capture(archived, replay_url) if archived else None,
         "drifted_from": latest.drifted_from if latest else None,
@@ -299,5 +299,5 @@ def _templates() -> Environment:
     )
 
 
-def _iso(when: dt.datetime | None) -> str | None:
+def _optional_time(when: dt.datetime | None) -> str | None:
     return utc_iso(when) if when else None
