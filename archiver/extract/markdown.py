@@ -40,7 +40,7 @@ from archiver.extract.html import (
 )
 from archiver.extract.positions import NO_DELETIONS, Deletions, InFile, Position
 from archiver.extract.reference import Reference, tidy_text
-from archiver.extract.shortcodes import shortcode_plugin
+from archiver.extract.shortcodes import shortcode_plugin, stripped_range
 from archiver.model import Form, LinkKind, SourceSpan, SpanContext
 
 # Jekyll posts write `{{ site.url }}/assets/...`. The variable stands for the site's
@@ -448,7 +448,7 @@ class _InlineWalk:
             label = meta["label_range"]
             shown = self.src[label[0] : label[1]].strip() == self.src[slice(*meta["destination"])]
             label_text = (
-                _stripped_range(self.src, *label) if shown and meta["destination"][1] > meta["destination"][0] else None
+                stripped_range(self.src, *label) if shown and meta["destination"][1] > meta["destination"][0] else None
             )
             return self._span(meta["destination"], SpanContext.DESTINATION, meta["range"], label_text)
         definition = self.definitions.get(meta.get("label", ""))
@@ -552,11 +552,3 @@ class _InlineWalk:
 
     def _caption(self) -> str:
         return self.captions[-1] if self.captions else ""
-
-
-def _stripped_range(text: str, start: int, end: int) -> Range:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end

@@ -140,7 +140,7 @@ def _url_shortcode(state: StateInline, silent: bool, name: str, start: int) -> b
         close_tag = f"[/{name}]"
         close_at = _find_closing(state, close_tag, end)
         if close_at != -1:
-            found.insert(0, (_stripped(state.src, end, close_at), _ENCLOSING_URL[name]))
+            found.insert(0, (stripped_range(state.src, end, close_at), _ENCLOSING_URL[name]))
             end = close_at + len(close_tag)
     found = [(span, kind) for span, kind in found if span[1] > span[0]]
     if not found:
@@ -154,7 +154,8 @@ def _url_shortcode(state: StateInline, silent: bool, name: str, start: int) -> b
     return True
 
 
-def _stripped(text: str, start: int, end: int) -> Range:
+def stripped_range(text: str, start: int, end: int) -> Range:
+    """`start:end` narrowed to leave out white space at either end."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
