@@ -362,6 +362,23 @@ def test_a_page_whose_text_changed_is_flagged_as_drifted_and_a_new_date_is_not(w
     assert {link["url"]: link["drifted_from"] for link in document["links"]}[rewritten] == first_capture[rewritten]
 
 
+def test_drift_compares_a_compressed_page_with_its_stored_capture_decoded_alike(web: Web, tmp_path: Path) -> None:
+    """The page fetched now and the one read back from the WARC file go through one decoder,
+    so an x-gzip page with only a new date is not drifted, and a rewritten one is."""
+    rewritten = web.url("alpha.test", "/changing-xgzip/drift-test")
+    redated = web.url("alpha.test", "/dated-xgzip/drift-test")
+    config, _ = _project(web, tmp_path)
+    config = config.model_copy(update={"post_paths": (_post_citing(tmp_path, rewritten, redated),)})
+
+    job.run(config)
+    second = job.run(config)
+
+    assert second.report is not None
+    drifted = {row.link.url: row.verdict.latest.drifted_from for row in second.report.rows if row.verdict}
+    assert drifted[redated] is None
+    assert drifted[rewritten] == _checks(config, [rewritten])[rewritten][0].checked_at.isoformat()
+
+
 def _checks(config: Config, urls: list[str]) -> dict[str, list[Any]]:
     with History.open(config.output_dir) as history:
         return {url: history.checks(url) for url in urls}

@@ -267,18 +267,25 @@ _UTF8_HEADERS = Response(200, b"download", [*_TEXT, ("Content-Disposition", 'att
 
 
 class _Changing:
-    """/changing/KEY: a new article at every visit. /dated/KEY: the same article, a new date."""
+    """/changing/KEY: a new article at every visit. /dated/KEY: the same article, a new date.
+    /changing-xgzip/ and /dated-xgzip/: the same, compressed as `Content-Encoding: x-gzip`."""
 
-    def __init__(self, rewritten: bool) -> None:
+    def __init__(self, rewritten: bool, x_gzip: bool = False) -> None:
         self._rewritten = rewritten
+        self._x_gzip = x_gzip
 
     async def __call__(self, server: MisbehavingServer, rest: str, connection: Connection) -> Response:
-        visit = server.hits[(connection.host, f"/{'changing' if self._rewritten else 'dated'}/{rest}")]
+        prefix = ("changing" if self._rewritten else "dated") + ("-xgzip" if self._x_gzip else "")
+        visit = server.hits[(connection.host, f"/{prefix}/{rest}")]
         article = _ARTICLES[visit % len(_ARTICLES)] if self._rewritten else _ARTICLES[0]
         body = (
             f"<html><head><title>Article</title></head><body><p>Updated 2026-01-{visit:02d}.</p>{article}</body></html>"
-        )
-        return Response(200, body.encode(), [("Content-Type", "text/html")])
+        ).encode()
+        if self._x_gzip:
+            return Response(
+                200, gzip.compress(body, mtime=0), [("Content-Type", "text/html"), ("Content-Encoding", "x-gzip")]
+            )
+        return Response(200, body, [("Content-Type", "text/html")])
 
 
 _ARTICLES = (
@@ -304,6 +311,8 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/robots.txt", _plain(_robots)),
     ("/changing/", _Changing(rewritten=True)),
     ("/dated/", _Changing(rewritten=False)),
+    ("/changing-xgzip/", _Changing(rewritten=True, x_gzip=True)),
+    ("/dated-xgzip/", _Changing(rewritten=False, x_gzip=True)),
     ("/utf8-headers", _plain(_fixed(_UTF8_HEADERS))),
     ("/utf8-redirect", _plain(_fixed(Response(302, b"", [("Location", "/caf\u00e9")])))),
     ("/caf%C3%A9", _plain(_fixed(Response(200, "café page".encode(), _TEXT)))),
