@@ -64,6 +64,8 @@ DEFAULT_REPLAY_URL = "http://localhost:8080/web/"
 DEFAULT_WARC_PREFIX = "archiver"
 DEFAULT_WARC_ROTATE_MB = 1000.0
 DEFAULT_RECAPTURE_AFTER_DAYS = 90.0
+DEFAULT_MAX_REQUISITES_PER_PAGE = 100
+DEFAULT_MAX_REQUISITE_MB = 25.0
 DEFAULT_ASSETS_DIR = "assets/restored"
 DEFAULT_ASSETS_URL = "/assets/restored/"
 DEFAULT_ARCHIVE_NAME = "Internet Archive"
@@ -255,11 +257,19 @@ class PackConfig(_Section):
     prefix: str = Field(default=DEFAULT_WARC_PREFIX, pattern=r"^[A-Za-z0-9._-]+$")
     rotate_mb: float = Field(default=DEFAULT_WARC_ROTATE_MB, gt=0)
     recapture_after_days: float = Field(default=DEFAULT_RECAPTURE_AFTER_DAYS, ge=0)
+    requisites: bool = True  # capture what each HTML page needs to look like itself
+    max_requisites_per_page: int = Field(default=DEFAULT_MAX_REQUISITES_PER_PAGE, ge=0, le=10_000)
+    max_requisite_mb: float = Field(default=DEFAULT_MAX_REQUISITE_MB, ge=0, le=100_000)  # per page, in all
 
     @property
     def rotate_bytes(self) -> int:
         """A new WARC file is started once the current one reaches this many bytes."""
         return int(self.rotate_mb * 1_000_000)
+
+    @property
+    def max_requisite_bytes(self) -> int:
+        """The most bytes of requisites stored for one page."""
+        return int(self.max_requisite_mb * 1024 * 1024)
 
 
 class HealthConfig(_Section):

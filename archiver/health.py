@@ -16,7 +16,8 @@ The fetcher says what the server answered. This stage says what the answer means
 Each of these is a rule in `RULES`, an ordered tuple of small functions from the
 evidence (the result, its page, what the site answers for a page that cannot exist,
 the page's last capture) to a finding; the first finding with a status decides it.
-Pages are read from the captured body (decoded, the first MiB only) as text and title.
+Pages are read from the captured body by `archiver.pages` (once, off the event loop),
+and the page goes on with the capture, for the requisites.
 """
 
 from __future__ import annotations
@@ -32,15 +33,25 @@ from pathlib import Path
 from posixpath import splitext
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from bs4 import BeautifulSoup
-
-from archiver.bodies import decoded_body
-from archiver.model import Capture, Exchange, FetchBackend, FetchResult, PriorCapture, RecordLocation, Status
+from archiver.model import Capture, Exchange, FetchBackend, FetchResult, Page, PriorCapture, RecordLocation, Status
 from archiver.pack import read_answer
+from archiver.pages import READ_LIMIT, page_of, read_page_off_loop
 from archiver.sites import on_host, site_key
 from archiver.times import utc_iso
 
-READ_LIMIT = 1024 * 1024
+__all__ = [
+    "RULES",
+    "Classifier",
+    "Evidence",
+    "Finding",
+    "Needs",
+    "Page",
+    "Rule",
+    "judge_content",
+    "page_of",
+    "stored_page",
+]
+
 _COMPARED_CHARACTERS = 4000
 SIMILAR_ENOUGH = 0.9  # pages this alike (0 to 1, difflib's ratio) are the same page
 DRIFTED_BELOW = 0.8  # a page whose text is less alike than this to its last capture has drifted
@@ -53,7 +64,7 @@ _PARKED_PHRASES = re.compile(
     r"this domain (name )?(is|may be) for sale|buy this domain|the domain .{0,40} is for sale|domain (is )?parked"
     r"|parked (free|domain)|this (web )?page is parked|domain for sale"
 )
-_PARKING_SCRIPTS = re.compile(r"<script[^>]+src=[\"']?[^\"'>]*(sedoparking|parkingcrew|bodis|above\.com)[./]")
+_PARKING_SCRIPTS = re.compile(r"(sedoparking|parkingcrew|bodis|above\.com)[./]")  # in a script's address
 _PARKING_HOSTS = ("sedo.com", "dan.com", "afternic.com", "hugedomains.com", "parkingcrew.net", "bodis.com")
 # Challenge pages: their titles and the phrases of their short bodies. Looked for only
 # in answers that refused the content (401, 403, 429, 503) or in short pages.
@@ -71,41 +82,12 @@ _MISSING_PHRASES = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Page:
-    """What a captured answer says, for comparing: its title and its text, normalised."""
-
-    title: str
-    text: str
-    html: str
-
-
-def read_page(exchange: Exchange) -> Page:
-    """The page of an exchange's body, decoded; the body is left where it was."""
-    position = exchange.body.tell()
-    exchange.body.seek(0)
-    raw = exchange.body.read(READ_LIMIT)
-    exchange.body.seek(position)
-    return page_of(raw, exchange.header("Content-Encoding"), exchange.header("Content-Type"))
-
-
-def page_of(raw: bytes, content_encoding: str | None, content_type: str | None) -> Page:
-    """The page of a body as stored (content-encoding still applied)."""
-    decoded = decoded_body(raw[:READ_LIMIT], content_encoding, READ_LIMIT)
-    html = (decoded.data if decoded else b"").decode(_charset(content_type), errors="replace")
-    soup = BeautifulSoup(html, "html.parser")
-    for hidden in soup(["script", "style", "noscript"]):
-        hidden.decompose()
-    title = " ".join(soup.title.get_text().split()) if soup.title else ""
-    return Page(title=title, text=" ".join(soup.get_text(" ").split()).lower(), html=html.lower())
-
-
 def stored_page(folder: Path, location: RecordLocation) -> Page | None:
     """The page of an answer stored in the WARC files of `folder`; None when it cannot be read."""
     answer = read_answer(folder, location, READ_LIMIT)
     if answer.problem or not answer.body:
         return None
-    return page_of(answer.body, answer.header("Content-Encoding"), answer.header("Content-Type"))
+    return page_of(answer.body, answer.header("Content-Encoding"), answer.header("Content-Type"), location.target_uri)
 
 
 @dataclass(frozen=True)
@@ -256,15 +238,21 @@ class Classifier:
         self._probes: dict[str, asyncio.Task[MissingPage | None]] = {}
 
     async def finish(self, capture: Capture) -> Capture:
-        """The capture, its result classified (a `fetch_all` finisher)."""
-        return replace(capture, result=await self.classify(capture))
+        """The capture, its result classified and its final answer read as a page (a
+        `fetch_all` finisher)."""
+        final = capture.final
+        if final is None or capture.result.code is None:
+            return capture
+        page = await read_page_off_loop(final)
+        return replace(capture, result=await self.judged(capture.result, final, page), page=page)
 
     async def classify(self, capture: Capture) -> FetchResult:
         """The capture's result with the status its content shows."""
-        result, final = capture.result, capture.final
-        if final is None or result.code is None:
-            return result
-        evidence = Evidence(result, read_page(final))
+        return (await self.finish(capture)).result
+
+    async def judged(self, result: FetchResult, final: Exchange, page: Page) -> FetchResult:
+        """The result with the status the rules find in its page."""
+        evidence = Evidence(result, page)
         findings: list[Finding] = []
         for rule in self._rules:
             decided = any(finding.status is not None for finding in findings)
@@ -306,7 +294,8 @@ class Classifier:
             if code is None or not 200 <= code < 300 or final is None:
                 return None
             final_url = capture.result.final_url
-            return MissingPage(read_page(final), urlsplit(url).path, final_url, not _same_place(url, final_url))
+            page = await read_page_off_loop(final)
+            return MissingPage(page, urlsplit(url).path, final_url, not _same_place(url, final_url))
         finally:
             capture.close()
 
@@ -337,7 +326,7 @@ def _is_parked(page: Page) -> bool:
     return (
         bool(_PARKED_PHRASES.search(page.title.lower()))
         or (short and bool(_PARKED_PHRASES.search(page.text)))
-        or bool(_PARKING_SCRIPTS.search(page.html))
+        or any(_PARKING_SCRIPTS.search(script.lower()) for script in page.scripts)
     )
 
 
@@ -390,14 +379,3 @@ def _comparable(page: Page, path: str) -> str:
 def drift(now: Page, before: Page) -> bool:
     """The text changed substantially: more than a changed date, counter or advert."""
     return similarity(now, before) < DRIFTED_BELOW
-
-
-def _charset(content_type: str | None) -> str:
-    match = re.search(r"charset=[\"']?([\w.:-]+)", content_type or "", re.IGNORECASE)
-    if match:
-        try:
-            "".encode(match.group(1))
-            return match.group(1)
-        except LookupError:
-            pass
-    return "utf-8"

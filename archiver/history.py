@@ -37,7 +37,7 @@ from archiver.model import (
 from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -72,6 +72,19 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE checks ADD COLUMN warc_revisit INTEGER NOT NULL DEFAULT 0",
     ),
     3: ("ALTER TABLE checks ADD COLUMN drifted_from TEXT",),  # content drift since the last capture
+    4: (  # the latest full capture of each page requisite, for revisits; requisites are not checks
+        """CREATE TABLE requisites (
+            url TEXT PRIMARY KEY,
+            payload_digest TEXT NOT NULL,
+            captured_at TEXT NOT NULL,
+            warc_filename TEXT NOT NULL,
+            warc_offset INTEGER NOT NULL,
+            warc_length INTEGER NOT NULL,
+            warc_record_id TEXT NOT NULL,
+            warc_date TEXT NOT NULL,
+            warc_target_uri TEXT NOT NULL
+        )""",
+    ),
 }
 _BUSY_SECONDS = 60  # how long to wait for another run holding the database
 
@@ -167,6 +180,29 @@ class History:
             if check.stored_at is not None and check.payload_digest is not None:  # as the query asked
                 latest[check.url] = PriorCapture(check.stored_at, check.payload_digest, check.checked_at)
         return latest
+
+    def latest_requisite_captures(self) -> dict[str, PriorCapture]:
+        """For each page requisite, its latest capture that stored the payload."""
+        rows = self._db.execute(
+            "SELECT url, payload_digest, captured_at, warc_filename, warc_offset, warc_length, warc_record_id,"
+            " warc_date, warc_target_uri FROM requisites"
+        )
+        return {
+            str(url): PriorCapture(
+                RecordLocation(str(name), int(offset), int(length), str(record_id), str(date), str(target)),
+                str(digest), dt.datetime.fromisoformat(str(captured_at)),
+            )
+            for url, digest, captured_at, name, offset, length, record_id, date, target in rows
+        }  # fmt: skip
+
+    def add_requisite_capture(self, url: str, capture: PriorCapture) -> None:
+        """Remember a requisite's full capture (one stored again, not a revisit)."""
+        stored = capture.stored_at
+        self._db.execute(
+            "INSERT OR REPLACE INTO requisites VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (url, capture.payload_digest, utc_iso(capture.captured_at), stored.filename, stored.offset,
+             stored.length, stored.record_id, stored.date, stored.target_uri),
+        )  # fmt: skip
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
         """The verdict of every URL ever checked, in URL order."""

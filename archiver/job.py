@@ -1,8 +1,9 @@
 """The jobs: the main one (extract -> fetch -> classify -> pack -> history -> report), and restore.
 
 Every fetchable URL is fetched once however many posts cite it, and its answer
-classified (soft-404, parked, bot wall ...); each capture is written to the WARC files as
-soon as it completes (on a worker thread, so fetching goes on). The run ends with a
+classified (soft-404, parked, bot wall ...); each captured HTML page gets its requisites
+(stylesheets, scripts, images) fetched, and each capture is written to the WARC files
+with them as soon as it completes (on a worker thread, so fetching goes on). The run ends with a
 per-URL results file, the checks added to the history, and the reports written from it.
 A check (`store=False`) does the same without writing WARC files.
 """
@@ -14,9 +15,9 @@ import datetime as dt
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,20 @@ from archiver.extract.listing import read_extraction, to_json
 from archiver.fetch import user_agent
 from archiver.health import Classifier
 from archiver.history import History, dead_policy
-from archiver.model import Extraction, FetchBackend, FetchResult, Link, PriorCapture, RecordLocation
+from archiver.model import (
+    Capture,
+    Extraction,
+    FetchBackend,
+    FetchResult,
+    Finisher,
+    Link,
+    Occurrence,
+    PriorCapture,
+    RecordLocation,
+)
 from archiver.pack import WarcPacker
 from archiver.report import Report
+from archiver.requisites import RequisiteFetcher, RequisiteTally
 from archiver.restore import RestoreSummary, Scope
 from archiver.times import utc_iso, utc_now
 
@@ -60,6 +72,7 @@ class RunSummary:
     failures: tuple[tuple[str, int], ...] = ()  # status name and count, most common first
     resumed: int = 0  # URLs an interrupted run had already done, not fetched again
     bytes_saved: int = 0  # payload bytes written as revisit records instead of again
+    requisites: RequisiteTally = field(default_factory=RequisiteTally)
     report: Report | None = None
 
     def __str__(self) -> str:
@@ -69,8 +82,15 @@ class RunSummary:
             f"{resumed}{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.unknown} unknown, "
             f"{self.retried} retried; "
             f"{self.bytes:,} bytes, {self.bytes_saved:,} of them not stored again (revisits), "
-            f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s"
+            f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s{self._requisites()}"
         )
+
+    def _requisites(self) -> str:
+        tally = self.requisites
+        if not (tally.fetched or tally.failed or tally.skipped):
+            return ""
+        return (f"; page requisites: {tally.fetched} fetched ({tally.bytes:,} bytes), {tally.failed} failed, "
+                f"{tally.skipped} beyond the per-page bounds")  # fmt: skip
 
 
 def run(
@@ -96,7 +116,12 @@ def run(
                 history.add_check(run_id, result)
                 done.add(result.url)
         pending = tuple(link for link in extraction.fetchable if link.url not in done)
-        earlier = history.latest_full_captures()
+        earlier = _Earlier(
+            history.latest_full_captures(),
+            history.latest_requisite_captures(),
+            history.add_requisite_capture,
+            frozenset(link.url for link in extraction.fetchable),
+        )
         recorded = both(partial(history.add_check, run_id), progress)
         summary = asyncio.run(_archive(config, pending, recorded, store=store, earlier=earlier, backend=backend))
         history.finish_run(run_id)
@@ -140,37 +165,91 @@ def _write_reports(config: Config, extraction: Extraction, history: History) -> 
     return built
 
 
+@dataclass(frozen=True)
+class _Earlier:
+    """What earlier runs stored, for revisits and drift, and where a run's new requisite
+    captures are remembered; and the blog's links (never fetched as requisites)."""
+
+    links: dict[str, PriorCapture]
+    requisites: Mapping[str, PriorCapture]
+    remember_requisite: Callable[[str, PriorCapture], None]
+    link_urls: frozenset[str]
+
+
 async def _archive(
     config: Config,
     links: tuple[Link, ...],
     progress: Progress,
     *,
     store: bool,
-    earlier: dict[str, PriorCapture],
+    earlier: _Earlier,
     backend: FetchBackend | None,
 ) -> RunSummary:
     started = time.monotonic()
     fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
     by_url = {link.url: link for link in links}
     results: list[FetchResult] = []
+    tally = RequisiteTally()
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
     with WarcPacker(config.output_dir, config.pack, info) if store else nullcontext() as packer:
         async with fetch.opened(backend, config.fetch) as fetcher:
-            classifier = Classifier(fetcher, earlier, partial(health.stored_page, config.output_dir))
-            async for capture in fetcher.fetch_all(by_url, then=classifier.finish):
+            finish: Finisher = Classifier(fetcher, earlier.links, partial(health.stored_page, config.output_dir)).finish
+            if packer is not None and config.pack.requisites:
+                finish = chained(finish, RequisiteFetcher(fetcher, config.pack, earlier.link_urls).finish)
+            async for capture in fetcher.fetch_all(by_url, then=finish):
                 try:
-                    previous = _same_payload(capture.result, earlier.get(capture.result.url), fresh_after)
+                    tally = tally.plus(capture.requisites)
+                    previous = _same_payload(capture.result, earlier.links.get(capture.result.url), fresh_after)
                     occurrences = by_url[capture.result.url].occurrences
-                    location = await asyncio.to_thread(packer.write, capture, occurrences, previous) if packer else None
+                    location: RecordLocation | None = None
+                    remembered: list[tuple[str, PriorCapture]] = []
+                    if packer is not None:
+                        stored = partial(_store, packer, capture, occurrences, previous=previous,
+                                         earlier_requisites=earlier.requisites, fresh_after=fresh_after)  # fmt: skip
+                        location, remembered = await asyncio.to_thread(stored)
                 finally:
                     capture.close()
+                for url, requisite_capture in remembered:
+                    earlier.remember_requisite(url, requisite_capture)
                 results.append(replace(capture.result, stored_at=location))
                 progress(results[-1])
     results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
     write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url))
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
-    return replace(summary, bytes_saved=packer.bytes_saved if packer else 0)
+    return replace(summary, bytes_saved=packer.bytes_saved if packer else 0, requisites=tally)
+
+
+def chained(first: Finisher, then: Finisher) -> Finisher:
+    """One finisher that runs two in turn."""
+
+    async def both_finishers(capture: Capture) -> Capture:
+        return await then(await first(capture))
+
+    return both_finishers
+
+
+def _store(
+    packer: WarcPacker,
+    capture: Capture,
+    cited_by: tuple[Occurrence, ...],
+    *,
+    previous: RecordLocation | None,
+    earlier_requisites: Mapping[str, PriorCapture],
+    fresh_after: dt.timedelta,
+) -> tuple[RecordLocation | None, list[tuple[str, PriorCapture]]]:
+    """Write a capture's requisites, then the capture; where it is stored, and the
+    requisites whose payload was stored in full (for later revisits)."""
+    remembered = []
+    for requisite in capture.requisites:
+        if requisite.capture is None:
+            continue
+        result = requisite.capture.result
+        same = _same_payload(result, earlier_requisites.get(result.url), fresh_after)
+        where = packer.write_requisite(requisite.capture, capture.result.url, same)
+        if where is not None and not where.revisit and result.payload_digest:
+            remembered.append((result.url, PriorCapture(where, result.payload_digest, result.checked_at)))
+    return packer.write(capture, cited_by, previous), remembered
 
 
 def _same_payload(

@@ -350,6 +350,8 @@ class Capture:
 
     result: FetchResult
     exchanges: tuple[Exchange, ...]
+    page: Page | None = None  # the final answer read as a page, once health has read it
+    requisites: tuple[Requisite, ...] = ()  # what the page needs to look like itself, when fetched
 
     @property
     def final(self) -> Exchange | None:
@@ -357,9 +359,46 @@ class Capture:
         return self.exchanges[-1] if self.exchanges else None
 
     def close(self) -> None:
-        """Release the spooled bodies."""
+        """Release the spooled bodies, the requisites' too."""
         for exchange in self.exchanges:
             exchange.body.close()
+        for requisite in self.requisites:
+            if requisite.capture is not None:
+                requisite.capture.close()
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a captured answer says: its title, its visible text (whitespace collapsed, in
+    lower case), the addresses of its scripts, and its requisites (absolute http(s)
+    addresses of what a browser loads to show it, in document order, each once)."""
+
+    title: str
+    text: str
+    scripts: tuple[str, ...] = ()
+    requisites: tuple[str, ...] = ()
+
+
+class RequisiteState(StrEnum):
+    """What became of one requisite of a captured page."""
+
+    STORED = "stored"  # fetched for this page; its answer (whatever its code) is stored
+    SHARED = "shared"  # fetched once in the run for another page, or a link of the blog itself
+    FAILED = "failed"  # no answer to store: a network error, a timeout, robots.txt, the address guard
+    OVER_SIZE = "over-size"  # larger than the size cap of a fetch: not stored
+    OVER_COUNT = "over-count"  # beyond the page's number of requisites: not fetched
+    OVER_BUDGET = "over-budget"  # beyond the page's total bytes of requisites: not stored
+
+
+@dataclass(frozen=True)
+class Requisite:
+    """One requisite of a captured page: its address, what became of it, and (stored) its
+    capture, written to the WARC files beside the page."""
+
+    url: str
+    state: RequisiteState
+    capture: Capture | None = None
+    detail: str = ""  # the answer's code, or why it was not stored
 
 
 class Verdict(StrEnum):

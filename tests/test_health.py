@@ -111,9 +111,9 @@ def test_bot_walls_and_denials_are_unknown_never_failures() -> None:
 
 
 def test_similarity_ignores_numbers_and_the_probe_name() -> None:
-    missing = Page("Oops", "sorry! we looked everywhere but /archiver-probe-0a1b2c3d4e5f6a7b is not here", "")
-    asked = Page("Oops", "sorry! we looked everywhere but /2014/10/ is not here", "")
-    article = Page("Post", "a long article about clouds, with 2014 figures and many other words in it", "")
+    missing = Page("Oops", "sorry! we looked everywhere but /archiver-probe-0a1b2c3d4e5f6a7b is not here")
+    asked = Page("Oops", "sorry! we looked everywhere but /2014/10/ is not here")
+    article = Page("Post", "a long article about clouds, with 2014 figures and many other words in it")
 
     assert similarity(asked, missing) >= 0.9
     assert similarity(article, missing) < 0.5

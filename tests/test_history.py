@@ -194,4 +194,4 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: P
     assert (check.status, check.stored_at.filename, check.payload_digest) == (Status.OK, "a.warc.gz", "sha1:X")
     assert not check.stored_at.revisit
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4

@@ -98,8 +98,11 @@ def _captures_in(members: list[_Member], filename: str) -> list[FetchResult]:
         if headers.get("warc-type") == "response":
             responses[headers.get("warc-record-id", "")] = (member, headers)
         elif headers.get("warc-type") == "metadata":
+            fields = _fields(member.head)
+            if "requisite-of" in fields:  # what a page needs, not a link of the blog
+                continue
             response = responses.get(headers.get("warc-concurrent-to", ""))
-            captures.append(_recovered(headers, _fields(member.head), response, filename))
+            captures.append(_recovered(headers, fields, response, filename))
     return captures
 
 

@@ -3,10 +3,13 @@
 Each file opens with a `warcinfo` record. Each HTTP exchange, redirect hops included,
 is a `request` and a `response` record (linked by `WARC-Concurrent-To`, with the peer's
 `WARC-IP-Address` and digests); each URL gets a `metadata` record naming the posts that
-cite it and how the fetch ended. The response body is stored exactly as it came off the
-wire (content-encoding kept, chunk framing removed) and the headers are made consistent
-with it: `Transfer-Encoding` becomes `X-Orig-Transfer-Encoding` and `Content-Length` is
-the stored length; a body cut at the size limit is marked `WARC-Truncated: length`.
+cite it and how the fetch ended. A page's requisites are written just before it, each
+with a metadata record naming the page (`requisite-of`), and the page's metadata lists
+every requisite with what became of it (`requisite: URL STATE DETAIL`). The response
+body is stored exactly as it came off the wire (content-encoding kept, chunk framing
+removed) and the headers are made consistent with it: `Transfer-Encoding` becomes
+`X-Orig-Transfer-Encoding` and `Content-Length` is the stored length; a body cut at the
+size limit is marked `WARC-Truncated: length`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,7 +30,7 @@ from warcio.warcwriter import WARCWriter
 from archiver import __version__
 from archiver.atomic import fsync_folder
 from archiver.config import PackSettings
-from archiver.model import Capture, Exchange, Occurrence, RecordLocation
+from archiver.model import Capture, Exchange, Occurrence, RecordLocation, Requisite
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
 from archiver.times import timestamp14, utc_iso, utc_now
 
@@ -63,9 +67,15 @@ class WarcPacker:
             self._abandon()
 
     def write(
-        self, capture: Capture, cited_by: Sequence[Occurrence], previous: RecordLocation | None = None
+        self,
+        capture: Capture,
+        cited_by: Sequence[Occurrence],
+        previous: RecordLocation | None = None,
+        requisite_of: str = "",
     ) -> RecordLocation | None:
-        """Write a capture's exchanges and its metadata; where its final response is stored.
+        """Write a capture's exchanges and its metadata (the posts citing it, or with
+        `requisite_of` the page it is a requisite of; and what became of its requisites);
+        where its final response is stored. Its requisites are written by `write_requisite`.
 
         When `previous` is an earlier full capture of the same payload, the final answer
         is written as a revisit record referring to it instead of storing the body again.
@@ -78,9 +88,19 @@ class WarcPacker:
             location = self._write_exchange(writer, exchange, previous if same else None)
         if location is not None and location.revisit:
             self.bytes_saved += capture.exchanges[-1].body_size
-        self._write_metadata(writer, capture, cited_by, location.record_id if location else None)
+        fields = [("requisite-of", requisite_of)] if requisite_of else []
+        fields += [("cited-by", f"{o.post.as_posix()}:{o.line}") for o in cited_by]
+        fields += [("requisite", _requisite_field(requisite)) for requisite in capture.requisites]
+        self._write_metadata(writer, capture, fields, location.record_id if location else None)
         self._flush(sync=time.monotonic() - self._synced_at >= _SYNC_SECONDS)
         return location
+
+    def write_requisite(
+        self, capture: Capture, page_url: str, previous: RecordLocation | None = None
+    ) -> RecordLocation | None:
+        """Write a requisite's exchanges and its metadata, which names the page that needs it
+        (so that it is never taken for a link); where its final response is stored."""
+        return self.write(replace(capture, requisites=()), (), previous, requisite_of=page_url)
 
     def close(self) -> None:
         """Close the current file: flush, sync, rename to its final name, index it."""
@@ -154,14 +174,14 @@ class WarcPacker:
         return RecordLocation(self._name, offset, length, response_id, date, exchange.url, original is not None)
 
     def _write_metadata(
-        self, writer: WARCWriter, capture: Capture, cited_by: Sequence[Occurrence], response_id: str | None
+        self, writer: WARCWriter, capture: Capture, more: list[tuple[str, str]], response_id: str | None
     ) -> None:
         result = capture.result
         fields = [("fetch-status", result.status.value), ("attempts", str(result.attempts))]
         fields += [("http-status", str(result.code))] if result.code is not None else []
         fields += [("final-url", result.final_url)] if result.final_url != result.url else []
         fields += [("detail", result.detail)] if result.detail else []
-        fields += [("cited-by", f"{o.post.as_posix()}:{o.line}") for o in cited_by]
+        fields += more
         body = "".join(f"{name}: {_one_line(value)}\r\n" for name, value in fields).encode("utf-8")
         headers = {"WARC-Date": _warc_date(result.checked_at)}
         if response_id is not None:
@@ -216,6 +236,11 @@ def _response_headers(exchange: Exchange) -> StatusAndHeaders:
     headers.append(("Content-Length", str(exchange.body_size)))
     # replay tools expect HTTP/1.x status lines; an HTTP/2 exchange is stored as 1.1
     return _WireHeaders(f"{exchange.code} {exchange.reason}".strip(), headers, protocol="HTTP/1.1")
+
+
+def _requisite_field(requisite: Requisite) -> str:
+    """A requisite as its metadata line: its address, what became of it, and why."""
+    return f"{requisite.url} {requisite.state.value}" + (f" {requisite.detail}" if requisite.detail else "")
 
 
 def _warc_date(when: dt.datetime) -> str:
