@@ -77,6 +77,7 @@ class Web:
             "resolve": {
                 **self.addresses,
                 **dict.fromkeys(SITE_HOSTS, "127.0.0.2"),
+                **dict.fromkeys(OUTSIDE_HOSTS, "127.0.0.9"),
                 "upgrade.test": "127.0.0.4",
                 "private.test": "10.0.0.1",
                 "metadata.test": "169.254.169.254",
@@ -96,7 +97,9 @@ class Web:
 
 # Whole misbehaving sites, served on alpha's address (tests/webserver.py picks the site by name).
 SITE_HOSTS = ("soft.test", "front.test", "parked.test", "walled.test", "prose.test", "captcha404.test",
-              "template.test", "app.test", "slash.test", "home.test")  # fmt: skip
+              "template.test", "app.test", "slash.test", "home.test", "styled.test", "cdn.test")  # fmt: skip
+# Hosts the test pages name as requisites, kept off the internet: nothing listens there.
+OUTSIDE_HOSTS = ("www.sedoparking.com", "www.google.com")
 # Each test host has an address of its own on the loopback network.
 PLAIN_HOSTS = {"alpha.test": "127.0.0.2", "beta.test": "127.0.0.3"}
 TLS_HOSTS = {"secure.test": "127.0.0.4", "badtls.test": "127.0.0.5"}

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 from markdown_it import MarkdownIt
-from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
@@ -24,10 +22,10 @@ from archiver.config import ExtractSettings
 from archiver.extract import extract
 from archiver.history import History
 from archiver.model import DeadPolicy, Extraction, FetchResult, RecordLocation, Status
+from tests.browser import chromium
 
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
 HOSTILE_TEXT = "<script>alert(1)</script>"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 # url -> statuses of its checks on days 0, 2, 4
 HISTORIES = {
@@ -135,20 +133,8 @@ def test_html_escapes_everything_from_posts_and_servers(built: report.Report) ->
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("ARCHIVER_REQUIRE_BROWSER"):
-            pytest.fail("Chromium and chromedriver are required but not installed")
-        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
-    try:
+    with chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_html_report_renders_every_link_and_filters_by_status(

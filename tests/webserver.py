@@ -430,7 +430,70 @@ def _home_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
     return Response(404, b"not found", _TEXT)
 
 
+# A page with every kind of requisite; /page2 shares some. The stylesheets import each
+# other (a loop), one image 404s, one is over the tests' size cap (200 000 bytes), one is on
+# another host (cdn.test). /clean is a page whose every requisite answers 200.
+STYLED_PAGE = """<!doctype html><html><head><title>Styled page</title>
+<link rel="stylesheet" href="/css/a.css"><link rel="icon" href="/favicon.ico">
+<link rel="preload" href="/fonts/preloaded.woff2" as="font"><link rel="canonical" href="/page">
+<script src="/app.js"></script><script>var inline = "/not-a-requisite.js";</script>
+<style>@import "/css/c.css"; .hero { background: url('/img/style-bg.png') }</style></head>
+<body><h1>Styled</h1><p>An article with <a href="/elsewhere">a link</a>.</p>
+<img src="/img/photo.png" srcset="/img/photo-2x.png 2x, /img/photo,3x.png 3x">
+<picture><source srcset="/img/pic.webp" type="image/webp"><img src="/img/pic.png" alt=""></picture>
+<video poster="/img/poster.png"><source src="/media/clip.mp4"></video>
+<input type="image" src="/img/button.png" alt="go"><div style="background-image: url(/img/div-bg.png)"></div>
+<img src="//cdn.test:{port}/img/cdn.png"><img src="/img/missing.png"><img src="/img/big.png">
+<img src="data:image/png;base64,iVBORw0KGgo="><a href="/img/linked.png">not loaded</a>
+</body></html>"""
+_STYLED_PAGE_2 = """<!doctype html><html><head><title>Another styled page</title>
+<link rel="stylesheet" href="/css/a.css"><script src="/app.js"></script></head>
+<body><p>Shares a.css and app.js.</p><img src="/img/second.png"></body></html>"""
+_CLEAN_PAGE = """<!doctype html><html><head><title>Clean page</title>
+<link rel="stylesheet" href="/css/clean.css"><link rel="icon" href="data:,"><script src="/clean.js"></script></head>
+<body><h1 id="title">Clean</h1><img src="/img/clean.png" srcset="/img/clean-2x.png 2x">
+<div class="bg">background</div><img src="//cdn.test:{port}/img/clean-cdn.png"></body></html>"""
+_STYLESHEETS = {
+    "/css/a.css": '@import url("b.css");\nbody { background: url(/img/a-bg.png) no-repeat }\n',
+    "/css/b.css": '@import "a.css";\n@font-face { font-family: F; src: url(fonts/font.woff2) format("woff2") }\n',
+    "/css/c.css": ".c { color: red }\n",
+    "/css/clean.css": '@import "clean-more.css";\n.bg { background: url("../img/clean-bg.png") }\n',
+    "/css/clean-more.css": "h1 { color: #333 }\n",
+}
+
+
+def _styled_site(_: MisbehavingServer, target: str, connection: Connection) -> Response:
+    """Pages with requisites of every kind, and the requisites."""
+    port = str(connection.writer.get_extra_info("sockname")[1])
+    pages = {"/page": STYLED_PAGE, "/page2": _STYLED_PAGE_2, "/clean": _CLEAN_PAGE}
+    if target in pages:
+        return Response(200, pages[target].replace("{port}", port).encode(), _HTML)
+    return _styled_requisite(target)
+
+
+def _styled_requisite(target: str) -> Response:
+    if target in _STYLESHEETS:
+        return Response(200, _STYLESHEETS[target].encode(), [("Content-Type", "text/css")])
+    if target.endswith(".js"):
+        return Response(200, b"document.documentElement.dataset.ran = 'yes';\n",
+                        [("Content-Type", "application/javascript")])  # fmt: skip
+    if target == "/img/big.png":
+        return Response(200, body_of(300_000), [("Content-Type", "image/png")])
+    if target.startswith(("/img/", "/favicon")) and "missing" not in target:
+        return Response(200, PNG, [("Content-Type", "image/png")])
+    if "/fonts/" in target:
+        return Response(200, body_of(100), [("Content-Type", "font/woff2")])
+    return Response(404, b"<html><body>Not found</body></html>", _HTML)
+
+
+def _cdn_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """Another host serving images."""
+    return Response(200, PNG, [("Content-Type", "image/png")])
+
+
 _SITES: dict[str, Callable[[MisbehavingServer, str, Connection], Response]] = {
+    "styled": _styled_site,
+    "cdn": _cdn_site,
     "prose": _prose_site,
     "captcha404": _captcha_404_site,
     "template": _template_site,

@@ -23,8 +23,9 @@ from xml.etree.ElementTree import Element
 import defusedxml.ElementTree
 from PIL import Image
 
-from archiver.health import judge_content, page_of
+from archiver.health import judge_content
 from archiver.model import FetchResult, Status
+from archiver.pages import page_of
 from archiver.restore.sources import Retrieved
 from archiver.times import utc_now
 
