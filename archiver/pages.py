@@ -3,8 +3,10 @@
 An HTML body is parsed once, with lexbor (through selectolax), and the `Page` it gives
 serves every rule that reads content (soft-404, parked, bot wall, drift) and the
 discovery of the page's requisites: what a browser loads to show it (stylesheets,
-scripts, images and their `srcset` candidates, icons, preloads, posters, and the
-`url()` and `@import` of `<style>` blocks and `style` attributes). A stylesheet's own
+scripts, images and their `srcset` candidates (lazy-loading `data-src` ones too), icons,
+preloads, posters, old `background` attributes, and the `url()` and `@import` of
+`<style>` blocks and `style` attributes). Media a player streams on demand (`<video>` and
+`<audio>` sources) and embedded pages (`<iframe>`) are not requisites. A stylesheet's own
 references are read with tinycss2, the tokenizer of a CSS engine, never with a regex.
 
 Parsing is CPU work: `read_page_off_loop` runs it on a small pool of threads. lexbor
@@ -32,7 +34,11 @@ from archiver.model import Exchange, Page
 READ_LIMIT = 1024 * 1024
 _HIDDEN = ["script", "style", "noscript", "template"]
 # Every element that can name a requisite, in one selector: one walk of the tree.
-_REFERRING = "base[href], link[href], script[src], img, source, video[poster], input[src], style, [style]"
+_REFERRING = "base[href], link[href], script[src], img, source, video[poster], input[src], style, [style], [background]"
+# Lazy-loading scripts move these into src and srcset as the reader scrolls; replayed,
+# they would ask the archive for them.
+_LAZY_SOURCES = ("data-src", "data-lazy-src", "data-original")
+_LAZY_SRCSETS = ("data-srcset", "data-lazy-srcset")
 _LOADED_LINK_RELS = frozenset({"stylesheet", "preload", "modulepreload"})
 _FETCHED_SCHEMES = ("http", "https")
 
@@ -149,6 +155,10 @@ def _references_of(node: LexborNode) -> list[str]:
         found += _css_urls(tinycss2.parse_stylesheet(node.text(), skip_comments=True, skip_whitespace=True))
     if node.tag in ("img", "source"):
         found += srcset_urls(attributes.get("srcset") or "")
+        found += [attributes.get(name) or "" for name in _LAZY_SOURCES]
+        found += [url for name in _LAZY_SRCSETS for url in srcset_urls(attributes.get(name) or "")]
+    if node.tag in ("body", "table", "td", "th"):  # the old way to give them a background image
+        found.append(attributes.get("background") or "")
     style = attributes.get("style")
     if style and "url(" in style.lower():
         found += _css_urls(tinycss2.parse_blocks_contents(style, skip_comments=True, skip_whitespace=True))

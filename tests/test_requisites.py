@@ -88,6 +88,18 @@ def test_a_base_element_moves_relative_requisites_and_only_html_has_them() -> No
     assert page_of(html, None, "text/plain", "http://blog.example/post").requisites == ()
 
 
+def test_lazy_images_and_old_background_attributes_are_requisites_and_media_streams_are_not() -> None:
+    html = b"""<body background="paper.gif"><table background="cell.gif"><tr><td>x</td></tr></table>
+    <img src="placeholder.gif" data-src="lazy.jpg" data-srcset="lazy-2x.jpg 2x">
+    <video src="film.mp4" poster="still.jpg"><track src="subs.vtt"></video><iframe src="embed.html"></iframe>
+    <audio><source src="song.mp3"></audio></body>"""
+
+    found = page_of(html, None, "text/html; charset=utf-8", "http://blog.example/").requisites
+
+    names = ("paper.gif", "cell.gif", "placeholder.gif", "lazy.jpg", "lazy-2x.jpg", "still.jpg")
+    assert found == tuple(f"http://blog.example/{name}" for name in names)
+
+
 def test_srcset_is_split_as_the_html_standard_says() -> None:
     assert srcset_urls("a.png 1x, b.png 2x") == ["a.png", "b.png"]
     assert srcset_urls("/w_100,h_50/c.jpg 100w, /w_200,h_100/c.jpg 200w") == ["/w_100,h_50/c.jpg", "/w_200,h_100/c.jpg"]
