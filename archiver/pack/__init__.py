@@ -12,7 +12,7 @@ layout and indexes::
 A pywb collection can point straight at the output folder.
 """
 
-from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_entries
+from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_entries, replay_address, url_key
 from archiver.pack.records import read_answer
 from archiver.pack.repair import repair
 from archiver.pack.writer import WarcPacker
@@ -25,4 +25,6 @@ __all__ = [
     "index_entries",
     "read_answer",
     "repair",
+    "replay_address",
+    "url_key",
 ]
