@@ -70,7 +70,7 @@ def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twins]:
 
 class OneSecond:
     """The real fetcher, with every exchange and check dated to one instant: as if each URL
-    had been fetched in the same second (which it is, most of the time; here always).
+    had been fetched within one second (as twins often are; here always).
     Its connections close when `fetch_all` ends, inside the run's event loop."""
 
     def __init__(self, settings: FetchSettings) -> None:
