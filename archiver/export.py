@@ -2,7 +2,9 @@
 
 The WACZ holds every closed WARC file, a CDXJ index built by the `wacz` package, and a
 pages list: one entry per cited URL that has a capture, titled from the posts that cite
-it, so that the archive opens on a list of what the blog links to.
+it, so that the archive opens on a list of what the blog links to. An entry names the
+capture's stored record by its own URL and WARC-Date (for a redirected URL, the page it
+ended at), the pair the index lists it under and that names it alone.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _pages(extraction: Extraction, stored_at: dict[str, RecordLocation]) -> Iter
     for link in extraction.fetchable:
         record = stored_at.get(link.url)
         if record is not None and record.date:
-            yield {"url": link.url, "ts": record.date, "title": _title(link, posts)}
+            yield {"url": record.target_uri or link.url, "ts": record.date, "title": _title(link, posts)}
 
 
 def _title(link: Link, posts: dict[Path, Post]) -> str:

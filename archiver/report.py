@@ -25,6 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from archiver import __version__
 from archiver.atomic import write_text_atomically
 from archiver.model import Check, DeadPolicy, Extraction, Link, LinkVerdict, Post, Verdict
+from archiver.pack import replay_address
 from archiver.times import timestamp14, utc_iso
 
 SCHEMA_NAME = "archiver/report"
@@ -201,15 +202,25 @@ def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
 
 
 def _capture(check: Check, replay_url: str) -> dict[str, Any]:
-    assert check.stored_at is not None, "an archived check is stored"
-    timestamp = timestamp14(check.checked_at)
+    stored = check.stored_at
+    assert stored is not None, "an archived check is stored"
     return {
-        "filename": check.stored_at.filename,
-        "offset": check.stored_at.offset,
-        "length": check.stored_at.length,
+        "filename": stored.filename,
+        "offset": stored.offset,
+        "length": stored.length,
         "captured_at": utc_iso(check.checked_at),
-        "replay": f"{replay_url.rstrip('/')}/{timestamp}/{check.url}" if replay_url else "",
+        "replay": replay_address(replay_url, *_indexed_as(check)),
     }
+
+
+def _indexed_as(check: Check) -> tuple[str, str]:
+    """The timestamp and URL the indexes list the check's stored record under: its own
+    WARC-Date and target URL (the page a redirect ended at). A check recorded without them
+    (by an archiver that did not keep them) is named by its own time and URL."""
+    stored = check.stored_at
+    if stored is None or not stored.date or not stored.target_uri:
+        return timestamp14(check.checked_at), check.url
+    return timestamp14(dt.datetime.fromisoformat(stored.date)), stored.target_uri
 
 
 def _citation(path: Path, line: int, text: str, posts: dict[Path, Post]) -> dict[str, Any]:

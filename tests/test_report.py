@@ -178,6 +178,26 @@ def test_json_report_follows_its_published_schema(built: report.Report) -> None:
     jsonschema.Draft202012Validator(json.loads(text), format_checker=jsonschema.FormatChecker()).validate(document)
 
 
+def test_a_replay_link_names_its_record_as_the_index_does(tmp_path: Path) -> None:
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (folder / "post.md").write_text("[moved](http://moved.example/a)\n", encoding="utf-8")
+    extraction = extract([folder], ExtractSettings())
+    # the final hop's record, dated two seconds after the check began (its second was taken)
+    stored = RecordLocation("archiver-1.warc.gz", 900, 50, "<urn:uuid:1>", "2026-01-01T03:00:02.250000Z",
+                            "https://www.moved.example/a")  # fmt: skip
+    checked = FetchResult("http://moved.example/a", Status.REDIRECTED, 200, "https://www.moved.example/a", (), 1,
+                          0.1, DAY0, stored_at=stored)  # fmt: skip
+    with History.open(tmp_path / "out") as history:
+        history.record_run("run", DAY0, [checked])
+        verdicts = history.verdicts(DeadPolicy())
+    built = report.build(extraction, verdicts, DeadPolicy(), "http://replay.example/web", DAY0)
+
+    (link,) = json.loads(report.to_json(built))["links"]
+    assert link["capture"]["replay"] == "http://replay.example/web/20260101030002/https://www.moved.example/a"
+    assert link["capture"]["captured_at"] == DAY0.isoformat()  # when the check was made
+
+
 def test_markdown_cells_survive_pipes_backticks_and_angle_brackets(tmp_path: Path) -> None:
     folder = tmp_path / "posts"
     folder.mkdir()

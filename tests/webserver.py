@@ -11,7 +11,13 @@ requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slo
 /huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL), a
 /robots.txt that disallows /private/ (broken on hosts named broken-robots*, too long on
 huge-robots*), /utf8-headers and /utf8-redirect (header bytes that are not latin-1),
-/no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2).
+/no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2),
+/whoami (a page naming the scheme, host and port it was asked on).
+
+A listener may answer TLS and plain HTTP on one port (told apart by the first byte a
+client sends), and two addresses may share a port number, so that URLs that differ only
+in scheme or `www.` share a SURT key, as `http://example.com/` and
+`https://www.example.com/` do on the default ports.
 """
 
 from __future__ import annotations
@@ -80,13 +86,16 @@ class MisbehavingServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._servers: list[asyncio.Server] = []
+        self._listeners: list[socket.socket] = []
 
-    def start(self, address: str, context: ssl.SSLContext | None = None) -> int:
-        """Listen on `address` (port chosen by the system); return the port."""
+    def start(self, address: str, context: ssl.SSLContext | None = None, port: int = 0, plain_too: bool = False) -> int:
+        """Listen on `address` (on `port`, or one the system chooses); return the port.
+        With `context`, connections speak TLS; with `plain_too` as well, plain HTTP is
+        answered on the same port."""
         if not self._thread.is_alive():
             self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self._listen(address, context), self._loop)
-        return future.result(timeout=10)
+        listen = self._listen_both(address, context, port) if plain_too else self._listen(address, context, port)
+        return asyncio.run_coroutine_threadsafe(listen, self._loop).result(timeout=10)
 
     def stop(self) -> None:
         """Close every listener and stop the loop."""
@@ -101,14 +110,45 @@ class MisbehavingServer:
         self.peak_total = 0
         self.arrivals.clear()
 
-    async def _listen(self, address: str, context: ssl.SSLContext | None) -> int:
-        server = await asyncio.start_server(self._serve, address, 0, ssl=context)
+    async def _listen(self, address: str, context: ssl.SSLContext | None, port: int) -> int:
+        server = await asyncio.start_server(self._serve, address, port, ssl=context)
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
+
+    async def _listen_both(self, address: str, context: ssl.SSLContext | None, port: int) -> int:
+        listener = socket.create_server((address, port))
+        listener.setblocking(False)
+        self._listeners.append(listener)
+        self._loop.create_task(self._accept_both(listener, context))
+        return int(listener.getsockname()[1])
+
+    async def _accept_both(self, listener: socket.socket, context: ssl.SSLContext | None) -> None:
+        while True:
+            connection, _ = await self._loop.sock_accept(listener)
+            self._loop.create_task(self._serve_either(connection, context))
+
+    async def _serve_either(self, connection: socket.socket, context: ssl.SSLContext | None) -> None:
+        """Serve a connection over TLS when its first byte opens a TLS handshake (0x16), else plainly."""
+        while True:
+            try:
+                first = connection.recv(1, socket.MSG_PEEK)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+        tls = context if first == b"\x16" else None
+        try:
+            await self._loop.connect_accepted_socket(self._streams, connection, ssl=tls)
+        except (ConnectionError, ssl.SSLError):
+            connection.close()
+
+    def _streams(self) -> asyncio.StreamReaderProtocol:
+        return asyncio.StreamReaderProtocol(asyncio.StreamReader(), self._serve)
 
     async def _close(self) -> None:
         for server in self._servers:
             server.close()
+        for listener in self._listeners:
+            listener.close()
         handlers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         for task in handlers:
             task.cancel()
@@ -194,6 +234,13 @@ async def _status(rest: str, _: Connection) -> Response:
 
 async def _to(rest: str, _: Connection) -> Response:
     return Response(302, b"", [("Location", unquote(rest))])
+
+
+async def _whoami(_: str, connection: Connection) -> Response:
+    scheme = "https" if connection.writer.get_extra_info("ssl_object") is not None else "http"
+    port = connection.writer.get_extra_info("sockname")[1]
+    page = f"<html><body><p>{scheme}://{connection.host}:{port}/</p></body></html>"
+    return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
 
 async def _no_location(rest: str, _: Connection) -> Response:
@@ -317,6 +364,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/utf8-redirect", _plain(_fixed(Response(302, b"", [("Location", "/caf\u00e9")])))),
     ("/caf%C3%A9", _plain(_fixed(Response(200, "café page".encode(), _TEXT)))),
     ("/no-location/", _plain(_no_location)),
+    ("/whoami", _plain(_whoami)),
     ("/odd-retry-after", _plain(_fixed(Response(503, b"busy", [*_TEXT, ("Retry-After", b"\xb2")])))),
 ]
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import surt
 from cdxj_indexer import CDXJIndexer
 
 ARCHIVE_DIR = "archive"
@@ -25,6 +26,20 @@ def index_into(indexes: Path, warc: Path) -> None:
     partial = target.with_suffix(".cdxj.tmp")
     CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
     os.replace(partial, target)
+
+
+def url_key(url: str) -> str:
+    """The key the indexes file a URL under: its SURT, as cdxj-indexer writes it."""
+    try:
+        return str(surt.surt(url))
+    except Exception:  # noqa: BLE001 - surt raises bare exceptions for odd URLs; cdxj-indexer then keys by the URL
+        return url
+
+
+def replay_address(replay_url: str, timestamp: str, url: str) -> str:
+    """Where a replay tool at `replay_url` shows the capture of `url` that the indexes list
+    at `timestamp` (14 digits); "" when there is no replay tool."""
+    return f"{replay_url.rstrip('/')}/{timestamp}/{url}" if replay_url else ""
 
 
 def index_entries(folder: Path) -> Iterator[tuple[str, str]]:

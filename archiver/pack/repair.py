@@ -95,7 +95,7 @@ def _captures_in(members: list[_Member], filename: str) -> list[FetchResult]:
     captures = []
     for member in members:
         headers = _warc_headers(member.head)
-        if headers.get("warc-type") == "response":
+        if headers.get("warc-type") in ("response", "revisit"):
             responses[headers.get("warc-record-id", "")] = (member, headers)
         elif headers.get("warc-type") == "metadata":
             fields = _fields(member.head)
@@ -109,7 +109,7 @@ def _captures_in(members: list[_Member], filename: str) -> list[FetchResult]:
 def _recovered(
     headers: dict[str, str], fields: dict[str, str], response: tuple[_Member, dict[str, str]] | None, filename: str
 ) -> FetchResult:
-    location = RecordLocation(filename, response[0].start, response[0].end - response[0].start) if response else None
+    location = _location(response[0], response[1], filename) if response else None
     code, url = fields.get("http-status"), headers.get("warc-target-uri", "")
     return FetchResult(
         url=url,
@@ -124,6 +124,15 @@ def _recovered(
         payload_digest=response[1].get("warc-payload-digest", "") if response else "",
         stored_at=location,
     )
+
+
+def _location(member: _Member, headers: dict[str, str], filename: str) -> RecordLocation:
+    """Where a final response or revisit record is, and what its WARC headers say of it,
+    as the packer told the history when it wrote it."""
+    return RecordLocation(
+        filename, member.start, member.end - member.start, headers.get("warc-record-id", ""),
+        headers.get("warc-date", ""), headers.get("warc-target-uri", ""), headers.get("warc-type") == "revisit",
+    )  # fmt: skip
 
 
 def _warc_headers(head: bytes) -> dict[str, str]:

@@ -10,6 +10,9 @@ body is stored exactly as it came off the wire (content-encoding kept, chunk fra
 removed) and the headers are made consistent with it: `Transfer-Encoding` becomes
 `X-Orig-Transfer-Encoding` and `Content-Length` is the stored length; a body cut at the
 size limit is marked `WARC-Truncated: length`.
+Each response or revisit record (and its request) is dated in a second that no other
+record of its URL's SURT key in the folder has, so that its replay address names it
+alone (`seconds` says why and how).
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from archiver.atomic import fsync_folder
 from archiver.config import PackSettings
 from archiver.model import Capture, Exchange, Occurrence, RecordLocation, Requisite
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
+from archiver.pack.seconds import CaptureSeconds
 from archiver.times import timestamp14, utc_iso, utc_now
 
 _WARC_VERSION = "1.1"
 _SYNC_SECONDS = 1.0  # a power cut loses at most about this much of what was written
 _REPLACED_HEADERS = frozenset({"transfer-encoding", "content-length"})
+FETCH_DATE = "Archiver-Fetch-Date"  # the fetch's own time, on a record whose WARC-Date had to move
 
 
 class WarcPacker:
@@ -54,6 +59,7 @@ class WarcPacker:
         self._writer: WARCWriter | None = None
         self._name = ""
         self._synced_at = time.monotonic()
+        self._seconds = CaptureSeconds(folder)
         self.closed_files: list[Path] = []
         self.bytes_saved = 0  # payload bytes not stored again thanks to revisit records
 
@@ -148,8 +154,7 @@ class WarcPacker:
     def _write_exchange(
         self, writer: WARCWriter, exchange: Exchange, original: RecordLocation | None
     ) -> RecordLocation:
-        date = _warc_date(exchange.date)
-        common = {"WARC-Date": date, **({"WARC-IP-Address": exchange.peer} if exchange.peer else {})}
+        common = {**self._dates(exchange), **({"WARC-IP-Address": exchange.peer} if exchange.peer else {})}
         if original is not None:
             response = _revisit(writer, exchange, original, common)
         else:
@@ -171,7 +176,15 @@ class WarcPacker:
         writer.write_record(response)
         length = self._file.tell() - offset
         writer.write_record(request)
+        date = common["WARC-Date"]
         return RecordLocation(self._name, offset, length, response_id, date, exchange.url, original is not None)
+
+    def _dates(self, exchange: Exchange) -> dict[str, str]:
+        """The exchange's WARC-Date, in a second of its own for its URL key, and the
+        fetch's own time when that had to move."""
+        when = self._seconds.claim(exchange.url, exchange.date)
+        moved = {FETCH_DATE: _warc_date(exchange.date)} if when != exchange.date else {}
+        return {"WARC-Date": _warc_date(when), **moved}
 
     def _write_metadata(
         self, writer: WARCWriter, capture: Capture, more: list[tuple[str, str]], response_id: str | None

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
-import surt
-
 from archiver.fetch.network import is_public
 from archiver.model import RecordLocation
 from archiver.times import timestamp14
@@ -81,14 +79,6 @@ class ArchiveSource(Protocol):
     async def retrieve(self, candidate: Candidate) -> Retrieved:
         """What one of its captures holds."""
         ...
-
-
-def url_key(url: str) -> str:
-    """The key our indexes and archives file a URL under: its SURT."""
-    try:
-        return str(surt.surt(url))
-    except Exception:  # noqa: BLE001 - surt raises bare exceptions for odd URLs; cdxj-indexer then keys by the URL
-        return url
 
 
 def parse_timestamp(timestamp: str) -> dt.datetime:

@@ -20,7 +20,8 @@ from httplink import Link, parse_link_header
 from archiver.bodies import payload_within
 from archiver.config import ArchiveSettings
 from archiver.model import Capture, FetchBackend, Status
-from archiver.restore.sources.base import Candidate, Lookup, Retrieved, url_key
+from archiver.pack import url_key
+from archiver.restore.sources.base import Candidate, Lookup, Retrieved
 
 _MEMENTO_ADDRESS = re.compile(r"^(?P<base>.*?/)(?P<timestamp>\d{14})(?:[a-z]{2}_)?/(?P<url>.+)$")
 _ARCHIVE_REDIRECTS = 5  # an archive's own redirects (to the exact timestamp) followed per capture

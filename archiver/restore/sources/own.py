@@ -7,7 +7,7 @@ from pathlib import Path
 
 from archiver.bodies import payload_within
 from archiver.model import REDIRECT_CODES, RecordLocation
-from archiver.pack import index_entries, read_answer
+from archiver.pack import index_entries, read_answer, replay_address, url_key
 from archiver.restore.sources.base import (
     OWN_ARCHIVE,
     Candidate,
@@ -15,7 +15,6 @@ from archiver.restore.sources.base import (
     Retrieved,
     absolute_url,
     parse_timestamp,
-    url_key,
 )
 
 
@@ -72,6 +71,6 @@ class OwnArchive:
             return None
         if record.get("mime") == "warc/revisit" or "method" in record or "status" not in record:
             return None
-        address = f"{self._replay_url}{timestamp}/{record['url']}" if self._replay_url else ""
+        address = replay_address(self._replay_url, timestamp, str(record["url"]))
         return Candidate(str(record["url"]), when, OWN_ARCHIVE, address or f"{location.filename}#{location.offset}",
                          stored_at=location)  # fmt: skip
