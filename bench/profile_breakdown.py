@@ -22,7 +22,7 @@ from pathlib import Path
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("parsing: BeautifulSoup in health.page_of", ("page_of (archiver/health.py",)),
     ("similarity: difflib in health.similarity", ("difflib.py",)),
-    ("gzip of WARC records (zlib, level 9)", ("GzippingWrapper",)),
+    ("gzip of WARC records (level 9)", ("GzippingWrapper", "_GzipMember")),
     ("digests: sha1 in the fetcher", ("_spool (archiver/fetch/__init__.py:334", "_sha1_label")),
     ("digests: warcio's block digest", ("ensure_digest",)),
     ("indexing: CDXJ of each closed WARC", ("index_into",)),
