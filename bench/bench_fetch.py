@@ -44,8 +44,8 @@ HERE = Path(__file__).resolve().parent
 ADDRESS = "127.0.0.2"
 
 
-def start_server(latency: float) -> tuple[subprocess.Popen[str], int]:
-    command = [sys.executable, str(HERE / "latency_server.py"), "--bind", ADDRESS, "--latency", str(latency)]
+def start_server(latency: float, *options: str) -> tuple[subprocess.Popen[str], int]:
+    command = [sys.executable, str(HERE / "latency_server.py"), "--bind", ADDRESS, "--latency", str(latency), *options]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert server.stdout is not None
     return server, int(server.stdout.readline())

@@ -2,9 +2,14 @@
 
     python bench/latency_server.py --bind 127.0.0.2 --port 0 --latency 0.05
 
-Prints the port on its first line, then serves until killed:
-  /page/N          about 10 KB of HTML after `latency` seconds (jittered by ±20%)
+Prints the port on its first line, then serves until killed, each answer after `latency`
+seconds (jittered by ±20%):
+  /page/N          about 10 KB of HTML, the same for every N
+  /html/KB/N       a realistic page of about KB kilobytes, its own for each N (bench/realistic_pages.py)
+  /style/..., /img/..., /js/...   a small stylesheet, PNG or script: a page's requisites
   /stream/BYTES    BYTES of body, streamed in 1 MiB pieces, never held in memory
+  anything else    the 10 KB page again; with --not-found, a 404 (as most sites answer a
+                   path that cannot exist, such as the health check's probe)
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ import asyncio
 import random
 import sys
 
+from realistic_pages import CSS, JS, PNG, page
+
 PAGE = (b"<!doctype html><html><head><title>Page</title></head><body>" + b"<p>Text of a cited page.</p>" * 360
         + b"</body></html>\n")  # fmt: skip
 PIECE = bytes(range(256)) * 4096  # 1 MiB
+HTML = "text/html; charset=utf-8"
+REQUISITES = {"/style/": ("text/css", CSS), "/img/": ("image/png", PNG), "/js/": ("text/javascript", JS)}
+NOT_FOUND = b"<!doctype html><html><head><title>Not found</title></head><body><h1>404 Not Found</h1></body></html>"
 
 
-async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float) -> None:
+async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float, not_found: bool) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -28,14 +38,28 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, late
             if target.startswith("/stream/"):
                 await stream(writer, int(target.removeprefix("/stream/")))
             else:
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n%s" % (len(PAGE), PAGE)
-                )
+                code, content_type, body = answer(target, not_found)
+                writer.write(b"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
+                             % (code.encode(), content_type.encode(), len(body), body))  # fmt: skip
                 await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
     finally:
         writer.close()
+
+
+def answer(target: str, not_found: bool) -> tuple[str, str, bytes]:
+    """The status line's code and reason, the content type and the body for a path."""
+    path = target.split("?", 1)[0]
+    if path.startswith("/page/"):
+        return "200 OK", "text/html", PAGE
+    if path.startswith("/html/"):
+        kilobytes, seed = path.removeprefix("/html/").split("/", 1)
+        return "200 OK", HTML, page(int(seed), int(kilobytes))
+    for prefix, (content_type, body) in REQUISITES.items():
+        if path.startswith(prefix):
+            return "200 OK", content_type, body
+    return ("404 Not Found", HTML, NOT_FOUND) if not_found else ("200 OK", "text/html", PAGE)
 
 
 async def stream(writer: asyncio.StreamWriter, size: int) -> None:
@@ -53,8 +77,11 @@ async def main() -> None:
     parser.add_argument("--bind", default="127.0.0.2")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--not-found", action="store_true", help="answer unknown paths with a 404")
     args = parser.parse_args()
-    server = await asyncio.start_server(lambda r, w: serve(r, w, args.latency), args.bind, args.port, backlog=4096)
+    server = await asyncio.start_server(
+        lambda r, w: serve(r, w, args.latency, args.not_found), args.bind, args.port, backlog=4096
+    )
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,30 @@ def test_warcio_check_passes(archived: Archived) -> None:
     assert code == 0, output.getvalue()
     assert "digest pass" in output.getvalue()
     assert "failed" not in output.getvalue()
+
+
+def _gzip_members(data: bytes) -> list[tuple[int, bytes]]:
+    """Each gzip member of a file: where it starts and what it decompresses to (Python's zlib)."""
+    members, offset = [], 0
+    while offset < len(data):
+        inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
+        members.append((offset, inflater.decompress(data[offset:])))
+        assert inflater.eof, f"the gzip member at {offset} has no end"
+        offset = len(data) - len(inflater.unused_data)
+    return members
+
+
+def test_each_record_is_a_standard_gzip_member_of_its_own(archived: Archived) -> None:
+    for warc in _warcs(archived.folder):
+        data = warc.read_bytes()
+        members = _gzip_members(data)
+        types = [re.search(rb"\r\nWARC-Type: (\w+)\r\n", member).group(1).decode() for _, member in members]  # type: ignore[union-attr]
+
+        assert types == [record["type"] for record in _records(warc)]
+        assert all(member.startswith(b"WARC/1.1\r\n") and member.endswith(b"\r\n\r\n") for _, member in members)
+        assert gzip.decompress(data) == b"".join(member for _, member in members)
+        # a gzip header (1f 8b, deflate) with XFL 0: neither the fastest nor the smallest, zlib's default level
+        assert all(data[offset : offset + 3] == b"\x1f\x8b\x08" and data[offset + 8] == 0 for offset, _ in members)
 
 
 def test_each_file_opens_with_warcinfo_naming_itself(archived: Archived) -> None:
