@@ -65,6 +65,7 @@ DEFAULT_WARC_PREFIX = "archiver"
 DEFAULT_WARC_ROTATE_MB = 1000.0
 DEFAULT_RECAPTURE_AFTER_DAYS = 90.0
 DEFAULT_MAX_REQUISITES_PER_PAGE = 100
+DEFAULT_COMPRESSION_LEVEL = 3
 DEFAULT_MAX_REQUISITE_MB = 25.0
 DEFAULT_ASSETS_DIR = "assets/restored"
 DEFAULT_ASSETS_URL = "/assets/restored/"
@@ -257,6 +258,7 @@ class PackConfig(_Section):
     prefix: str = Field(default=DEFAULT_WARC_PREFIX, pattern=r"^[A-Za-z0-9._-]+$")
     rotate_mb: float = Field(default=DEFAULT_WARC_ROTATE_MB, gt=0)
     recapture_after_days: float = Field(default=DEFAULT_RECAPTURE_AFTER_DAYS, ge=0)
+    compression_level: int = Field(default=DEFAULT_COMPRESSION_LEVEL, ge=1, le=9)  # gzip, of each record
     requisites: bool = True  # capture what each HTML page needs to look like itself
     max_requisites_per_page: int = Field(default=DEFAULT_MAX_REQUISITES_PER_PAGE, ge=0, le=10_000)
     max_requisite_mb: float = Field(default=DEFAULT_MAX_REQUISITE_MB, ge=0, le=100_000)  # per page, in all

@@ -370,8 +370,9 @@ class Capture:
 @dataclass(frozen=True)
 class Page:
     """What a captured answer says: its title, its visible text (whitespace collapsed, in
-    lower case), the addresses of its scripts, and its requisites (absolute http(s)
-    addresses of what a browser loads to show it, in document order, each once)."""
+    lower case, the first `pages.TEXT_LIMIT` characters), the addresses of its scripts,
+    and its requisites (absolute http(s) addresses of what a browser loads to show it, in
+    document order, each once)."""
 
     title: str
     text: str

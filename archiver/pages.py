@@ -9,21 +9,25 @@ preloads, posters, old `background` attributes, and the `url()` and `@import` of
 `<audio>` sources) and embedded pages (`<iframe>`) are not requisites. A stylesheet's own
 references are read with tinycss2, the tokenizer of a CSS engine, never with a regex.
 
-Parsing is CPU work: `read_page_off_loop` runs it on a small pool of threads. lexbor
-releases the GIL while it parses, so two threads use two cores, and the event loop keeps
-reading sockets meanwhile. Bodies are read from their spooled file, the first MiB only.
+Parsing is CPU work: `read_page_off_loop` and `read_stylesheet_off_loop` run it in a
+small pool of processes, so that it uses another core and the event loop keeps reading
+sockets meanwhile. Bodies are read from their spooled file, the first MiB only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import multiprocessing
 import os
 import re
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from functools import cache
-from typing import IO
-from urllib.parse import urljoin, urlsplit, urlunsplit
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
+from typing import IO, TypeVar
+from urllib.parse import urljoin, urlsplit
 
 import tinycss2
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -31,7 +35,14 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from archiver.bodies import decoded_body
 from archiver.model import Exchange, Page
 
+_log = logging.getLogger(__name__)
+_Parsed = TypeVar("_Parsed")
+
 READ_LIMIT = 1024 * 1024
+# Of a page's visible text, the rules compare at most the first 4,000 characters (after
+# taking out numbers and the path); this many leaves room, and keeps the cost of a page
+# bounded whatever its size.
+TEXT_LIMIT = 16_000
 _HIDDEN = ["script", "style", "noscript", "template"]
 # Every element that can name a requisite, in one selector: one walk of the tree.
 _REFERRING = "base[href], link[href], script[src], img, source, video[poster], input[src], style, [style], [background]"
@@ -55,7 +66,7 @@ def page_of(raw: bytes, content_encoding: str | None, content_type: str | None, 
     scripts = tuple(_resolved(base_url, node.attributes.get("src")) for node in referring if node.tag == "script")
     requisites = _requisites(referring, base_url) if _is_html(content_type) else ()
     tree.strip_tags(_HIDDEN)
-    text = " ".join(tree.root.text(separator=" ").split()).lower() if tree.root is not None else ""
+    text = _visible_text(tree.root.text(separator=" ")) if tree.root is not None else ""
     return Page(title=title, text=text, scripts=scripts, requisites=requisites)
 
 
@@ -67,8 +78,10 @@ def read_page(exchange: Exchange, base_url: str = "") -> Page:
 
 
 async def read_page_off_loop(exchange: Exchange, base_url: str = "") -> Page:
-    """`read_page` on the parser threads, so that the event loop goes on meanwhile."""
-    return await asyncio.get_running_loop().run_in_executor(_parser_pool(), read_page, exchange, base_url)
+    """`read_page` in a parser process, so that the event loop goes on meanwhile."""
+    arguments = (_head_of(exchange.body), exchange.header("Content-Encoding"), exchange.header("Content-Type"),
+                 base_url or exchange.url)  # fmt: skip
+    return await _in_parser(page_of, *arguments, url=exchange.url)
 
 
 def stylesheet_references(css: str, base_url: str) -> tuple[str, ...]:
@@ -77,16 +90,29 @@ def stylesheet_references(css: str, base_url: str) -> tuple[str, ...]:
     return _unique(_resolved(base_url, url) for url in _css_urls(rules))
 
 
-def read_stylesheet(exchange: Exchange) -> tuple[str, ...]:
-    """The references of a fetched stylesheet (the first MiB, decoded)."""
-    decoded = decoded_body(_head_of(exchange.body), exchange.header("Content-Encoding"), READ_LIMIT)
-    css = (decoded.data if decoded else b"").decode(_charset(exchange.header("Content-Type")), errors="replace")
-    return stylesheet_references(css, exchange.url)
+def read_stylesheet(raw: bytes, content_encoding: str | None, content_type: str | None, url: str) -> tuple[str, ...]:
+    """The references of a fetched stylesheet (its body as stored, the first MiB decoded)."""
+    decoded = decoded_body(raw[:READ_LIMIT], content_encoding, READ_LIMIT)
+    css = (decoded.data if decoded else b"").decode(_charset(content_type), errors="replace")
+    return stylesheet_references(css, url)
 
 
 async def read_stylesheet_off_loop(exchange: Exchange) -> tuple[str, ...]:
-    """`read_stylesheet` on the parser threads."""
-    return await asyncio.get_running_loop().run_in_executor(_parser_pool(), read_stylesheet, exchange)
+    """`read_stylesheet` in a parser process."""
+    arguments = (_head_of(exchange.body), exchange.header("Content-Encoding"), exchange.header("Content-Type"),
+                 exchange.url)  # fmt: skip
+    return await _in_parser(read_stylesheet, *arguments, url=exchange.url)
+
+
+async def _in_parser(work: Callable[..., _Parsed], *arguments: object, url: str) -> _Parsed:
+    """`work(*arguments)` in a parser process; on a worker thread instead once processes
+    turned out not to work here (the pool could not start, or a worker died)."""
+    if _PARSERS.usable:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(_PARSERS.executor(), work, *arguments)
+        except (BrokenProcessPool, OSError) as error:
+            _PARSERS.give_up(f"{error!r}, while reading {url}")
+    return await asyncio.to_thread(work, *arguments)
 
 
 def is_stylesheet(exchange: Exchange) -> bool:
@@ -129,13 +155,15 @@ def _past_descriptors(srcset: str, position: int) -> int:
 
 def _requisites(referring: list[LexborNode], page_url: str) -> tuple[str, ...]:
     base = page_url
-    found: list[str] = []
+    written: dict[str, str] = {}  # each reference as written, and the base it stands under
     for node in referring:
         if node.tag == "base" and base == page_url:
             base = urljoin(page_url, node.attributes.get("href") or "")
             continue
-        found += _references_of(node)
-    return _unique(_resolved(base, url) for url in found)
+        for url in _references_of(node):
+            if url and url not in written:
+                written[url] = base
+    return _unique(_resolved(base, url) for url, base in written.items())
 
 
 def _references_of(node: LexborNode) -> list[str]:
@@ -152,17 +180,26 @@ def _references_of(node: LexborNode) -> list[str]:
     elif node.tag == "video":
         found.append(attributes.get("poster") or "")
     elif node.tag == "style":
-        found += _css_urls(tinycss2.parse_stylesheet(node.text(), skip_comments=True, skip_whitespace=True))
+        found += _style_block_urls(node.text())
     if node.tag in ("img", "source"):
         found += srcset_urls(attributes.get("srcset") or "")
         found += [attributes.get(name) or "" for name in _LAZY_SOURCES]
-        found += [url for name in _LAZY_SRCSETS for url in srcset_urls(attributes.get(name) or "")]
+        found += [url for name in _LAZY_SRCSETS if name in attributes for url in srcset_urls(attributes[name] or "")]
     if node.tag in ("body", "table", "td", "th"):  # the old way to give them a background image
         found.append(attributes.get("background") or "")
     style = attributes.get("style")
     if style and "url(" in style.lower():
         found += _css_urls(tinycss2.parse_blocks_contents(style, skip_comments=True, skip_whitespace=True))
     return found
+
+
+def _style_block_urls(css: str) -> list[str]:
+    """What a `<style>` block loads; read only when it can load something (tokenizing CSS
+    in Python costs about as much as parsing the page)."""
+    lowered = css.lower()
+    if "url(" not in lowered and "@import" not in lowered:
+        return []
+    return list(_css_urls(tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)))
 
 
 def _loads(rel: str) -> bool:
@@ -205,16 +242,30 @@ def _resolved(base: str, url: str | None) -> str:
     if not url or url.startswith("#"):
         return ""
     try:
-        parts = urlsplit(urljoin(base, url))
+        absolute = urljoin(base, url).partition("#")[0]
     except ValueError:
         return ""
-    if parts.scheme not in _FETCHED_SCHEMES or not parts.hostname:
+    scheme, separator, rest = absolute.partition("://")
+    if scheme.lower() not in _FETCHED_SCHEMES or not separator or not rest or rest[0] in "/?":
         return ""
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+    authority, slash, _ = rest.partition("/")
+    if not slash:  # "http://host" and "http://host?q" ask for the path "/"
+        host, question, query = authority.partition("?")
+        return f"{scheme}://{host}/{question}{query}"
+    return absolute
 
 
 def _unique(urls: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(url for url in urls if url))
+
+
+def _visible_text(text: str) -> str:
+    """The first `TEXT_LIMIT` characters of a text, whitespace collapsed, in lower case."""
+    window = text[: TEXT_LIMIT * 2]
+    collapsed = " ".join(window.split())
+    if len(collapsed) < TEXT_LIMIT and len(window) < len(text):  # mostly whitespace so far: read it all
+        collapsed = " ".join(text.split())
+    return collapsed[:TEXT_LIMIT].lower()
 
 
 def _head_of(body: IO[bytes]) -> bytes:
@@ -229,10 +280,51 @@ def _is_html(content_type: str | None) -> bool:
     return "html" in (content_type or "").lower()
 
 
-@cache
-def _parser_pool() -> ThreadPoolExecutor:
-    """The parser threads, one per core, started on first use and shared by every run."""
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="archiver-parse")
+class _ParserPool:
+    """The parser processes, started on first use and shared by every run of the process:
+    one fewer than the cores (the event loop keeps one), at least one. Processes, not
+    threads: the Python around lexbor's parse holds the GIL, and on threads it waited on
+    the event loop and the loop on it (measured in `bench/bench_pages.py`). Started with
+    `spawn`, so that no thread of the run is forked. Where processes cannot be started
+    (a sandbox without them, a script that starts a run when imported), parsing goes on in
+    threads, with one warning."""
+
+    def __init__(self) -> None:
+        self.usable = True
+        self._executor: ProcessPoolExecutor | None = None
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            workers = max(1, (os.cpu_count() or 2) - 1)
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_exit_with_parent)
+        return self._executor
+
+    def give_up(self, why: str) -> None:
+        if self.usable:
+            _log.warning("parsing pages in this process from now on: the parser processes failed (%s)", why)
+        self.usable = False
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+_PARSERS = _ParserPool()
+
+
+def _exit_with_parent() -> None:
+    """In a parser process: end as soon as the run that started it ends, however it ended
+    (a killed run must leave no parser behind, holding its terminal or its pipes)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    sentinel = parent.sentinel
+
+    def end_with_parent() -> None:
+        wait([sentinel])  # readable once the parent is gone
+        os._exit(0)
+
+    threading.Thread(target=end_with_parent, name="archiver-parent-watch", daemon=True).start()
 
 
 def _charset(content_type: str | None) -> str:

@@ -98,7 +98,7 @@ def time_fetcher(urls: list[str], settings: FetchSettings, shared_pool: bool) ->
     return asyncio.run(run())
 
 
-class _FixedResolver(AbstractResolver):
+class FixedResolver(AbstractResolver):
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
         return [ResolveResult(hostname=host, host=ADDRESS, port=port, family=socket.AF_INET, proto=0, flags=0)]
 
@@ -108,7 +108,7 @@ class _FixedResolver(AbstractResolver):
 
 def time_aiohttp(urls: list[str], concurrency: int, per_host: int) -> float:
     async def run() -> float:
-        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=per_host, resolver=_FixedResolver())
+        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=per_host, resolver=FixedResolver())
         async with aiohttp.ClientSession(connector=connector) as session:
             started = time.perf_counter()
 

@@ -7,7 +7,7 @@ Pages come from bench/realistic_pages.py: about 10, 100 and 500 KB of HTML with 
 elements, requisites, entities and non-ASCII text of a real article, each page its own.
 
 Part A, parse time per page. For each size, the median and 90th percentile of the
-milliseconds per page of `archiver.health.page_of` (whatever it is now) and, side by side,
+milliseconds per page of `archiver.pages.page_of` (what a run uses) and, side by side,
 of HTML parsers doing one job: the title, the visible text (without script, style and
 noscript) and the page's requisites (stylesheet, icon and preload links, script src, img
 src and srcset, source srcset, video poster, image inputs). The parsers' answers are
@@ -23,7 +23,9 @@ check's probe, answer 404).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
+import json
 import statistics
 import sys
 import tempfile
@@ -33,13 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import lxml.html
-from bench_fetch import ADDRESS, fetch_settings, host_names, start_server, time_aiohttp, time_archiver_run
+from bench_fetch import ADDRESS, FixedResolver, extraction_of, fetch_settings, host_names, start_server
 from bs4 import BeautifulSoup, Tag
 from realistic_pages import page
 from selectolax.lexbor import LexborHTMLParser
 
-from archiver import health
+from archiver import job, pages
+from archiver.config import Config, ExtractSettings, FetchSettings, PackSettings
+from archiver.pack import index_entries
 
 SIZES = (10, 100, 500)
 CONTENT_TYPE = "text/html; charset=utf-8"
@@ -92,8 +97,9 @@ def _decoded(raw: bytes) -> str:
 
 
 def archiver_page_of(raw: bytes) -> Parsed:
-    """`archiver.health.page_of`, as the health check calls it."""
-    found = health.page_of(raw, None, CONTENT_TYPE)
+    """`archiver.pages.page_of`, as a run calls it: title, text and the requisites, resolved
+    against the page's address (so not compared with the others' URLs as written)."""
+    found = pages.page_of(raw, None, CONTENT_TYPE, "http://bench.test/article/1")
     return Parsed(found.title, found.text, None)
 
 
@@ -141,7 +147,7 @@ def readers() -> dict[str, Callable[[bytes], Parsed]]:
     """The readers to time, by name; the old selectolax HTMLParser (Modest) only where the
     installed selectolax still has it (it was removed in selectolax 1.0)."""
     found: dict[str, Callable[[bytes], Parsed]] = {
-        "archiver.health.page_of": archiver_page_of,
+        "archiver.pages.page_of": archiver_page_of,
         "BeautifulSoup html.parser": soup_parsed,
         "BeautifulSoup lxml": lambda raw: soup_parsed(raw, "lxml"),
         "selectolax LexborHTMLParser": selectolax_parsed,
@@ -187,13 +193,15 @@ def time_parsers(kilobytes: int, count: int, timed: Mapping[str, Callable[[bytes
 
 def warn_on_disagreement(kilobytes: int, seed: int, answers: Mapping[str, Parsed]) -> None:
     """Print where a reader's answer differs from BeautifulSoup html.parser's (the
-    requisites in any order: Modest lists them selector by selector)."""
+    requisites in any order: Modest lists them selector by selector; of the text, as much
+    as `archiver.pages.page_of` keeps)."""
     reference = answers["BeautifulSoup html.parser"]
     for name, answer in answers.items():
         problems = []
         if answer.title != reference.title:
             problems.append(f"title {answer.title!r} != {reference.title!r}")
-        if "".join(answer.text.split()) != "".join(reference.text.split()):
+        compared = len(answer.text) if name == "archiver.pages.page_of" else None  # it keeps the first TEXT_LIMIT
+        if "".join(answer.text.split()) != "".join(reference.text[:compared].split()):
             problems.append(f"text differs ({len(answer.text)} != {len(reference.text)} characters)")
         if answer.requisites is not None and sorted(answer.requisites) != sorted(reference.requisites or ()):
             problems.append(f"other requisites ({len(answer.requisites)}, not {len(reference.requisites or ())})")
@@ -225,26 +233,76 @@ def run_urls(port: int, count: int, hosts: list[str], kilobytes: int) -> list[st
     return [f"http://{hosts[index % len(hosts)]}:{port}/html/{kilobytes}/{index}" for index in range(count)]
 
 
+def time_archiver(urls: list[str], settings: FetchSettings, folder: Path, requisites: bool) -> tuple[float, int]:
+    """Seconds of `archiver run` over the URLs (with or without page requisites), and how
+    many requests it made for requisites."""
+    config = Config(source=None, post_paths=(), output_dir=folder, extract=ExtractSettings(), fetch=settings,
+                    pack=PackSettings(requisites=requisites))  # fmt: skip
+    started = time.perf_counter()
+    summary = job.run(config, extraction=extraction_of(urls))
+    elapsed = time.perf_counter() - started
+    assert summary.ok == len(urls), summary
+    return elapsed, summary.requisites.fetched + summary.requisites.failed
+
+
+def requisite_urls(folder: Path, pages: set[str]) -> list[str]:
+    """Every URL the run stored that is not one of its pages: the requisites, as fetched."""
+    found = []
+    for _, rest in index_entries(folder):
+        entry = json.loads(rest.split(" ", 1)[1])
+        if entry.get("mime") != "warc/revisit" and entry["url"] not in pages and "status" in entry:
+            found.append(entry["url"])
+    return sorted(set(found))
+
+
+def time_get_loop(urls: list[str], concurrency: int, per_host: int) -> float:
+    """Seconds of a bare aiohttp GET loop over the URLs (whatever their status)."""
+
+    async def run() -> float:
+        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=per_host, resolver=FixedResolver())
+        async with aiohttp.ClientSession(connector=connector) as session:
+            started = time.perf_counter()
+
+            async def get(url: str) -> None:
+                async with session.get(url) as response:
+                    await response.read()
+
+            await asyncio.gather(*(get(url) for url in urls))
+            return time.perf_counter() - started
+
+    return asyncio.run(run())
+
+
 def compare_run(args: argparse.Namespace) -> None:
-    """Part B: URLs per second of `archiver run` and of the aiohttp loop, same URLs."""
+    """Part B: `archiver run` against the aiohttp loop over the same URLs: pages only
+    (requisites off), then pages with their requisites (the loop given the same URLs)."""
     server, port = start_server(args.latency, "--not-found")
     try:
         hosts = host_names(args.hosts)
         urls = run_urls(port, args.urls, hosts, args.size)
         settings = fetch_settings(hosts)
         with tempfile.TemporaryDirectory() as folder:
-            archiver_seconds = time_archiver_run(urls, settings, Path(folder) / "run")
-        aiohttp_seconds = time_aiohttp(urls, settings.concurrency, settings.per_host)
+            bare, _ = time_archiver(urls, settings, Path(folder) / "bare", requisites=False)
+            full, requisite_requests = time_archiver(urls, settings, Path(folder) / "full", requisites=True)
+            every_url = urls + requisite_urls(Path(folder) / "full", set(urls))
+        loop_pages = time_get_loop(urls, settings.concurrency, settings.per_host)
+        loop_all = time_get_loop(every_url, settings.concurrency, settings.per_host)
     finally:
         server.kill()
     print(f"{args.urls} URLs of {args.size} KB pages on {args.hosts} host names at {ADDRESS}, "
           f"{args.latency * 1000:.0f} ms latency per answer, "
           f"{settings.concurrency} at once, {settings.per_host} per host")  # fmt: skip
-    print("| client | seconds | URLs/s |")
-    print("|---|---:|---:|")
-    for name, seconds in (("archiver run", archiver_seconds), ("aiohttp GET loop", aiohttp_seconds)):
-        print(f"| {name} | {seconds:.2f} | {args.urls / seconds:.0f} |")
-    print(f"archiver run reaches {aiohttp_seconds / archiver_seconds:.1%} of the aiohttp loop's rate")
+    print("| client | requests | seconds | requests/s |")
+    print("|---|---:|---:|---:|")
+    rows = (("archiver run, requisites off", len(urls), bare), ("aiohttp GET loop, the pages", len(urls), loop_pages),
+            ("archiver run, with requisites", len(urls) + requisite_requests, full),
+            ("aiohttp GET loop, pages and requisites", len(every_url), loop_all))  # fmt: skip
+    for name, requests, seconds in rows:
+        print(f"| {name} | {requests} | {seconds:.2f} | {requests / seconds:.0f} |")
+    print(
+        f"pages only: archiver run reaches {loop_pages / bare:.1%} of the aiohttp loop's rate; "
+        f"with requisites, {loop_all / full * (len(urls) + requisite_requests) / len(every_url):.1%}"
+    )
 
 
 def main() -> int:

@@ -130,8 +130,18 @@ def test_each_record_is_a_standard_gzip_member_of_its_own(archived: Archived) ->
         assert types == [record["type"] for record in _records(warc)]
         assert all(member.startswith(b"WARC/1.1\r\n") and member.endswith(b"\r\n\r\n") for _, member in members)
         assert gzip.decompress(data) == b"".join(member for _, member in members)
-        # a gzip header (1f 8b, deflate) with XFL 0: neither the fastest nor the smallest, zlib's default level
+        # a gzip header (1f 8b, deflate) with XFL 0: a level between 2 and 8 (3 by default)
         assert all(data[offset : offset + 3] == b"\x1f\x8b\x08" and data[offset + 8] == 0 for offset, _ in members)
+
+
+@pytest.mark.parametrize(("level", "flag"), [(1, 4), (9, 2)])  # XFL: 4 says "fastest", 2 "smallest"
+def test_the_compression_level_is_the_configured_one(web: Web, tmp_path: Path, level: int, flag: int) -> None:
+    config, _ = _project(web, tmp_path, PackSettings(compression_level=level))
+    job.run(config)
+
+    for warc in _warcs(config.output_dir):
+        data = warc.read_bytes()
+        assert {data[offset + 8] for offset, _ in _gzip_members(data)} == {flag}
 
 
 def test_each_file_opens_with_warcinfo_naming_itself(archived: Archived) -> None:
