@@ -63,22 +63,16 @@ def page_of(raw: bytes, content_encoding: str | None, content_type: str | None, 
     referring = tree.css(_REFERRING)
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node is not None else ""
-    scripts = tuple(_resolved(base_url, node.attributes.get("src")) for node in referring if node.tag == "script")
+    scripts = _unique(_resolved(base_url, node.attributes.get("src")) for node in referring if node.tag == "script")
     requisites = _requisites(referring, base_url) if _is_html(content_type) else ()
     tree.strip_tags(_HIDDEN)
     text = _visible_text(tree.root.text(separator=" ")) if tree.root is not None else ""
     return Page(title=title, text=text, scripts=scripts, requisites=requisites)
 
 
-def read_page(exchange: Exchange, base_url: str = "") -> Page:
-    """The page of an exchange's body (the first MiB), read from its spooled file and put
-    back where it was."""
-    return page_of(_head_of(exchange.body), exchange.header("Content-Encoding"), exchange.header("Content-Type"),
-                   base_url or exchange.url)  # fmt: skip
-
-
 async def read_page_off_loop(exchange: Exchange, base_url: str = "") -> Page:
-    """`read_page` in a parser process, so that the event loop goes on meanwhile."""
+    """The page of an exchange's body (the first MiB of its spooled file, which is left
+    where it was), read in a parser process so that the event loop goes on meanwhile."""
     arguments = (_head_of(exchange.body), exchange.header("Content-Encoding"), exchange.header("Content-Type"),
                  base_url or exchange.url)  # fmt: skip
     return await _in_parser(page_of, *arguments, url=exchange.url)
