@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from archiver.model import Capture, Exchange, FetchBackend, FetchResult, Page, PriorCapture, RecordLocation, Status
 from archiver.pack import read_answer
-from archiver.pages import READ_LIMIT, page_of, read_page_off_loop
+from archiver.pages import READ_LIMIT, page_of, page_or_none, read_page_off_loop
 from archiver.sites import on_host, site_key
 from archiver.times import utc_iso
 
@@ -87,7 +87,9 @@ def stored_page(folder: Path, location: RecordLocation) -> Page | None:
     answer = read_answer(folder, location, READ_LIMIT)
     if answer.problem or not answer.body:
         return None
-    return page_of(answer.body, answer.header("Content-Encoding"), answer.header("Content-Type"), location.target_uri)
+    return page_or_none(
+        answer.body, answer.header("Content-Encoding"), answer.header("Content-Type"), location.target_uri
+    )
 
 
 @dataclass(frozen=True)

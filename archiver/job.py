@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -55,6 +56,9 @@ RESULTS_SCHEMA = "archiver/results"
 RESULTS_VERSION = 1
 
 Progress = Callable[[FetchResult], None]
+# Pages fetching their requisites at once, per slot of the global concurrency: each holds up
+# to `pack.max_requisite_mb` until it is written; 8 pages at 64 slots kept every slot busy.
+_REQUISITE_PAGES_PER_SLOT = 8
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ def run(
 
     `backend` fetches instead of a `Fetcher` built from `config.fetch` (the caller closes it).
     """
+    refuse_in_a_starting_process()
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
@@ -116,9 +121,10 @@ def run(
                 history.add_check(run_id, result)
                 done.add(result.url)
         pending = tuple(link for link in extraction.fetchable if link.url not in done)
+        stored = partial(_still_stored, config.output_dir / pack.ARCHIVE_DIR)
         earlier = _Earlier(
-            history.latest_full_captures(),
-            history.latest_requisite_captures(),
+            stored(history.latest_full_captures()),
+            stored(history.latest_requisite_captures()),
             history.add_requisite_capture,
             frozenset(link.url for link in extraction.fetchable),
         )
@@ -130,6 +136,7 @@ def run(
 
 def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -> RestoreSummary:
     """Restore what the configured posts cite and the history calls dead (see `archiver.restore`)."""
+    refuse_in_a_starting_process()
     extraction = extract(config.post_paths, config.extract)
     with History.open(config.output_dir) as history:
         verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
@@ -137,6 +144,15 @@ def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -
         extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
         replay_url=config.report.replay_url, backend=backend,
     )  # fmt: skip
+
+
+def refuse_in_a_starting_process() -> None:
+    """Raise when called while a parser process is starting: a script that starts a job
+    when it is imported (no `if __name__ == "__main__":`) is imported again by each process
+    `spawn` starts, and that copy must not touch the output folder the real run is using."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):  # set by spawn while it imports __main__
+        raise RuntimeError("archiver: a job was started while a parser process was starting; start it under "
+                           "`if __name__ == '__main__':`")  # fmt: skip
 
 
 def both(first: Progress, second: Progress | None) -> Progress:
@@ -195,7 +211,9 @@ async def _archive(
         async with fetch.opened(backend, config.fetch) as fetcher:
             finish: Finisher = Classifier(fetcher, earlier.links, partial(health.stored_page, config.output_dir)).finish
             if packer is not None and config.pack.requisites:
-                finish = chained(finish, RequisiteFetcher(fetcher, config.pack, earlier.link_urls).finish)
+                pages_at_once = max(1, config.fetch.concurrency // _REQUISITE_PAGES_PER_SLOT)
+                requisites = RequisiteFetcher(fetcher, config.pack, earlier.link_urls, pages_at_once)
+                finish = chained(finish, requisites.finish)
             async for capture in fetcher.fetch_all(by_url, then=finish):
                 try:
                     tally = tally.plus(capture.requisites)
@@ -218,6 +236,24 @@ async def _archive(
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
     return replace(summary, bytes_saved=packer.bytes_saved if packer else 0, requisites=tally)
+
+
+def _still_stored(archive: Path, captures: Mapping[str, PriorCapture]) -> dict[str, PriorCapture]:
+    """The captures whose records are still wholly in their WARC files: the history is
+    committed at once, a WARC file synced about once a second, so after a power cut the
+    history can name a record that repair cut off; a revisit must never point at it."""
+    sizes: dict[str, int] = {}
+
+    def size_of(name: str) -> int:
+        if name not in sizes:
+            try:
+                sizes[name] = (archive / name).stat().st_size
+            except OSError:
+                sizes[name] = -1
+        return sizes[name]
+
+    return {url: capture for url, capture in captures.items()
+            if capture.stored_at.offset + capture.stored_at.length <= size_of(capture.stored_at.filename)}  # fmt: skip
 
 
 def chained(first: Finisher, then: Finisher) -> Finisher:

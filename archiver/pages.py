@@ -33,6 +33,7 @@ import tinycss2
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.bodies import decoded_body
+from archiver.extract.urls import ResolvedUrl, resolve
 from archiver.model import Exchange, Page
 
 _log = logging.getLogger(__name__)
@@ -70,12 +71,21 @@ def page_of(raw: bytes, content_encoding: str | None, content_type: str | None, 
     return Page(title=title, text=text, scripts=scripts, requisites=requisites)
 
 
+def page_or_none(raw: bytes, content_encoding: str | None, content_type: str | None, base_url: str) -> Page | None:
+    """`page_of`, or None (with a warning) when the body cannot be read as a page."""
+    page, problem = _guarded(page_of, raw, content_encoding, content_type, base_url)
+    if page is None:
+        _log.warning("%s could not be read as a page (%s)", base_url, problem)
+    return page
+
+
 async def read_page_off_loop(exchange: Exchange, base_url: str = "") -> Page:
     """The page of an exchange's body (the first MiB of its spooled file, which is left
-    where it was), read in a parser process so that the event loop goes on meanwhile."""
+    where it was), read in a parser process so that the event loop goes on meanwhile; an
+    empty page, with a warning naming the URL, when the body cannot be read as one."""
     arguments = (_head_of(exchange.body), exchange.header("Content-Encoding"), exchange.header("Content-Type"),
                  base_url or exchange.url)  # fmt: skip
-    return await _in_parser(page_of, *arguments, url=exchange.url)
+    return await _in_parser(page_of, *arguments, url=exchange.url, failed=Page(title="", text=""))
 
 
 def stylesheet_references(css: str, base_url: str) -> tuple[str, ...]:
@@ -95,18 +105,34 @@ async def read_stylesheet_off_loop(exchange: Exchange) -> tuple[str, ...]:
     """`read_stylesheet` in a parser process."""
     arguments = (_head_of(exchange.body), exchange.header("Content-Encoding"), exchange.header("Content-Type"),
                  exchange.url)  # fmt: skip
-    return await _in_parser(read_stylesheet, *arguments, url=exchange.url)
+    return await _in_parser(read_stylesheet, *arguments, url=exchange.url, failed=())
 
 
-async def _in_parser(work: Callable[..., _Parsed], *arguments: object, url: str) -> _Parsed:
-    """`work(*arguments)` in a parser process; on a worker thread instead once processes
-    turned out not to work here (the pool could not start, or a worker died)."""
+async def _in_parser(work: Callable[..., _Parsed], *arguments: object, url: str, failed: _Parsed) -> _Parsed:
+    """`work(*arguments)` in a parser process (on a worker thread instead once processes
+    turned out not to work here: the pool could not start, or a worker died); `failed`,
+    with a warning naming the URL, when the work raised."""
+    outcome: tuple[_Parsed | None, str] | None = None
     if _PARSERS.usable:
         try:
-            return await asyncio.get_running_loop().run_in_executor(_PARSERS.executor(), work, *arguments)
+            outcome = await asyncio.get_running_loop().run_in_executor(_PARSERS.executor(), _guarded, work, *arguments)
         except (BrokenProcessPool, OSError) as error:
             _PARSERS.give_up(f"{error!r}, while reading {url}")
-    return await asyncio.to_thread(work, *arguments)
+    if outcome is None:
+        outcome = await asyncio.to_thread(_guarded, work, *arguments)
+    result, problem = outcome
+    if result is None:
+        _log.warning("%s could not be read as a page (%s); it is judged by its status alone", url, problem)
+        return failed
+    return result
+
+
+def _guarded(work: Callable[..., _Parsed], *arguments: object) -> tuple[_Parsed | None, str]:
+    """`work(*arguments)`, and what it raised: a hostile body is one URL's problem, never the run's."""
+    try:
+        return work(*arguments), ""
+    except Exception as error:  # noqa: BLE001 - whatever the parser raises on a body
+        return None, repr(error)
 
 
 def is_stylesheet(exchange: Exchange) -> bool:
@@ -170,7 +196,7 @@ def _references_of(node: LexborNode) -> list[str]:
     elif node.tag in ("script", "img") or (node.tag == "input" and (attributes.get("type") or "").lower() == "image"):
         found.append(attributes.get("src") or "")
     elif node.tag == "source" and node.parent is not None and node.parent.tag in ("video", "audio"):
-        pass  # media a player streams on demand, not part of how the page looks
+        return []  # media a player streams on demand, not part of how the page looks
     elif node.tag == "video":
         found.append(attributes.get("poster") or "")
     elif node.tag == "style":
@@ -202,36 +228,52 @@ def _loads(rel: str) -> bool:
 
 
 def _css_urls(nodes: Iterable[object]) -> Iterator[str]:
-    """Every `url()` and `@import` in parsed CSS, at any depth, in order."""
-    for node in nodes:
-        kind = getattr(node, "type", "")
-        if kind == "url":
-            yield str(getattr(node, "value", ""))
-        elif kind == "function" and getattr(node, "lower_name", "") == "url":
-            arguments = getattr(node, "arguments", ())
-            yield from (str(arg.value) for arg in arguments if getattr(arg, "type", "") == "string")
-        elif kind == "at-rule" and getattr(node, "lower_at_keyword", "") == "import":
-            yield from _import_target(getattr(node, "prelude", ()))
-        for children in ("prelude", "content", "arguments", "value"):
-            inner = getattr(node, children, None)
-            if isinstance(inner, list) and not (kind == "at-rule" and children == "prelude"):
-                yield from _css_urls(inner)
+    """Every `url()` and `@import` in parsed CSS, at any depth, in order. The walk keeps its
+    own stack: a stylesheet nests blocks as deep as it likes, Python's stack does not."""
+    pending: list[Iterator[object]] = [iter(nodes)]
+    while pending:
+        node = next(pending[-1], None)
+        if node is None:
+            pending.pop()
+            continue
+        found, inner = _css_node(node)
+        yield from found
+        pending += [iter(children) for children in reversed(inner)]
 
 
-def _import_target(prelude: Iterable[object]) -> Iterator[str]:
+def _css_node(node: object) -> tuple[list[str], list[list[object]]]:
+    """One parsed CSS node: the addresses it names itself, and the lists inside it."""
+    kind = getattr(node, "type", "")
+    found: list[str] = []
+    if kind == "url":
+        found.append(str(getattr(node, "value", "")))
+    elif kind == "function" and getattr(node, "lower_name", "") == "url":
+        found += [str(arg.value) for arg in getattr(node, "arguments", ()) if getattr(arg, "type", "") == "string"]
+    elif kind == "at-rule" and getattr(node, "lower_at_keyword", "") == "import":
+        found += _import_target(getattr(node, "prelude", ()))
+    inner = [getattr(node, name, None) for name in ("prelude", "content", "arguments", "value")]
+    if kind == "at-rule" and getattr(node, "lower_at_keyword", "") == "import":
+        inner[0] = None  # the import's address, already taken
+    if kind == "function" and getattr(node, "lower_name", "") == "url":
+        inner[2] = None  # the url()'s own string, already taken
+    return found, [children for children in inner if isinstance(children, list)]
+
+
+def _import_target(prelude: Iterable[object]) -> list[str]:
     """The address of an `@import` (a string or a url(), the first one)."""
     for token in prelude:
         kind = getattr(token, "type", "")
         if kind in ("string", "url"):
-            yield str(getattr(token, "value", ""))
-            return
+            return [str(getattr(token, "value", ""))]
         if kind == "function" and getattr(token, "lower_name", "") == "url":
-            yield from _css_urls([token])
-            return
+            return list(_css_urls([token]))
+    return []
 
 
 def _resolved(base: str, url: str | None) -> str:
-    """The absolute http(s) address of a reference, without its fragment; "" for anything else."""
+    """The absolute http(s) address of a reference, without its fragment, normalised as the
+    extractor normalises links (so a requisite that is also a link is known as one); ""
+    for anything else."""
     url = (url or "").strip()
     if not url or url.startswith("#"):
         return ""
@@ -242,11 +284,11 @@ def _resolved(base: str, url: str | None) -> str:
     scheme, separator, rest = absolute.partition("://")
     if scheme.lower() not in _FETCHED_SCHEMES or not separator or not rest or rest[0] in "/?":
         return ""
-    authority, slash, _ = rest.partition("/")
-    if not slash:  # "http://host" and "http://host?q" ask for the path "/"
-        host, question, query = authority.partition("?")
-        return f"{scheme}://{host}/{question}{query}"
-    return absolute
+    authority = rest.partition("/")[0].partition("?")[0]
+    if scheme == scheme.lower() and authority == authority.lower() and ":" not in authority and "/" in rest:
+        return absolute  # already as the extractor writes links: the common case, kept cheap
+    resolved = resolve(absolute, None)
+    return resolved.url if isinstance(resolved, ResolvedUrl) else ""
 
 
 def _unique(urls: Iterable[str]) -> tuple[str, ...]:
@@ -293,6 +335,12 @@ class _ParserPool:
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_exit_with_parent)
         return self._executor
+
+    def shutdown(self) -> None:
+        """Stop the processes; the next parse starts them again."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def give_up(self, why: str) -> None:
         if self.usable:

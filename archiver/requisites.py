@@ -7,10 +7,14 @@ politeness, address guard, size cap and retries. Every stylesheet fetched is rea
 for what it imports and uses, level by level, so `a.css` importing `b.css` importing
 `a.css` ends there.
 
-A URL is fetched once in a run: the first page that needs it fetches it, later pages list
-it as shared, and a URL that is itself a link of the blog is captured as a link. Each page
-is bounded by `pack.max_requisites_per_page` fetches and `pack.max_requisite_mb` stored;
-what is beyond is listed with its reason, not fetched (or not stored). Requisites are not
+Only pages that answered as live ones get their requisites (not a 404, a soft-404, a
+parking page or a bot wall, whose scripts are the parking service's or the wall's). A URL
+is fetched once in a run: the first page that needs it fetches it, later pages list it as
+shared (naming that page), and a URL that is itself a link of the blog is captured as a
+link. Each page is bounded by `pack.max_requisites_per_page` fetches and
+`pack.max_requisite_mb` stored; what is beyond is listed with its reason, not fetched (or
+not stored, and left for another page to store). A few pages fetch their requisites at a
+time, so that what the run holds before writing it stays bounded. Requisites are not
 links: they never enter the history's checks or the reports, and their failures never
 make a link fail; the run summary counts them.
 """
@@ -62,22 +66,30 @@ class _Bounds:
 class RequisiteFetcher:
     """Fetches the requisites of captured pages, each URL once in the run."""
 
-    def __init__(self, backend: FetchBackend, settings: PackSettings, links: Iterable[str]) -> None:
-        """`links` are the blog's own links, which are captured as links, not as requisites."""
+    def __init__(
+        self, backend: FetchBackend, settings: PackSettings, links: Iterable[str], pages_at_once: int = 8
+    ) -> None:
+        """`links` are the blog's own links, which are captured as links, not as requisites.
+        At most `pages_at_once` pages fetch their requisites at a time, which bounds what
+        the run holds before it is written (each page's by `pack.max_requisite_mb`)."""
         self._backend = backend
         self._settings = settings
         self._links = frozenset(links)
-        self._claimed: set[str] = set(self._links)
+        self._fetched_for: dict[str, str] = {}  # requisite -> the page it was fetched for
+        self._pages = asyncio.Semaphore(max(1, pages_at_once))
 
     async def finish(self, capture: Capture) -> Capture:
-        """The capture with its page's requisites fetched (a `fetch_all` finisher)."""
+        """The capture with its page's requisites fetched (a `fetch_all` finisher), when it
+        is a page that answered as a live one: not a soft-404, a parking page or a wall."""
         page = capture.page
-        if page is None or not page.requisites:
+        if page is None or not page.requisites or not capture.result.status.is_ok:
             return capture
-        return replace(capture, requisites=await self.fetched(page.requisites))
+        async with self._pages:
+            return replace(capture, requisites=await self.fetched(page.requisites, capture.result.url))
 
-    async def fetched(self, wanted: Sequence[str]) -> tuple[Requisite, ...]:
-        """The requisites of a page that wants `wanted`, with what its stylesheets use."""
+    async def fetched(self, wanted: Sequence[str], page_url: str) -> tuple[Requisite, ...]:
+        """The requisites of the page `page_url`, which wants `wanted`, with what its
+        stylesheets use."""
         bounds = _Bounds(self._settings.max_requisites_per_page, self._settings.max_requisite_bytes)
         found: list[Requisite] = []
         listed: set[str] = set()
@@ -86,38 +98,43 @@ class RequisiteFetcher:
             for _ in range(STYLESHEET_DEPTH + 1):
                 new = [url for url in dict.fromkeys(level) if url not in listed]
                 listed.update(new)
-                this_level = await self._fetched_level(new, bounds)
+                this_level = await self._fetched_level(new, bounds, page_url)
                 found += this_level
                 level = await self._used_by_stylesheets(this_level)
-            found += [Requisite(url, RequisiteState.OVER_COUNT, detail=f"imported more than {STYLESHEET_DEPTH} "
-                                "stylesheets deep") for url in dict.fromkeys(level) if url not in listed]  # fmt: skip
+            too_deep = f"imported more than {STYLESHEET_DEPTH} stylesheets deep"
+            found += [Requisite(url, RequisiteState.OVER_COUNT, detail=too_deep) for url in dict.fromkeys(level)
+                      if url not in listed]  # fmt: skip
         except BaseException:
-            for requisite in found:
-                if requisite.capture is not None:
-                    requisite.capture.close()
+            _close(requisite.capture for requisite in found)
             raise
         return tuple(found)
 
-    async def _fetched_level(self, urls: Sequence[str], bounds: _Bounds) -> list[Requisite]:
+    async def _fetched_level(self, urls: Sequence[str], bounds: _Bounds, page_url: str) -> list[Requisite]:
         """The requisites of one level, in order: those this page fetches are fetched at once."""
         decided: dict[str, Requisite] = {}
         to_fetch: list[str] = []
         for url in urls:
-            if url in self._claimed:
-                detail = "a link of the blog, captured as a link" if url in self._links else "fetched once in the run"
-                decided[url] = Requisite(url, RequisiteState.SHARED, detail=detail)
+            if url in self._links or url in self._fetched_for:
+                decided[url] = Requisite(url, RequisiteState.SHARED, detail=self._shared_detail(url))
             elif bounds.fetches <= 0:
                 decided[url] = Requisite(
                     url, RequisiteState.OVER_COUNT, detail="beyond the page's number of requisites"
                 )
             else:
-                self._claimed.add(url)
+                self._fetched_for[url] = page_url
                 bounds.fetches -= 1
                 to_fetch.append(url)
-        captures = await asyncio.gather(*(self._backend.fetch(url) for url in to_fetch))
-        for capture in captures:
-            decided[capture.result.url] = _judged(capture, bounds)
+        for capture in await _all_fetched(self._backend, to_fetch):
+            requisite = _judged(capture, bounds)
+            if requisite.state is RequisiteState.OVER_BUDGET:
+                del self._fetched_for[requisite.url]  # another page, with room for it, may store it
+            decided[requisite.url] = requisite
         return [decided[url] for url in urls]
+
+    def _shared_detail(self, url: str) -> str:
+        if url in self._links:
+            return "a link of the blog, captured as a link"
+        return f"fetched for {self._fetched_for[url]}"
 
     async def _used_by_stylesheets(self, requisites: Sequence[Requisite]) -> list[str]:
         """What the stylesheets among `requisites` import and use, in order."""
@@ -128,6 +145,25 @@ class RequisiteFetcher:
             if final is not None and 200 <= final.code < 300 and is_stylesheet(final):
                 used += await read_stylesheet_off_loop(final)
         return used
+
+
+async def _all_fetched(backend: FetchBackend, urls: Sequence[str]) -> list[Capture]:
+    """Every URL fetched at once; if this is cancelled, what was already fetched is released."""
+    fetches = [asyncio.ensure_future(backend.fetch(url)) for url in urls]
+    try:
+        return await asyncio.gather(*fetches)
+    except BaseException:
+        for fetch in fetches:
+            fetch.cancel()
+        done = [fetch for fetch in fetches if fetch.done() and not fetch.cancelled() and fetch.exception() is None]
+        _close(fetch.result() for fetch in done)
+        raise
+
+
+def _close(captures: Iterable[Capture | None]) -> None:
+    for capture in captures:
+        if capture is not None:
+            capture.close()
 
 
 def _judged(capture: Capture, bounds: _Bounds) -> Requisite:

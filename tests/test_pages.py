@@ -13,6 +13,7 @@ from archiver import pages
 from archiver.model import Page
 
 URL = "http://blog.example/post"
+EMPTY = Page("", "")
 HTML = b"<html><head><title>A post</title><link rel=stylesheet href=/s.css></head><body><p>Words.</p></body></html>"
 
 
@@ -21,8 +22,8 @@ def test_a_page_is_parsed_in_another_process(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(pages, "_PARSERS", pool)
 
     async def parsed() -> tuple[Page, int]:
-        page = await pages._in_parser(pages.page_of, HTML, None, "text/html", URL, url=URL)
-        worker = await pages._in_parser(os.getpid, url=URL)
+        page = await pages._in_parser(pages.page_of, HTML, None, "text/html", URL, url=URL, failed=EMPTY)
+        worker = await pages._in_parser(os.getpid, url=URL, failed=0)
         return page, worker
 
     page, worker = asyncio.run(parsed())
@@ -30,7 +31,7 @@ def test_a_page_is_parsed_in_another_process(monkeypatch: pytest.MonkeyPatch) ->
     assert page == Page("A post", "a post words.", (), ("http://blog.example/s.css",))
     assert worker != os.getpid()
     assert pool.usable
-    pool.give_up("the test is over")
+    pool.shutdown()
 
 
 def test_when_the_parser_processes_die_pages_are_read_here(
@@ -42,7 +43,9 @@ def test_when_the_parser_processes_die_pages_are_read_here(
     os.kill(worker, signal.SIGKILL)
 
     async def parsed() -> list[Page]:
-        return [await pages._in_parser(pages.page_of, HTML, None, "text/html", URL, url=URL) for _ in range(2)]
+        return [
+            await pages._in_parser(pages.page_of, HTML, None, "text/html", URL, url=URL, failed=EMPTY) for _ in range(2)
+        ]
 
     with caplog.at_level(logging.WARNING, logger="archiver.pages"):
         first, second = asyncio.run(parsed())
@@ -51,3 +54,26 @@ def test_when_the_parser_processes_die_pages_are_read_here(
     assert not pool.usable
     assert [record.getMessage() for record in caplog.records if "parser processes failed" in record.getMessage()]
     assert len(caplog.records) == 1  # said once, not once a page
+
+
+def test_a_body_that_breaks_the_parser_is_one_urls_problem(caplog: pytest.LogCaptureFixture) -> None:
+    async def parsed() -> Page:
+        return await pages._in_parser(pages.page_of, "not bytes", None, "text/html", URL, url=URL, failed=EMPTY)
+
+    with caplog.at_level(logging.WARNING, logger="archiver.pages"):
+        page = asyncio.run(parsed())
+
+    assert page == EMPTY
+    (message,) = [record.getMessage() for record in caplog.records]
+    assert message.startswith(f"{URL} could not be read as a page (AttributeError(")
+
+
+def test_css_nested_deeper_than_pythons_stack_is_read() -> None:
+    css = "a { background: " + "(" * 5000 + "url(deep.png)" + ")" * 5000 + " }"
+    html = f"<html><style>{css}</style><body style='x: {'[' * 5000}url(body.png)'></body></html>".encode()
+
+    assert pages.stylesheet_references(css, URL) == ("http://blog.example/deep.png",)
+    assert pages.page_of(html, None, "text/html", URL).requisites == (
+        "http://blog.example/deep.png",
+        "http://blog.example/body.png",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from archiver.history import History, dead_policy
 from archiver.model import Status
 from archiver.pack import ARCHIVE_DIR, OPEN_SUFFIX
 from archiver.pages import page_of, srcset_urls, stylesheet_references
+from archiver.requisites import RequisiteTally
 from archiver.times import timestamp14
 from tests.browser import chromium, requests_made
 from tests.conftest import Web
@@ -276,3 +278,28 @@ def test_a_replayed_page_loads_everything_from_the_archive(web: Web, tmp_path: P
     for path in ("/css/clean.css", "/css/clean-more.css", "/clean.js", "/img/clean.png", "/img/clean-bg.png",
                  "/img/clean-cdn.png"):  # fmt: skip
         assert any(request.url.endswith(path) for request in archived), path
+
+
+def test_a_page_that_is_not_alive_gets_no_requisites(web: Web, tmp_path: Path) -> None:
+    parked = on_site(web, "parked.test", "/for-sale")  # its parking script is on another host
+    missing = on_site(web, STYLED, "/gone")  # a 404 page
+
+    summary = job.run(project(web, tmp_path, [parked, missing]))
+
+    assert summary.requisites == RequisiteTally()
+    assert summary.failed == 2
+
+
+def test_a_requisite_the_history_remembers_beyond_its_file_is_stored_again(
+    styled: Styled, web: Web, tmp_path: Path
+) -> None:
+    folder = tmp_path / "again"
+    shutil.copytree(styled.config.output_dir, folder / "out")
+    css = on_site(web, STYLED, "/css/a.css")
+    with sqlite3.connect(folder / "out" / "history.sqlite") as connection:  # as a power cut can leave it
+        connection.execute("UPDATE requisites SET warc_offset = warc_offset + 100000000 WHERE url = ?", (css,))
+
+    job.run(project(web, folder, styled.pages))
+
+    kinds = [kind for kind, uri, _, _, _ in records(folder / "out") if uri == css and kind in ("response", "revisit")]
+    assert kinds == ["response", "response"]
