@@ -248,6 +248,27 @@ def test_repairing_a_killed_run_never_takes_a_requisite_for_a_link(styled: Style
     assert all(result.status is Status.OK for result in recovered)
 
 
+def test_a_run_killed_between_a_pages_requisites_and_the_page_recovers_neither_as_a_link(
+    styled: Styled, tmp_path: Path
+) -> None:
+    (warc,) = sorted((styled.config.output_dir / ARCHIVE_DIR).glob("*.warc.gz"))
+    with warc.open("rb") as stream:
+        records = ArchiveIterator(stream)
+        cut = next(records.get_record_offset() for record in records if record.rec_type == "response"
+                   and record.rec_headers.get_header("WARC-Target-URI") == styled.pages[0])  # fmt: skip
+    (tmp_path / ARCHIVE_DIR).mkdir()
+    torn = tmp_path / ARCHIVE_DIR / (warc.name + OPEN_SUFFIX)
+    torn.write_bytes(warc.read_bytes()[:cut])  # the requisites written, the page not yet
+
+    recovered = {result.url for result in pack.repair(tmp_path)}
+
+    assert styled.pages[0] not in recovered
+    assert recovered <= {*styled.pages, styled.pages[0].replace("/page", "/img/photo.png")}
+    with (tmp_path / ARCHIVE_DIR / warc.name).open("rb") as stream:
+        kept = [record.rec_headers.get_header("WARC-Target-URI") for record in ArchiveIterator(stream)]
+    assert styled.pages[0].replace("/page", "/css/c.css") in kept  # the requisites stay in the archive
+
+
 def test_a_replayed_page_loads_everything_from_the_archive(web: Web, tmp_path: Path) -> None:
     clean = on_site(web, STYLED, "/clean")
     config = project(web, tmp_path, [clean])
