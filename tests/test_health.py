@@ -172,3 +172,11 @@ def test_the_probe_jumps_the_queue_but_the_host_limit_holds(web: Web, tmp_path: 
     assert summary.ok == 12
     assert len(probes) >= 1
     assert web.server.peak["beta.test"] <= 2
+
+
+def test_similarity_counts_the_words_two_texts_share_in_order() -> None:
+    """Twice the common subsequence of words over all the words: 'a b c d' and 'a b c e' share 'a b c'."""
+    assert similarity(Page("t", "a b c d"), Page("t", "a b c e")) == pytest.approx(0.75)
+    assert similarity(Page("t", "a b c d"), Page("t", "d c b a")) == pytest.approx(0.25)
+    assert similarity(Page("t", "one long word"), Page("t", "one longer word")) == pytest.approx(2 / 3)
+    assert similarity(Page("t", "same words"), Page("other", "same, words!")) == 1.0
