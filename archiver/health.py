@@ -23,8 +23,8 @@ and the page goes on with the capture, for the requisites.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -50,6 +50,7 @@ __all__ = [
     "Rule",
     "judge_content",
     "page_of",
+    "probe_url",
     "stored_page",
     "text_similarity",
 ]
@@ -59,6 +60,7 @@ SIMILAR_ENOUGH = 0.9  # pages this alike (0 to 1: `text_similarity`, words in co
 DRIFTED_BELOW = 0.8  # a page whose text is less alike than this to its last capture has drifted
 
 _WORD = re.compile(r"\w+")
+_PROBE_KEY = "archiver: the soft-404 probe of a site"  # the probe's name is a hash of this and the site
 SHORT_PAGE = 1500  # characters of visible text: a placeholder, a challenge, an error page
 
 # Parking services and domain marketplaces: phrases of their pages (read in the title,
@@ -287,8 +289,7 @@ class Classifier:
         origin, extension = _origin_and_extension(url)
         key = f"{origin}/*{extension}"  # one probe per site and kind of page
         if key not in self._probes:
-            probe_url = f"{origin}/archiver-probe-{secrets.token_hex(8)}{extension}"
-            self._probes[key] = asyncio.ensure_future(self._probe(probe_url))
+            self._probes[key] = asyncio.ensure_future(self._probe(probe_url(origin, extension)))
         return await self._probes[key]
 
     async def _probe(self, url: str) -> MissingPage | None:
@@ -303,6 +304,14 @@ class Classifier:
             return MissingPage(page, urlsplit(url).path, final_url, not _same_place(url, final_url))
         finally:
             capture.close()
+
+
+def probe_url(origin: str, extension: str) -> str:
+    """The address of a page that cannot exist on the site at `origin` (scheme://host:port),
+    with the given extension: the same in every run and process, so that two runs over the
+    same web ask the same question; no real page is named so."""
+    digest = hashlib.sha256(f"{_PROBE_KEY}\n{origin}\n{extension}".encode()).hexdigest()
+    return f"{origin}/archiver-probe-{digest[:16]}{extension}"
 
 
 def _worth_comparing(result: FetchResult, final: Exchange, prior: PriorCapture) -> bool:
