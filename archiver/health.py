@@ -23,9 +23,8 @@ and the page goes on with the capture, for the requisites.
 from __future__ import annotations
 
 import asyncio
-import difflib
+import hashlib
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -33,9 +32,11 @@ from pathlib import Path
 from posixpath import splitext
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from rapidfuzz.distance import Indel
+
 from archiver.model import Capture, Exchange, FetchBackend, FetchResult, Page, PriorCapture, RecordLocation, Status
 from archiver.pack import read_answer
-from archiver.pages import READ_LIMIT, page_of, page_or_none, read_page_off_loop
+from archiver.pages import READ_LIMIT, TEXT_LIMIT, page_of, page_or_none, read_page_off_loop
 from archiver.sites import on_host, site_key
 from archiver.times import utc_iso
 
@@ -49,13 +50,17 @@ __all__ = [
     "Rule",
     "judge_content",
     "page_of",
+    "probe_url",
     "stored_page",
+    "text_similarity",
 ]
 
-_COMPARED_CHARACTERS = 4000
-SIMILAR_ENOUGH = 0.9  # pages this alike (0 to 1, difflib's ratio) are the same page
+_COMPARED_CHARACTERS = TEXT_LIMIT  # all of the text a page keeps
+SIMILAR_ENOUGH = 0.9  # pages this alike (0 to 1: `text_similarity`, words in common) are the same page
 DRIFTED_BELOW = 0.8  # a page whose text is less alike than this to its last capture has drifted
 
+_WORD = re.compile(r"\w+")
+_PROBE_KEY = "archiver: the soft-404 probe of a site"  # the probe's name is a hash of this and the site
 SHORT_PAGE = 1500  # characters of visible text: a placeholder, a challenge, an error page
 
 # Parking services and domain marketplaces: phrases of their pages (read in the title,
@@ -284,8 +289,7 @@ class Classifier:
         origin, extension = _origin_and_extension(url)
         key = f"{origin}/*{extension}"  # one probe per site and kind of page
         if key not in self._probes:
-            probe_url = f"{origin}/archiver-probe-{secrets.token_hex(8)}{extension}"
-            self._probes[key] = asyncio.ensure_future(self._probe(probe_url))
+            self._probes[key] = asyncio.ensure_future(self._probe(probe_url(origin, extension)))
         return await self._probes[key]
 
     async def _probe(self, url: str) -> MissingPage | None:
@@ -302,18 +306,39 @@ class Classifier:
             capture.close()
 
 
+def probe_url(origin: str, extension: str) -> str:
+    """The address of a page that cannot exist on the site at `origin` (scheme://host:port),
+    with the given extension: the same in every run and process, so that two runs over the
+    same web ask the same question; no real page is named so."""
+    digest = hashlib.sha256(f"{_PROBE_KEY}\n{origin}\n{extension}".encode()).hexdigest()
+    return f"{origin}/archiver-probe-{digest[:16]}{extension}"
+
+
 def _worth_comparing(result: FetchResult, final: Exchange, prior: PriorCapture) -> bool:
     """Only an HTML answer whose payload differs from its last capture's can have drifted."""
     return prior.payload_digest != result.payload_digest and "html" in (final.header("Content-Type") or "")
 
 
 def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "") -> float:
-    """How alike two pages are, from 0 to 1, ignoring numbers (dates, counters, ids) and
-    the path each was asked for, which a "not found" page often repeats."""
-    first, second = _comparable(page, page_path), _comparable(other, other_path)
-    if not first and not second:
+    """How alike two pages are, from 0 to 1 (`text_similarity` of their texts), ignoring
+    numbers (dates, counters, ids) and the path each was asked for, which a "not found"
+    page often repeats."""
+    return text_similarity(_comparable(page, page_path), _comparable(other, other_path))
+
+
+def text_similarity(text: str, other: str) -> float:
+    """How alike two texts are, from 0 to 1: twice the words they have in common, in
+    order (their longest common subsequence of words), over the words of both; 1 for two
+    texts without words. Punctuation is not a word.
+
+    Words, not characters: two unrelated texts of one language share many characters in
+    order by chance (about 0.45 of them) but few words, so a ratio of words keeps the
+    scale of difflib's ratio of characters, which counts only matched blocks. rapidfuzz
+    computes it bit-parallel, after setting aside the start and end the texts share: near
+    linear in the text for texts that mostly agree, the usual case."""
+    if text == other:
         return 1.0
-    return difflib.SequenceMatcher(None, first, second, autojunk=False).ratio()
+    return float(Indel.normalized_similarity(_WORD.findall(text), _WORD.findall(other)))
 
 
 def _is_wall(code: int | None, page: Page) -> bool:

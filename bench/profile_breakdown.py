@@ -21,7 +21,7 @@ from pathlib import Path
 # A kind of work and the frames (substrings of py-spy's "function (file:line)") that show it.
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("parsing: BeautifulSoup in health.page_of", ("page_of (archiver/health.py",)),
-    ("similarity: difflib in health.similarity", ("difflib.py",)),
+    ("similarity: rapidfuzz in health.text_similarity", ("text_similarity (archiver/health.py",)),
     ("gzip of WARC records (level 9)", ("GzippingWrapper", "_GzipMember")),
     ("digests: sha1 in the fetcher", ("_spool (archiver/fetch/__init__.py:334", "_sha1_label")),
     ("digests: warcio's block digest", ("ensure_digest",)),

@@ -412,6 +412,25 @@ def test_robots_txt_that_errors_disallows_and_a_huge_one_is_read_only_in_part(we
     assert results[huge].status is Status.OK
 
 
+def test_robots_txt_wildcards_and_the_longest_matching_rule_decide(web: Web) -> None:
+    """RFC 9309: `*` matches any characters and `$` the end of the path; of an Allow and a
+    Disallow that both match, the longer decides."""
+    names = ("wildcard-robots.test", "longest-robots.test")
+    settings = web.settings(robots=True, resolve={**web.addresses, **dict.fromkeys(names, "127.0.0.2")})
+    port = web.ports["alpha.test"]
+    pdf, pdf_page = f"http://wildcard-robots.test:{port}/doc.pdf", f"http://wildcard-robots.test:{port}/doc.pdf.html"
+    allowed, disallowed = f"http://longest-robots.test:{port}/a/b/c", f"http://longest-robots.test:{port}/a/x"
+
+    results = fetch_results(settings, [pdf, pdf_page, allowed, disallowed])
+
+    assert {url: results[url].status for url in (pdf, pdf_page, allowed, disallowed)} == {
+        pdf: Status.DISALLOWED,
+        pdf_page: Status.NOT_FOUND,  # asked, and the server has no such page
+        allowed: Status.NOT_FOUND,
+        disallowed: Status.DISALLOWED,
+    }
+
+
 def test_pools_of_hosts_that_are_done_are_closed(web: Web) -> None:
     names = {f"host{i}.test": "127.0.0.2" for i in range(100)}
     settings = web.settings(per_host=1, concurrency=8, resolve=names)

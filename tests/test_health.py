@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,31 @@ def test_the_probe_jumps_the_queue_but_the_host_limit_holds(web: Web, tmp_path: 
     assert summary.ok == 12
     assert len(probes) >= 1
     assert web.server.peak["beta.test"] <= 2
+
+
+def test_similarity_counts_the_words_two_texts_share_in_order() -> None:
+    """Twice the common subsequence of words over all the words: 'a b c d' and 'a b c e' share 'a b c'."""
+    assert similarity(Page("t", "a b c d"), Page("t", "a b c e")) == pytest.approx(0.75)
+    assert similarity(Page("t", "a b c d"), Page("t", "d c b a")) == pytest.approx(0.25)
+    assert similarity(Page("t", "one long word"), Page("t", "one longer word")) == pytest.approx(2 / 3)
+    assert similarity(Page("t", "same words"), Page("other", "same, words!")) == 1.0
+
+
+def test_every_run_asks_a_site_the_same_probe_path_and_another_site_another(web: Web, tmp_path: Path) -> None:
+    urls = [web.url("alpha.test", "/ok.html"), web.url("beta.test", "/ok.html")]
+    post = tmp_path / "post.md"
+    post.write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
+
+    def probes_of_a_run(run: int) -> dict[str, list[str]]:
+        config = Config(source=None, post_paths=(post,), output_dir=tmp_path / f"out-{run}",
+                        extract=ExtractSettings(), fetch=web.settings())  # fmt: skip
+        before = Counter(web.server.hits)
+        job.run(config)
+        asked = [(host, target) for host, target in web.server.hits - before if "archiver-probe-" in target]
+        return {host: [target for probed, target in asked if probed == host] for host in ("alpha.test", "beta.test")}
+
+    first, second = probes_of_a_run(1), probes_of_a_run(2)
+
+    assert first == second
+    assert len(first["alpha.test"]) == len(first["beta.test"]) == 1
+    assert first["alpha.test"] != first["beta.test"]

@@ -10,7 +10,8 @@ Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
 requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
 /huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL), a
 /robots.txt that disallows /private/ (broken on hosts named broken-robots*, too long on
-huge-robots*), /utf8-headers and /utf8-redirect (header bytes that are not latin-1),
+huge-robots*, with a wildcard on wildcard-robots*, with overlapping rules on
+longest-robots*), /utf8-headers and /utf8-redirect (header bytes that are not latin-1),
 /no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2),
 /whoami (a page naming the scheme, host and port it was asked on).
 
@@ -307,6 +308,10 @@ async def _robots(_: str, connection: Connection) -> Response:
         return Response(500, b"robots.txt is broken", _TEXT)
     if connection.host.startswith("huge-robots"):  # the rule comes after the first 512 KiB
         return Response(200, b"# padding\n" * 100_000 + b"User-agent: *\nDisallow: /\n", _TEXT)
+    if connection.host.startswith("wildcard-robots"):  # RFC 9309's * and $
+        return Response(200, b"User-agent: *\nDisallow: /*.pdf$\n", _TEXT)
+    if connection.host.startswith("longest-robots"):  # the longest matching rule decides
+        return Response(200, b"User-agent: *\nDisallow: /a\nAllow: /a/b\n", _TEXT)
     return _ROBOTS
 
 

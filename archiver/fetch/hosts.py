@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import urllib.robotparser
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -11,12 +10,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+from protego import Protego
 
 from archiver.model import Status
 
 _UNREACHABLE = frozenset({Status.DNS_FAILURE, Status.REFUSED})
 _CONFIRMATIONS = 2  # the failure that taught us, and one confirming attempt
 _ROBOTS_MAX_BYTES = 512 * 1024
+_DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 
 
 @dataclass
@@ -60,7 +61,8 @@ class HostMemory:
 
 
 class RobotsRules:
-    """robots.txt of each origin, fetched once per run, read as RFC 9309 says.
+    """robots.txt of each origin, fetched once per run, read as RFC 9309 says (by protego:
+    `*` and `$` in paths, the longest matching rule decides).
 
     A 4xx answer allows everything; a 5xx answer or an unreachable server disallows
     everything; only the first 512 KiB of the file are read.
@@ -69,29 +71,26 @@ class RobotsRules:
     def __init__(self, client: httpx.AsyncClient, agent: str) -> None:
         self._client = client
         self._agent = agent
-        self._parsers: dict[str, urllib.robotparser.RobotFileParser] = {}
+        self._rules: dict[str, Protego] = {}
 
     async def allows(self, url: str, slot: AbstractAsyncContextManager[None]) -> bool:
         """True when the host's robots.txt lets this tool fetch `url`."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
-        parser = self._parsers.get(origin)
-        if parser is None:
+        rules = self._rules.get(origin)
+        if rules is None:
             async with slot:
-                parser = self._parsers[origin] = await self._load(origin)
-        return parser.can_fetch(self._agent, url)
+                rules = self._rules[origin] = await self._load(origin)
+        return rules.can_fetch(url, self._agent)
 
-    async def _load(self, origin: str) -> urllib.robotparser.RobotFileParser:
-        parser = urllib.robotparser.RobotFileParser()
+    async def _load(self, origin: str) -> Protego:
         try:
             code, text = await self._read(f"{origin}/robots.txt")
         except httpx.HTTPError:
             code, text = 503, ""
         if code >= 500:
-            parser.parse(["User-agent: *", "Disallow: /"])
-        else:
-            parser.parse(text.splitlines() if 200 <= code < 300 else [])
-        return parser
+            return Protego.parse(_DISALLOW_ALL)
+        return Protego.parse(text if 200 <= code < 300 else "")
 
     async def _read(self, url: str) -> tuple[int, str]:
         body = bytearray()
