@@ -20,9 +20,9 @@ from pathlib import Path
 
 # A kind of work and the frames (substrings of py-spy's "function (file:line)") that show it.
 KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("parsing: BeautifulSoup in health.page_of", ("page_of (archiver/health.py",)),
+    ("parsing: lexbor and tinycss2 in archiver.pages", ("archiver/pages.py", "selectolax", "tinycss2")),
     ("similarity: rapidfuzz in health.text_similarity", ("text_similarity (archiver/health.py",)),
-    ("gzip of WARC records (level 9)", ("GzippingWrapper", "_GzipMember")),
+    ("gzip of WARC records (zlib-ng)", ("GzippingWrapper", "_GzipMember")),
     ("digests: sha1 in the fetcher", ("_spool (archiver/fetch/__init__.py:334", "_sha1_label")),
     ("digests: warcio's block digest", ("ensure_digest",)),
     ("indexing: CDXJ of each closed WARC", ("index_into",)),
