@@ -2,8 +2,10 @@
 
 The fetcher says what the server answered. This stage says what the answer means:
 
-- a **soft-404**: the page answers 200, but so does a path on the same site that cannot
-  exist, with the same content; or the URL was redirected to the site's front page;
+- a **soft-404**: the page answers 2xx but its own title or heading says it is not there
+  (and it is short); or a deep link was redirected to its site's front page; or the page
+  is what the site answers for a path that cannot exist (the probe, at a path derived
+  from the site); a deep link sent to a login page is "unknown, needs a human";
 - a **parked domain**: a for-sale or placeholder page from a parking service;
 - a **bot wall**: a challenge page (Cloudflare, captchas ...) stands in front of the
   content; like 401, 403 and a 429 that never cleared, it is "unknown, needs a human",
@@ -62,6 +64,17 @@ DRIFTED_BELOW = 0.8  # a page whose text is less alike than this to its last cap
 _WORD = re.compile(r"\w+")
 _PROBE_KEY = "archiver: the soft-404 probe of a site"  # the probe's name is a hash of this and the site
 SHORT_PAGE = 1500  # characters of visible text: a placeholder, a challenge, an error page
+# A page whose title or heading says "not found" is one, unless its text is this long: an
+# article about error pages, not an error page wrapped in a site's template.
+MISSING_PAGE_TEXT = 6000
+_NOT_FOUND_HEADINGS = re.compile(
+    r"\bnot found\b|\b404\b|page (you )?(requested|were looking for)|(page|post|article) (doesn.t|does not) exist"
+    r"|no longer (available|exists)|nicht gefunden|introuvable|no encontrad[ao]|non trovat[ao]|niet gevonden"
+    r"|n[ãa]o encontrad[ao]",
+    re.IGNORECASE,
+)
+_FRONT_PATHS = re.compile(r"^/(?:(?:index|default|home)(?:\.\w+)?|[a-z]{2}(?:[-_][a-z]{2})?/?)?$", re.IGNORECASE)
+_LOGIN_PATHS = re.compile(r"(^|/)(log-?in|sign-?in|signin|sign_in|wp-login\.php|auth(enticate)?|sso)(/|$|\.)", re.I)
 
 # Parking services and domain marketplaces: phrases of their pages (read in the title,
 # or anywhere in a short page) and the scripts they load.
@@ -169,12 +182,39 @@ def parked_page(evidence: Evidence) -> Finding | None:
     return None
 
 
+def says_missing(evidence: Evidence) -> Finding | None:
+    """A 2xx page whose own title or main heading says it is not there, and whose text is
+    not long enough to be an article (about 404 pages, say)."""
+    code, page = evidence.result.code, evidence.page
+    if code is None or not 200 <= code < 300 or len(page.text) >= MISSING_PAGE_TEXT:
+        return None
+    said = next((line for line in (page.title, page.heading) if _NOT_FOUND_HEADINGS.search(line)), None)
+    return Finding(Status.SOFT_404, f"the page says it is not there ({said})") if said else None
+
+
+def sent_to_front_page(evidence: Evidence) -> Finding | None:
+    """A deep link redirected to the front page of its own site: what it named is gone. A
+    deep link sent to a login page needs a human."""
+    result = evidence.result
+    if result.status is not Status.REDIRECTED or _is_front_page(result.url):
+        return None
+    if site_key(result.final_url) != site_key(result.url):
+        return None
+    if _is_front_page(result.final_url):
+        return Finding(Status.SOFT_404, f"a deep link sent to the site's front page, {result.final_url}")
+    if _LOGIN_PATHS.search(urlsplit(result.final_url).path) and not _LOGIN_PATHS.search(urlsplit(result.url).path):
+        return Finding(Status.ACCESS_DENIED, f"sent to a login page, {result.final_url}; needs a human")
+    return None
+
+
 def soft_404(evidence: Evidence) -> Finding | None:
     """Answers like the site's page for what does not exist, or was sent where missing pages go."""
     missing, result = evidence.missing, evidence.result
     if missing is None:  # the site says 404 for what does not exist: its 200s are real
         return None
     if missing.sent_elsewhere:  # the site sends missing pages somewhere: did it send this one there?
+        if _is_front_page(result.url):  # a link to the front page, sent on to where the front page now is
+            return None
         if len(result.hops) > 1 and _same_place(result.final_url, missing.final_url):
             return Finding(Status.SOFT_404, f"redirected where missing pages go, {missing.final_url}")
         return None
@@ -200,6 +240,8 @@ RULES: tuple[Rule, ...] = (
     Rule(parked_by_redirect),
     Rule(bot_wall),
     Rule(parked_page),
+    Rule(says_missing),
+    Rule(sent_to_front_page),
     Rule(soft_404, Needs.PROBE),
     Rule(upgraded_to_https),
     Rule(drifted, Needs.EARLIER),
@@ -339,6 +381,12 @@ def text_similarity(text: str, other: str) -> float:
     if text == other:
         return 1.0
     return float(Indel.normalized_similarity(_WORD.findall(text), _WORD.findall(other)))
+
+
+def _is_front_page(url: str) -> bool:
+    """The URL names a site's front page: `/`, `/index.*`, `/home`, a locale root (`/en/`)."""
+    parts = urlsplit(url)
+    return not parts.query and bool(_FRONT_PATHS.match(parts.path or "/"))
 
 
 def _is_wall(code: int | None, page: Page) -> bool:

@@ -378,6 +378,7 @@ class Page:
     text: str
     scripts: tuple[str, ...] = ()
     requisites: tuple[str, ...] = ()
+    heading: str = ""  # the first <h1>, whitespace collapsed
 
 
 class RequisiteState(StrEnum):

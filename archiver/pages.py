@@ -62,13 +62,14 @@ def page_of(raw: bytes, content_encoding: str | None, content_type: str | None, 
     html = (decoded.data if decoded else b"").decode(_charset(content_type), errors="replace")
     tree = LexborHTMLParser(html)
     referring = tree.css(_REFERRING)
-    title_node = tree.css_first("title")
+    title_node, heading_node = tree.css_first("title"), tree.css_first("h1")
+    heading = " ".join(heading_node.text().split()) if heading_node is not None else ""
     title = " ".join(title_node.text().split()) if title_node is not None else ""
     scripts = _unique(_resolved(base_url, node.attributes.get("src")) for node in referring if node.tag == "script")
     requisites = _requisites(referring, base_url) if _is_html(content_type) else ()
     tree.strip_tags(_HIDDEN)
     text = _visible_text(tree.root.text(separator=" ")) if tree.root is not None else ""
-    return Page(title=title, text=text, scripts=scripts, requisites=requisites)
+    return Page(title=title, text=text, scripts=scripts, requisites=requisites, heading=heading)
 
 
 def page_or_none(raw: bytes, content_encoding: str | None, content_type: str | None, base_url: str) -> Page | None:

@@ -97,7 +97,8 @@ class Web:
 
 # Whole misbehaving sites, served on alpha's address (tests/webserver.py picks the site by name).
 SITE_HOSTS = ("soft.test", "front.test", "parked.test", "walled.test", "prose.test", "captcha404.test",
-              "template.test", "app.test", "slash.test", "home.test", "styled.test", "cdn.test")  # fmt: skip
+              "template.test", "app.test", "slash.test", "home.test", "styled.test", "cdn.test",
+              "removed.test", "frontlinks.test", "history.test", "members.test")  # fmt: skip
 # Hosts the test pages name as requisites, kept off the internet: nothing listens there.
 OUTSIDE_HOSTS = ("www.sedoparking.com", "www.google.com")
 # Each test host has an address of its own on the loopback network.

@@ -64,7 +64,7 @@ def health(web: Web) -> dict[str, FetchResult]:
     [
         ("soft.test", "/real-article", Status.OK, ""),
         ("soft.test", "/2014/10/a-post-that-was-deleted/", Status.SOFT_404, "answers like a page that cannot exist"),
-        ("front.test", "/old/moved-page.html", Status.SOFT_404, "redirected where missing pages go"),
+        ("front.test", "/old/moved-page.html", Status.SOFT_404, "a deep link sent to the site's front page"),
         ("front.test", "/about", Status.OK, ""),
         ("parked.test", "/blog/post", Status.PARKED, "a parking page answered"),
         ("walled.test", "/article", Status.BOT_WALL, "a challenge page answered (Just a moment...)"),
@@ -76,7 +76,7 @@ def health(web: Web) -> dict[str, FetchResult]:
         ("slash.test", "/real", Status.REDIRECTED, ""),
         # a real 404 stays a 404, captcha or not; soft-404s behind templates and slashes are found
         ("captcha404.test", "/gone", Status.NOT_FOUND, ""),
-        ("template.test", "/deleted", Status.SOFT_404, "answers like a page that cannot exist"),
+        ("template.test", "/deleted", Status.SOFT_404, "the page says it is not there (Page not found)"),
         ("slash.test", "/deleted-post", Status.SOFT_404, "answers like a page that cannot exist"),
     ],
 )
@@ -88,6 +88,45 @@ def test_content_shows_what_the_status_code_hides(
 
     assert result.status is status, result.detail
     assert result.detail.startswith(detail)
+
+
+AUDIT_CASES = [
+    # a site whose 404s are real, but one removed article answers 200 "Page not found"
+    ("removed.test", "/2015/removed-article", Status.SOFT_404, "the page says it is not there (Page not found"),
+    ("removed.test", "/2015/live-article", Status.OK, ""),
+    # removed deep links sent to the front page while random paths 404
+    ("frontlinks.test", "/2008/04/03/story/", Status.SOFT_404, "a deep link sent to the site's front page"),
+    ("frontlinks.test", "/wiki/REST", Status.SOFT_404, "a deep link sent to the site's front page"),
+    ("frontlinks.test", "/en/old-page", Status.SOFT_404, "a deep link sent to the site's front page"),
+    ("frontlinks.test", "/", Status.OK, ""),
+    ("frontlinks.test", "/moved-article", Status.REDIRECTED, ""),
+    # an article about 404 pages, with a long body
+    ("history.test", "/404-history", Status.OK, ""),
+    # a deep link sent to a login page: a person has to look
+    ("members.test", "/reports/q3", Status.ACCESS_DENIED, "sent to a login page"),
+]
+
+
+def test_soft_404s_by_what_a_page_says_and_where_a_deep_link_lands_twice_alike(web: Web) -> None:
+    urls = [plain(web, host, path) for host, path, _, _ in AUDIT_CASES]
+
+    first, second = classify_all(web, urls), classify_all(web, urls)
+
+    found = {url: (first[url].status, first[url].detail) for url in urls}
+    for (host, path, status, detail), url in zip(AUDIT_CASES, urls, strict=True):
+        assert found[url][0] is status, (host, path, found[url])
+        assert found[url][1].startswith(detail), (host, path, found[url])
+    assert {url: (second[url].status, second[url].detail) for url in urls} == found
+
+
+def test_a_link_to_the_front_page_only_upgraded_to_https_is_not_where_missing_pages_go(web: Web) -> None:
+    front = f"http://upgrade.test:{web.ports['upgrade.test']}/"
+    gone = f"http://upgrade.test:{web.ports['upgrade.test']}/gone/article"
+
+    results = classify_all(web, [front, gone])
+
+    assert (results[front].status, results[front].detail) == (Status.OK, "upgraded to https")
+    assert results[gone].status is Status.SOFT_404
 
 
 def test_an_upgrade_to_https_on_the_same_host_and_path_is_ok(web: Web, health: dict[str, FetchResult]) -> None:

@@ -418,8 +418,11 @@ def _walled_site(_: MisbehavingServer, __: str, ___: Connection) -> Response:
 
 
 def _upgrading_site(server: MisbehavingServer, path: str, connection: Connection) -> Response:
-    """Plain HTTP that moves everything to the same host and path over TLS, where it is served."""
+    """Plain HTTP that moves everything to the same host and path over TLS, where it is
+    served; over TLS, missing pages (the probe's, /gone...) are sent to the front page."""
     if connection.writer.get_extra_info("ssl_object") is not None:
+        if path.startswith(("/archiver-probe-", "/gone")):
+            return Response(301, b"", [("Location", "/")])
         return Response(200, HTML, [("Content-Type", "text/html")])
     return Response(301, b"", [("Location", f"https://upgrade.test:{server.tls_port}{path}")])
 
@@ -544,7 +547,56 @@ def _cdn_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
     return Response(200, PNG, [("Content-Type", "image/png")])
 
 
+_LONG_ARTICLE = "".join(
+    f"<p>In {1992 + i} the web's error pages changed again: servers, browsers and designers each left a mark on"
+    " how a missing page is told, from the bare status line to the illustrated apology.</p>"
+    for i in range(40)
+)
+
+
+def _removed_article_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """Real 404s for what does not exist, but one removed article answers 200 "Page not found"."""
+    if target == "/2015/removed-article":
+        return _page("Page not found | removed.test", _TEMPLATE + "<h1>Page not found</h1><p>Sorry about that.</p>")
+    if target == "/2015/live-article":
+        return _page("A live article", _TEMPLATE + "<h1>Clouds</h1><p>An article about clouds.</p>")
+    return Response(404, b"<html><body>Not found</body></html>", _HTML)
+
+
+def _front_redirect_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """Removed deep links are sent to the front page; other missing paths are real 404s."""
+    sent_on = {"/2008/04/03/story/": "/", "/wiki/REST": "/", "/dave/": "/", "/en/old-page": "/en/",
+               "/moved-article": "/articles/moved-article"}  # fmt: skip
+    pages = {"/": ("Home of a site", "<h1>Welcome</h1><p>The front page.</p>"), "/en/": ("Home", "<h1>Welcome</h1>"),
+             "/articles/moved-article": ("A moved article", "<h1>Moved</h1><p>It lives here now.</p>")}  # fmt: skip
+    if target in sent_on:
+        return Response(302, b"", [("Location", sent_on[target])])
+    if target in pages:
+        return _page(*pages[target])
+    return Response(404, b"<html><body>Not found</body></html>", _HTML)
+
+
+def _history_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """A long article about 404 pages; missing paths are real 404s."""
+    if target == "/404-history":
+        return _page("A history of the 404 page", "<h1>404: a history of the page not found</h1>" + _LONG_ARTICLE)
+    return Response(404, b"<html><body>Not found</body></html>", _HTML)
+
+
+def _members_site(_: MisbehavingServer, target: str, __: Connection) -> Response:
+    """Reports behind a login page."""
+    if target.startswith("/reports/"):
+        return Response(302, b"", [("Location", f"/login?next={target}")])
+    if target.startswith("/login"):
+        return _page("Sign in", "<h1>Sign in</h1><form><input name=user><input name=password></form>")
+    return Response(404, b"<html><body>Not found</body></html>", _HTML)
+
+
 _SITES: dict[str, Callable[[MisbehavingServer, str, Connection], Response]] = {
+    "removed": _removed_article_site,
+    "frontlinks": _front_redirect_site,
+    "history": _history_site,
+    "members": _members_site,
     "styled": _styled_site,
     "cdn": _cdn_site,
     "prose": _prose_site,
