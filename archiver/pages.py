@@ -33,6 +33,7 @@ import tinycss2
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from archiver.bodies import decoded_body
+from archiver.extract.html import srcset_urls
 from archiver.extract.urls import ResolvedUrl, resolve
 from archiver.model import Exchange, Page
 
@@ -140,38 +141,6 @@ def is_stylesheet(exchange: Exchange) -> bool:
     """The answer is CSS (by its type, or by its name when it gives no type)."""
     content_type = (exchange.header("Content-Type") or "").lower()
     return "text/css" in content_type or (not content_type and urlsplit(exchange.url).path.endswith(".css"))
-
-
-def srcset_urls(srcset: str) -> list[str]:
-    """The image URLs of a `srcset` attribute, by the HTML standard's parsing rules: a URL
-    runs to the next whitespace (a comma inside it belongs to it), a trailing comma ends a
-    candidate, descriptors run to the next comma outside parentheses."""
-    urls, position, length = [], 0, len(srcset)
-    while position < length:
-        while position < length and (srcset[position].isspace() or srcset[position] == ","):
-            position += 1
-        start = position
-        while position < length and not srcset[position].isspace():
-            position += 1
-        url = srcset[start:position]
-        if url.endswith(","):
-            url = url.rstrip(",")
-        else:
-            position = _past_descriptors(srcset, position)
-        if url:
-            urls.append(url)
-    return urls
-
-
-def _past_descriptors(srcset: str, position: int) -> int:
-    depth = 0
-    while position < len(srcset):
-        character = srcset[position]
-        depth += {"(": 1, ")": -1}.get(character, 0)
-        if character == "," and depth <= 0:
-            return position + 1
-        position += 1
-    return position
 
 
 def _requisites(referring: list[LexborNode], page_url: str) -> tuple[str, ...]:

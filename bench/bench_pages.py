@@ -23,7 +23,6 @@ check's probe, answer 404).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import statistics
@@ -35,9 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import lxml.html
-from bench_fetch import ADDRESS, FixedResolver, extraction_of, fetch_settings, host_names, start_server
+from bench_fetch import ADDRESS, extraction_of, fetch_settings, host_names, start_server, time_aiohttp
 from bs4 import BeautifulSoup, Tag
 from realistic_pages import page
 from selectolax.lexbor import LexborHTMLParser
@@ -255,24 +253,6 @@ def requisite_urls(folder: Path, pages: set[str]) -> list[str]:
     return sorted(set(found))
 
 
-def time_get_loop(urls: list[str], concurrency: int, per_host: int) -> float:
-    """Seconds of a bare aiohttp GET loop over the URLs (whatever their status)."""
-
-    async def run() -> float:
-        connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=per_host, resolver=FixedResolver())
-        async with aiohttp.ClientSession(connector=connector) as session:
-            started = time.perf_counter()
-
-            async def get(url: str) -> None:
-                async with session.get(url) as response:
-                    await response.read()
-
-            await asyncio.gather(*(get(url) for url in urls))
-            return time.perf_counter() - started
-
-    return asyncio.run(run())
-
-
 def compare_run(args: argparse.Namespace) -> None:
     """Part B: `archiver run` against the aiohttp loop over the same URLs: pages only
     (requisites off), then pages with their requisites (the loop given the same URLs)."""
@@ -285,8 +265,8 @@ def compare_run(args: argparse.Namespace) -> None:
             bare, _ = time_archiver(urls, settings, Path(folder) / "bare", requisites=False)
             full, requisite_requests = time_archiver(urls, settings, Path(folder) / "full", requisites=True)
             every_url = urls + requisite_urls(Path(folder) / "full", set(urls))
-        loop_pages = time_get_loop(urls, settings.concurrency, settings.per_host)
-        loop_all = time_get_loop(every_url, settings.concurrency, settings.per_host)
+        loop_pages = time_aiohttp(urls, settings.concurrency, settings.per_host)
+        loop_all = time_aiohttp(every_url, settings.concurrency, settings.per_host, all_ok=False)
     finally:
         server.kill()
     print(f"{args.urls} URLs of {args.size} KB pages on {args.hosts} host names at {ADDRESS}, "

@@ -16,10 +16,11 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver import job, pack
 from archiver.config import Config, ExtractSettings, PackSettings
+from archiver.extract.html import srcset_urls
 from archiver.history import History, dead_policy
 from archiver.model import Status
 from archiver.pack import ARCHIVE_DIR, OPEN_SUFFIX
-from archiver.pages import page_of, srcset_urls, stylesheet_references
+from archiver.pages import page_of, stylesheet_references
 from archiver.requisites import RequisiteTally
 from archiver.times import timestamp14
 from tests.browser import chromium, requests_made
