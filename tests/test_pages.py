@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
-from archiver import pages
+from archiver import job, pages
+from archiver.config import Config, ExtractSettings
 from archiver.model import Page
 
 URL = "http://blog.example/post"
@@ -77,3 +80,16 @@ def test_css_nested_deeper_than_pythons_stack_is_read() -> None:
         "http://blog.example/deep.png",
         "http://blog.example/body.png",
     )
+
+
+def test_a_job_started_while_a_parser_process_starts_is_refused_before_it_touches_the_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # what spawn sets while it imports a script's __main__ in a new parser process
+    monkeypatch.setattr(multiprocessing.current_process(), "_inheriting", True, raising=False)
+    config = Config(source=None, post_paths=(), output_dir=tmp_path / "out", extract=ExtractSettings())
+
+    with pytest.raises(RuntimeError, match="parser process was starting"):
+        job.run(config)
+
+    assert not (tmp_path / "out").exists()
