@@ -48,6 +48,7 @@ class ExitCode(IntEnum):
     DEAD_LINKS = 2  # only when asked to fail on them
     BAD_INPUT = 3  # bad configuration, or a path that does not exist
     LOCKED = 4  # another run is using the output folder
+    UNREACHABLE = 5  # the network looked unreachable: the run was kept but does not count
     INTERRUPTED = 130
 
 
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="archiver",
         description="Archive the links and images a blog cites, check their health, restore what rotted.",
         epilog="Exit codes: 0 success, 1 unexpected error, 2 dead (or failing) links found with --fail-on, "
-        "3 bad configuration, input or output path, 4 another run is using the output folder.",
+        "3 bad configuration, input or output path, 4 another run is using the output folder, "
+        "5 the network looked unreachable (the run does not count toward any verdict).",
     )
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -235,6 +237,9 @@ def run_command(args: argparse.Namespace) -> ExitCode:
                 result = job.run(config, job.both(log.checked, advance), extraction, store=args.store)
         assert result.report is not None
         code = _verdicts(result.report, config, args.fail_on, quiet=args.quiet)
+        if result.unreachable:
+            print(f"archiver: warning: {result.unreachable}", file=sys.stderr)
+            code = ExitCode.UNREACHABLE
         print(f"{result}; {_counts(result.report)}")
         log.event("summary", text=str(result), verdicts=result.report.totals(), exit_code=int(code))
         return code
@@ -255,6 +260,8 @@ def report_command(args: argparse.Namespace) -> ExitCode:
 
 
 def _verdicts(built: Report, config: Config, fail_on: str, quiet: bool = False) -> ExitCode:
+    if built.unreachable:
+        _say(quiet, f"the latest run does not count ({built.unreachable}); verdicts are those of the runs before it")
     _say(quiet, f"verdicts: {_counts(built)}")
     others = ", ".join(Path(filename).suffix for name, (filename, _) in FORMATS.items() if name != "html")
     _say(quiet, f"wrote {config.output_dir / FORMATS['html'][0]} (and {others})")

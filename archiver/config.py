@@ -46,6 +46,7 @@ DEFAULT_MAX_POST_MB = 64.0
 POST_SUFFIXES = (".md", ".markdown", ".html", ".htm")
 
 DEFAULT_CONCURRENCY = 64
+MAX_CANARIES = 20
 DEFAULT_PER_HOST = 4
 DEFAULT_HOST_DELAY = 0.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -142,6 +143,13 @@ _Digests = Annotated[frozenset[str], _from_file(list[str], _sha256_digests)]
 _Path = Annotated[Path, _from_file(str, Path)]  # written as text
 
 
+def _urls(urls: list[str]) -> tuple[str, ...]:
+    return tuple(map(absolute_http_url, urls))
+
+
+_Urls = Annotated[tuple[str, ...], _from_file(list[str], _urls)]
+
+
 def absolute_http_url(value: str) -> str:
     """`value` when it is an absolute http(s) URL; ValueError saying so otherwise."""
     parts = urlsplit(value)
@@ -222,6 +230,7 @@ class FetchConfig(_Section):
     ca_bundle: _Path | None = None
     allow_networks: _Networks = ()
     resolve: dict[str, str] = Field(default_factory=dict)
+    canaries: _Urls = Field(default=(), max_length=MAX_CANARIES)  # see archiver.reach
 
     @field_validator("ca_bundle", mode="before")
     @classmethod

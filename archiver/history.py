@@ -10,7 +10,9 @@ One check says what a URL answered once. A verdict says what a person should bel
     unknown     the latest check could not see the content (access denied, rate limited,
                 a bot wall, our own policy): a person has to look; never dead
 
-Checks whose status is unknown neither extend nor break a failing streak. The database
+Checks whose status is unknown neither extend nor break a failing streak. A run in which
+the network itself was unreachable (`archiver.reach`) is kept, marked, and counts for
+nothing: its checks are in `checks()` but in no verdict. The database
 (WAL, one transaction per run) carries its schema version and is upgraded in place.
 """
 
@@ -37,7 +39,7 @@ from archiver.model import (
 from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -85,7 +87,10 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             warc_target_uri TEXT NOT NULL
         )""",
     ),
+    5: ("ALTER TABLE runs ADD COLUMN unreachable TEXT",),  # why a run does not count (the network was down)
 }
+# The checks verdicts are drawn from: those of runs that reached the network.
+_COUNTED = "run_id IN (SELECT id FROM runs WHERE unreachable IS NULL)"
 _BUSY_SECONDS = 60  # how long to wait for another run holding the database
 
 
@@ -149,9 +154,20 @@ class History:
         """Store one check as soon as it is made (its own transaction: a kill loses nothing stored)."""
         self._db.execute(_INSERT_CHECK, _row(run_id, result))
 
-    def finish_run(self, run_id: int) -> None:
-        """Mark a run complete: a later run starts afresh instead of resuming it."""
-        self._finish(run_id)
+    def finish_run(self, run_id: int, unreachable: str = "") -> None:
+        """Mark a run complete: a later run starts afresh instead of resuming it. A run
+        that found the network `unreachable` (why, in words) is marked not to count."""
+        with self._transaction():
+            self._finish(run_id)
+            if unreachable:
+                self._db.execute("UPDATE runs SET unreachable = ? WHERE id = ?", (unreachable, run_id))
+
+    def last_run_unreachable(self) -> str:
+        """Why the latest finished run does not count; "" when it counts (or there is none)."""
+        row = self._db.execute(
+            "SELECT unreachable FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return str(row[0]) if row is not None and row[0] else ""
 
     def _start(self, kind: str, started_at: dt.datetime) -> int:
         run_id = self._db.execute(
@@ -210,7 +226,7 @@ class History:
 
     def _grouped(self) -> Iterator[list[Check]]:
         group: list[Check] = []
-        for row in self._db.execute(f"{_SELECT_CHECK} ORDER BY url, run_id, id"):
+        for row in self._db.execute(f"{_SELECT_CHECK} WHERE {_COUNTED} ORDER BY url, run_id, id"):
             check = _check(row)
             if group and group[-1].url != check.url:
                 yield group

@@ -23,7 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from archiver import fetch, health, pack, report
+from archiver import fetch, health, pack, reach, report
 from archiver import restore as restore_stage
 from archiver.atomic import make_folder, write_text_atomically
 from archiver.config import Config
@@ -77,6 +77,7 @@ class RunSummary:
     resumed: int = 0  # URLs an interrupted run had already done, not fetched again
     bytes_saved: int = 0  # payload bytes written as revisit records instead of again
     requisites: RequisiteTally = field(default_factory=RequisiteTally)
+    unreachable: str = ""  # why the run does not count, when the network looked unreachable
     report: Report | None = None
 
     def __str__(self) -> str:
@@ -87,6 +88,7 @@ class RunSummary:
             f"{self.retried} retried; "
             f"{self.bytes:,} bytes, {self.bytes_saved:,} of them not stored again (revisits), "
             f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s{self._requisites()}"
+            f"{f'; {self.unreachable}' if self.unreachable else ''}"
         )
 
     def _requisites(self) -> str:
@@ -130,7 +132,7 @@ def run(
         )
         recorded = both(partial(history.add_check, run_id), progress)
         summary = asyncio.run(_archive(config, pending, recorded, store=store, earlier=earlier, backend=backend))
-        history.finish_run(run_id)
+        history.finish_run(run_id, summary.unreachable)
         return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
 
 
@@ -176,7 +178,8 @@ def regenerate_report(config: Config) -> Report:
 def _write_reports(config: Config, extraction: Extraction, history: History) -> Report:
     policy = dead_policy(config.health)
     now = utc_now()
-    built = report.build(extraction, history.verdicts(policy), policy, config.report.replay_url, now)
+    verdicts, unreachable = history.verdicts(policy), history.last_run_unreachable()
+    built = report.build(extraction, verdicts, policy, config.report.replay_url, now, unreachable=unreachable)
     report.write_all(built, config.output_dir)
     return built
 
@@ -214,28 +217,58 @@ async def _archive(
                 pages_at_once = max(1, config.fetch.concurrency // _REQUISITE_PAGES_PER_SLOT)
                 requisites = RequisiteFetcher(fetcher, config.pack, earlier.link_urls, pages_at_once)
                 finish = chained(finish, requisites.finish)
-            async for capture in fetcher.fetch_all(by_url, then=finish):
-                try:
+            canaries = asyncio.ensure_future(_canaries(fetcher, config.fetch.canaries))
+            try:
+                async for capture in fetcher.fetch_all(by_url, then=finish):
                     tally = tally.plus(capture.requisites)
-                    previous = _same_payload(capture.result, earlier.links.get(capture.result.url), fresh_after)
                     occurrences = by_url[capture.result.url].occurrences
-                    location: RecordLocation | None = None
-                    remembered: list[tuple[str, PriorCapture]] = []
-                    if packer is not None:
-                        stored = partial(_store, packer, capture, occurrences, previous=previous,
-                                         earlier_requisites=earlier.requisites, fresh_after=fresh_after)  # fmt: skip
-                        location, remembered = await asyncio.to_thread(stored)
-                finally:
-                    capture.close()
-                for url, requisite_capture in remembered:
-                    earlier.remember_requisite(url, requisite_capture)
-                results.append(replace(capture.result, stored_at=location))
-                progress(results[-1])
+                    results.append(await _kept(capture, packer, occurrences, earlier, fresh_after))
+                    progress(results[-1])
+            except BaseException:
+                canaries.cancel()
+                raise
+            unreachable = reach.unreachable(results, await canaries)
     results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
     write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url))
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
-    return replace(summary, bytes_saved=packer.bytes_saved if packer else 0, requisites=tally)
+    saved = packer.bytes_saved if packer else 0
+    return replace(summary, bytes_saved=saved, requisites=tally, unreachable=str(unreachable or ""))
+
+
+async def _kept(
+    capture: Capture,
+    packer: WarcPacker | None,
+    occurrences: tuple[Occurrence, ...],
+    earlier: _Earlier,
+    fresh_after: dt.timedelta,
+) -> FetchResult:
+    """The capture's result with where it is stored (with `packer`, on a worker thread);
+    the requisites stored in full are remembered for later revisits."""
+    location: RecordLocation | None = None
+    remembered: list[tuple[str, PriorCapture]] = []
+    try:
+        if packer is not None:
+            previous = _same_payload(capture.result, earlier.links.get(capture.result.url), fresh_after)
+            stored = partial(_store, packer, capture, occurrences, previous=previous,
+                             earlier_requisites=earlier.requisites, fresh_after=fresh_after)  # fmt: skip
+            location, remembered = await asyncio.to_thread(stored)
+    finally:
+        capture.close()
+    for url, requisite_capture in remembered:
+        earlier.remember_requisite(url, requisite_capture)
+    return replace(capture.result, stored_at=location)
+
+
+async def _canaries(fetcher: FetchBackend, urls: tuple[str, ...]) -> list[FetchResult]:
+    """What the canary URLs answered (fetched beside the run, never stored)."""
+
+    async def answer(url: str) -> FetchResult:
+        capture = await fetcher.fetch(url, urgent=True)
+        capture.close()
+        return capture.result
+
+    return list(await asyncio.gather(*map(answer, urls)))
 
 
 def _still_stored(archive: Path, captures: Mapping[str, PriorCapture]) -> dict[str, PriorCapture]:

@@ -63,6 +63,7 @@ class Report:
     policy: DeadPolicy
     generated_at: dt.datetime
     replay_url: str
+    unreachable: str = ""  # why the latest run does not count, when the network looked unreachable
 
     def count(self, verdict: str) -> int:
         return sum(row.verdict_name == verdict for row in self.rows)
@@ -78,12 +79,19 @@ class Report:
 
 
 def build(
-    extraction: Extraction, verdicts: Iterable[LinkVerdict], policy: DeadPolicy, replay_url: str, now: dt.datetime
+    extraction: Extraction,
+    verdicts: Iterable[LinkVerdict],
+    policy: DeadPolicy,
+    replay_url: str,
+    now: dt.datetime,
+    *,
+    unreachable: str = "",
 ) -> Report:
-    """The report of the links an extraction found, with the verdicts of their history."""
+    """The report of the links an extraction found, with the verdicts of their history;
+    `unreachable` says why the latest run does not count, when it does not."""
     by_url = {verdict.url: verdict for verdict in verdicts}
     rows = tuple(Row(link, by_url.get(link.url)) for link in extraction.fetchable)
-    return Report(rows, extraction.posts, policy, now, replay_url)
+    return Report(rows, extraction.posts, policy, now, replay_url, unreachable)
 
 
 def write_all(report: Report, folder: Path) -> list[Path]:
@@ -122,6 +130,8 @@ def to_markdown(report: Report) -> str:
         " · ".join(f"**{totals.get(v, 0)}** {v}" for v in (*[v.value for v in Verdict], UNCHECKED)),
         "",
     ]
+    if report.unreachable:
+        lines[1:1] = ["", f"> **The latest run does not count:** {report.unreachable}."]
     order = {"dead": 0, "failing": 1}
     worst = sorted((x for x in document["links"] if x["verdict"] in order), key=lambda x: order[x["verdict"]])
     if worst:
@@ -164,6 +174,7 @@ def _document(report: Report) -> dict[str, Any]:
         "generated_by": f"archiver {__version__}",
         "generated_at": utc_iso(report.generated_at),
         "policy": {"dead_after_checks": report.policy.checks, "dead_after_days": report.policy.days},
+        "latest_run_unreachable": report.unreachable or None,
         "totals": {
             "links": len(links),
             "by_verdict": dict(Counter(link["verdict"] for link in links).most_common()),

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archiver.cli import ExitCode
-from tests.conftest import FIXTURE_POSTS, HOLD_LOCK, REPO, SEED_POST
+from tests.conftest import FIXTURE_POSTS, HOLD_LOCK, REPO, SEED_POST, Web
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "archiver"
 
@@ -35,11 +35,17 @@ OFFLINE = {
 }
 
 
-def _project(folder: Path) -> Path:
-    """A copy of the bundled config and example post in `folder`, kept off the internet."""
+def _project(folder: Path, web: Web | None = None) -> Path:
+    """A copy of the bundled config and example post in `folder`, kept off the internet;
+    with the test `web`, one of its pages is the canary: the network is up, and the
+    refused hosts are simply down."""
     shutil.copytree(REPO / "examples", folder / "examples")
     text = (REPO / "config.yaml").read_text(encoding="utf-8")
-    for default, offline in OFFLINE.items():
+    replacements = dict(OFFLINE)
+    if web is not None:
+        replacements["canaries: []"] = f"canaries: [{web.url('alpha.test', '/ok.html')}]"
+        replacements["resolve: {}"] = OFFLINE["resolve: {}"].replace("{", "{alpha.test: 127.0.0.2, ", 1)
+    for default, offline in replacements.items():
         assert default in text
         text = text.replace(default, offline)
     (folder / "config.yaml").write_text(text, encoding="utf-8")
@@ -64,8 +70,8 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert ("--config" in result.stdout) is bool(command)
 
 
-def test_run_on_the_bundled_config_writes_the_links_file(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def test_run_on_the_bundled_config_writes_the_links_file(tmp_path: Path, web: Web) -> None:
+    project = _project(tmp_path, web)
 
     result = archiver("run", cwd=project)
 
@@ -181,8 +187,8 @@ def test_an_unwritable_output_exits_3_naming_the_path(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_check_writes_history_and_reports_but_no_warc(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def test_check_writes_history_and_reports_but_no_warc(tmp_path: Path, web: Web) -> None:
+    project = _project(tmp_path, web)
 
     result = archiver("check", cwd=project)
 
@@ -196,8 +202,8 @@ def test_check_writes_history_and_reports_but_no_warc(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fail_on", "code"), [("never", ExitCode.OK), ("dead", ExitCode.OK), ("failing", 2)])
-def test_fail_on_sets_the_exit_code(tmp_path: Path, fail_on: str, code: int) -> None:
-    project = _project(tmp_path)
+def test_fail_on_sets_the_exit_code(tmp_path: Path, fail_on: str, code: int, web: Web) -> None:
+    project = _project(tmp_path, web)
     assert archiver("check", cwd=project).returncode == ExitCode.OK
 
     result = archiver("report", "--fail-on", fail_on, cwd=project)
@@ -215,8 +221,8 @@ def test_report_before_any_run_names_the_missing_file(tmp_path: Path) -> None:
     assert "links.json: cannot read the last extraction" in result.stderr
 
 
-def test_fail_on_dead_exits_2_once_a_link_is_dead(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def test_fail_on_dead_exits_2_once_a_link_is_dead(tmp_path: Path, web: Web) -> None:
+    project = _project(tmp_path, web)
     config = project / "config.yaml"
     config.write_text(config.read_text(encoding="utf-8").replace("dead_after_checks: 3", "dead_after_checks: 1")
                       .replace("dead_after_days: 3", "dead_after_days: 0"), encoding="utf-8")  # fmt: skip
@@ -245,8 +251,8 @@ def test_a_second_run_exits_at_once_with_the_lock_message(tmp_path: Path) -> Non
     assert not (project / "archives" / "links.json").exists()  # it stopped before doing anything
 
 
-def test_quiet_prints_only_the_summary_line_and_the_log_has_every_url(tmp_path: Path) -> None:
-    project = _project(tmp_path)
+def test_quiet_prints_only_the_summary_line_and_the_log_has_every_url(tmp_path: Path, web: Web) -> None:
+    project = _project(tmp_path, web)
     (project / "examples" / "posts" / "broken.md").write_text("---\ntitle: [\n---\n", encoding="utf-8")
 
     result = archiver("run", "--quiet", "--log", "run.log", cwd=project)

@@ -67,6 +67,24 @@ def test_alive_then_failing_then_dead_then_recovered(tmp_path: Path) -> None:
         assert verdict(history)[0] is Verdict.ALIVE  # good for three checks: simply alive again
 
 
+def test_a_run_marked_unreachable_is_kept_but_counts_for_no_verdict(tmp_path: Path) -> None:
+    why = "the network looked unreachable: 4 of 4 hosts failed at DNS/connect (4 at DNS, 0 at connect)"
+    with History.open(tmp_path) as history:
+        run_on(history, 0, result(0, Status.OK))
+        for day in (1, 2, 3, 4):
+            run_id, _ = history.resume_or_start("run", DAY0 + dt.timedelta(days=day))
+            history.add_check(run_id, result(day, Status.DNS_FAILURE))
+            history.finish_run(run_id, why)
+        assert verdict(history) == (Verdict.ALIVE, None, DAY0)  # four failures over four days, none counted
+        assert history.last_run_unreachable() == why
+        assert len(history.checks(URL)) == 5
+
+        run_on(history, 5, result(5, Status.NOT_FOUND))
+        found = history.verdicts(DeadPolicy())[0]
+        assert (found.verdict, found.failures_in_a_row, found.checks) == (Verdict.FAILING, 1, 2)
+        assert history.last_run_unreachable() == ""
+
+
 def test_many_failures_in_one_day_are_not_dead(tmp_path: Path) -> None:
     with History.open(tmp_path) as history:
         for hour in range(6):
@@ -189,9 +207,11 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: P
 
     with History.open(tmp_path) as history:
         (check,) = history.checks(URL)
+        (verdict,) = history.verdicts(DeadPolicy())  # the old run counts
 
     assert check.stored_at is not None
     assert (check.status, check.stored_at.filename, check.payload_digest) == (Status.OK, "a.warc.gz", "sha1:X")
     assert not check.stored_at.revisit
+    assert verdict.verdict is Verdict.ALIVE
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5

@@ -7,19 +7,21 @@ from collections.abc import Iterator
 
 import httpx
 
-from archiver.fetch.network import AddressBlocked, NameNotFound
+from archiver.fetch.network import AddressBlocked, NameNotFound, ResolverFailed
 from archiver.model import Status
 
 # Looked for anywhere in the exception's chain of causes, in this order.
 _CAUSES: tuple[tuple[type[BaseException], Status], ...] = (
     (NameNotFound, Status.DNS_FAILURE),
+    (ResolverFailed, Status.NETWORK_ERROR),
     (AddressBlocked, Status.BLOCKED),
     (ssl.SSLError, Status.TLS_ERROR),
     (ConnectionRefusedError, Status.REFUSED),
 )
+CONNECT_TIMEOUT_DETAIL = "no connection within the connect timeout"
 # Then the kind of httpx error itself.
 _TIMEOUT_DETAILS = {
-    httpx.ConnectTimeout: "no connection within the connect timeout",
+    httpx.ConnectTimeout: CONNECT_TIMEOUT_DETAIL,
     httpx.ReadTimeout: "no data within the read timeout",
     httpx.WriteTimeout: "could not send within the timeout",
     httpx.PoolTimeout: "no free connection within the timeout",

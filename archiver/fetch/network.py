@@ -30,6 +30,13 @@ class NameNotFound(httpcore.ConnectError):
     """The host name does not resolve (NXDOMAIN or no address)."""
 
 
+class ResolverFailed(httpcore.ConnectError):
+    """No resolver answered for the host name (none reachable, or a temporary failure)."""
+
+
+NAME_RESOLUTION_FAILED = "name resolution failed"  # in the message of every ResolverFailed
+
+
 class AddressBlocked(httpcore.ConnectError):
     """Every address of the host is one the policy refuses to connect to."""
 
@@ -112,7 +119,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         except socket.gaierror as error:
             if error.errno in _NO_SUCH_NAME:
                 raise NameNotFound(f"{host}: {error.strerror or error}") from error
-            raise httpcore.ConnectError(f"{host}: name resolution failed: {error.strerror or error}") from error
+            raise ResolverFailed(f"{host}: {NAME_RESOLUTION_FAILED}: {error.strerror or error}") from error
         except TimeoutError as error:
             raise httpcore.ConnectTimeout(f"{host}: name resolution timed out") from error
         return list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
