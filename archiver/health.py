@@ -51,6 +51,7 @@ __all__ = [
     "Page",
     "Rule",
     "judge_content",
+    "needs_probe",
     "page_of",
     "probe_url",
     "stored_page",
@@ -268,8 +269,9 @@ StoredPageReader = Callable[[RecordLocation], Page | None]
 
 
 class Classifier:
-    """Sorts fetch results into health statuses by the rules, probing each site once for
-    its soft-404 and reading a URL's last capture only when a rule needs it."""
+    """Sorts fetch results into health statuses by the rules, probing a site (once) for
+    its soft-404 only when one of its pages could be one (`needs_probe`), and reading a
+    URL's last capture only when a rule needs it."""
 
     def __init__(
         self,
@@ -312,8 +314,7 @@ class Classifier:
 
     async def _gathered(self, evidence: Evidence, needs: Needs, final: Exchange, decided: bool) -> Evidence:
         """The evidence with what the next rule needs, fetched once."""
-        code = evidence.result.code or 0
-        if needs is Needs.PROBE and not decided and 200 <= code < 300 and evidence.missing is None:
+        if needs is Needs.PROBE and not decided and evidence.missing is None and _probe_can_help(evidence):
             return replace(evidence, missing=await self._missing_page(evidence.result.url))
         if needs is Needs.EARLIER and evidence.earlier is None:
             return await self._with_earlier(evidence, final)
@@ -346,6 +347,24 @@ class Classifier:
             return MissingPage(page, urlsplit(url).path, final_url, not _same_place(url, final_url))
         finally:
             capture.close()
+
+
+def needs_probe(result: FetchResult, page: Page) -> bool:
+    """Whether the site's answer for a page that cannot exist could change this verdict:
+    the link was sent elsewhere (does the site send missing pages there too?), or the page
+    says something is missing (is it the site's "not found" page?). A page that says no
+    such thing cannot be that page, whatever the site answers, so its site is not asked."""
+    moved = len(result.hops) > 1 and not _same_place(result.url, result.final_url)
+    return moved or _says_something_is_missing(page)
+
+
+def _probe_can_help(evidence: Evidence) -> bool:
+    code = evidence.result.code or 0
+    return 200 <= code < 300 and needs_probe(evidence.result, evidence.page)
+
+
+def _says_something_is_missing(page: Page) -> bool:
+    return bool(_MISSING_PHRASES.search(page.title.lower()) or _MISSING_PHRASES.search(page.text))
 
 
 def probe_url(origin: str, extension: str) -> str:
@@ -411,7 +430,7 @@ def _looks_missing(page: Page, missing: MissingPage, path: str) -> bool:
     return (
         page.title.lower() == missing.page.title.lower()
         and similarity(page, missing.page, path, missing.path) >= SIMILAR_ENOUGH
-        and bool(_MISSING_PHRASES.search(f"{missing.page.title.lower()} {missing.page.text}"))
+        and _says_something_is_missing(missing.page)
     )
 
 

@@ -12,11 +12,16 @@ with difflib's `SequenceMatcher(autojunk=False).ratio()` of characters (what
 `Indel.normalized_similarity` of words (what it uses); difflib is skipped where one
 comparison would take minutes.
 
-Then `archiver.job.run` over `--urls` URLs served by bench/latency_server.py without
-`--not-found`: every path, the soft-404 probe included, answers the same titled ~10 KB
-page, so every URL's page is compared with the probe's. With `--difflib-urls N`, the
-same run over the first N URLs with `health.similarity` put back on difflib (4,000
-characters of each text, as before).
+Then `archiver.job.run` over `--urls` URLs on `--hosts` host names served by
+bench/latency_server.py, twice:
+- without `--not-found`: every path, the soft-404 probe included, answers the same titled
+  ~10 KB page, which says nothing is missing: every URL is alive (and, since such a page
+  cannot be a "not found" page, its site is not probed);
+- on `template*` hosts: every path answers the site's ~8 KB "Nothing was found at PATH"
+  template with 200, suggesting other posts for each path, so every URL's page is
+  compared with the probe's in full (no two texts are equal) and is a soft-404.
+With `--difflib-urls N`, the second run over the first N URLs with `health.similarity`
+put back on difflib (4,000 characters of each text, as before).
 """
 
 from __future__ import annotations
@@ -118,14 +123,16 @@ def similarity_by(ratio: Ratio) -> Iterator[None]:
         health.similarity = original
 
 
-def urls_per_second(urls: list[str], hosts: list[str], folder: Path) -> float:
-    """URLs per second of `archiver run` over the URLs, every one of them alive."""
+def urls_per_second(urls: list[str], hosts: list[str], folder: Path, *, soft_404: bool = False) -> float:
+    """URLs per second of `archiver run` over the URLs, every one of them alive (or, with
+    `soft_404`, every one a soft-404)."""
     config = Config(source=None, post_paths=(), output_dir=folder, extract=ExtractSettings(),
                     fetch=fetch_settings(hosts))  # fmt: skip
     started = time.perf_counter()
     summary = job.run(config, extraction=extraction_of(urls))
     elapsed = time.perf_counter() - started
-    assert summary.ok == len(urls), summary
+    expected = dict(summary.failures).get("soft-404", 0) if soft_404 else summary.ok
+    assert expected == len(urls), summary
     return len(urls) / elapsed
 
 
@@ -141,12 +148,19 @@ def main() -> int:
     try:
         hosts = host_names(args.hosts)
         urls = page_urls(port, args.urls, hosts)
+        templates = [f"template{index}.bench.test" for index in range(args.hosts)]
+        removed = [f"http://{templates[i % len(templates)]}:{port}/removed/{i}" for i in range(args.urls)]
         with tempfile.TemporaryDirectory() as folder:
             rate = urls_per_second(urls, hosts, Path(folder) / "run")
-            print(f"archiver run, one template for every path: {len(urls)} URLs, {rate:.0f} URLs/s")
+            print(f"archiver run, one page that says nothing is missing for every path: {len(urls)} URLs, "
+                  f"{rate:.0f} URLs/s")  # fmt: skip
+            rate = urls_per_second(removed, templates, Path(folder) / "template", soft_404=True)
+            print(f"archiver run, a not-found template for every path, compared in full: {len(removed)} URLs, "
+                  f"{rate:.0f} URLs/s")  # fmt: skip
             if args.difflib_urls:
                 with similarity_by(difflib_ratio):
-                    rate = urls_per_second(urls[: args.difflib_urls], hosts, Path(folder) / "difflib")
+                    some = removed[: args.difflib_urls]
+                    rate = urls_per_second(some, templates, Path(folder) / "difflib", soft_404=True)
                 print(f"the same on difflib: {args.difflib_urls} URLs, {rate:.1f} URLs/s")
     finally:
         server.kill()

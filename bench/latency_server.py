@@ -10,6 +10,12 @@ seconds (jittered by ±20%):
   /stream/BYTES    BYTES of body, streamed in 1 MiB pieces, never held in memory
   anything else    the 10 KB page again; with --not-found, a 404 (as most sites answer a
                    path that cannot exist, such as the health check's probe)
+
+except on hosts whose name starts with one of these (the kinds of site bench/bench_probes.py
+mixes), for paths other than the above:
+  template...      200, the site's template saying the path was not found (a soft-404)
+  front...         a 302 to /, which answers the site's front page
+  real...          a 404
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import sys
+import zlib
 
 from realistic_pages import CSS, JS, PNG, page
 
@@ -26,6 +34,14 @@ PAGE = (b"<!doctype html><html><head><title>Page</title></head><body>" + b"<p>Te
 PIECE = bytes(range(256)) * 4096  # 1 MiB
 HTML = "text/html; charset=utf-8"
 REQUISITES = {"/style/": ("text/css", CSS), "/img/": ("image/png", PNG), "/js/": ("text/javascript", JS)}
+SUGGESTED = (b"clouds", b"storage", b"networks", b"servers", b"archives", b"history", b"links", b"pages", b"blogs",
+             b"images", b"redirects", b"captures", b"records", b"indexes", b"replays", b"posts")  # fmt: skip
+HOST = re.compile(rb"\r\nhost: *([^:\r]+)", re.IGNORECASE)
+TEMPLATE_NOT_FOUND = (b"<!doctype html><html><head><title>Example site</title></head><body><nav>"
+                      + b"<a href='/'>Home</a> <a href='/about'>About</a> <a href='/archive'>Archive</a> " * 30
+                      + b"</nav><main><h2>Sorry</h2><p>Nothing was found at %s.</p>"
+                      + b"<p>Perhaps one of these: %s</p></main>"
+                      + b"<footer>" + b"<a href='/tag'>a tag</a> " * 200 + b"</footer></body></html>")  # fmt: skip
 NOT_FOUND = b"<!doctype html><html><head><title>Not found</title></head><body><h1>404 Not Found</h1></body></html>"
 
 
@@ -34,18 +50,40 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, late
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             target = head.split(b" ", 2)[1].decode()
+            host = HOST.search(head)
             await asyncio.sleep(latency * random.uniform(0.8, 1.2))
             if target.startswith("/stream/"):
                 await stream(writer, int(target.removeprefix("/stream/")))
             else:
-                code, content_type, body = answer(target, not_found)
-                writer.write(b"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s"
-                             % (code.encode(), content_type.encode(), len(body), body))  # fmt: skip
+                code, content_type, body, extra = answer_on(host.group(1).decode() if host else "", target, not_found)
+                writer.write(b"HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n%s\r\n%s"
+                             % (code.encode(), content_type.encode(), len(body), extra, body))  # fmt: skip
                 await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
     finally:
         writer.close()
+
+
+def answer_on(host: str, target: str, not_found: bool) -> tuple[str, str, bytes, bytes]:
+    """`answer`, as the kind of site the host name says answers it; and extra header lines."""
+    path = target.split("?", 1)[0]
+    known = path.startswith(("/page/", "/html/", *REQUISITES))
+    if known or not host.startswith(("template", "front", "real")):
+        return (*answer(target, not_found), b"")
+    if host.startswith("real"):
+        return "404 Not Found", HTML, NOT_FOUND, b""
+    if host.startswith("template"):
+        return "200 OK", HTML, TEMPLATE_NOT_FOUND % (path.encode(), suggestions(path)), b""
+    if path == "/":
+        return "200 OK", HTML, page(len(host), 30), b""
+    return "302 Found", HTML, b"", b"Location: /\r\n"
+
+
+def suggestions(path: str) -> bytes:
+    """Posts a not-found page suggests for a path: other words for every path."""
+    rng = random.Random(zlib.crc32(path.encode()))
+    return b" ".join(b"<a href='/p'>%s</a>" % rng.choice(SUGGESTED) for _ in range(8))
 
 
 def answer(target: str, not_found: bool) -> tuple[str, str, bytes]:

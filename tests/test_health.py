@@ -199,7 +199,7 @@ def test_a_run_over_every_failure_mode_gets_each_verdict_right(web: Web, tmp_pat
 
 
 def test_the_probe_jumps_the_queue_but_the_host_limit_holds(web: Web, tmp_path: Path) -> None:
-    urls = [web.url("beta.test", f"/hold/0.1/probe-queue-{i}") for i in range(12)]
+    urls = [web.url("beta.test", f"/notice/0.1/probe-queue-{i}") for i in range(12)]
     post = tmp_path / "post.md"
     post.write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
     config = Config(source=None, post_paths=(post,), output_dir=tmp_path / "out", extract=ExtractSettings(),
@@ -214,6 +214,23 @@ def test_the_probe_jumps_the_queue_but_the_host_limit_holds(web: Web, tmp_path: 
     assert web.server.peak["beta.test"] <= 2
 
 
+def test_a_site_is_probed_only_when_a_page_could_be_its_not_found_page(web: Web) -> None:
+    says_nothing_missing = [
+        web.url("secure.test", "/ok.html"),
+        f"http://upgrade.test:{web.ports['upgrade.test']}/page?id=8",
+    ]  # only upgraded: not moved
+    says_missing = [web.url("beta.test", "/notice/0/only-probe")]
+    moved = [web.url("alpha.test", "/redirect/2")]  # does the site send missing pages where this one went?
+    before = Counter(web.server.hits)
+
+    results = classify_all(web, says_nothing_missing + says_missing + moved)
+
+    probed = sorted(host for host, target in web.server.hits - before if "archiver-probe-" in target)
+    assert probed == ["alpha.test", "beta.test"]
+    assert [results[url].status for url in says_nothing_missing + says_missing + moved] == [
+        Status.OK, Status.OK, Status.OK, Status.REDIRECTED]  # fmt: skip
+
+
 def test_similarity_counts_the_words_two_texts_share_in_order() -> None:
     """Twice the common subsequence of words over all the words: 'a b c d' and 'a b c e' share 'a b c'."""
     assert similarity(Page("t", "a b c d"), Page("t", "a b c e")) == pytest.approx(0.75)
@@ -223,7 +240,7 @@ def test_similarity_counts_the_words_two_texts_share_in_order() -> None:
 
 
 def test_every_run_asks_a_site_the_same_probe_path_and_another_site_another(web: Web, tmp_path: Path) -> None:
-    urls = [web.url("alpha.test", "/ok.html"), web.url("beta.test", "/ok.html")]
+    urls = [web.url("alpha.test", "/notice/0/same-probe"), web.url("beta.test", "/notice/0/same-probe")]
     post = tmp_path / "post.md"
     post.write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
 

@@ -8,7 +8,8 @@ host, so tests can check retries and politeness.
 Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
 /ok.html), /loop/a and /loop/b, /status/CODE, /flaky/CODE/N (CODE for the first N
 requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
-/huge/BYTES, /hold/SECONDS (for concurrency), /to/URL (a redirect to any URL), a
+/huge/BYTES, /hold/SECONDS (for concurrency), /notice/SECONDS (a live page, after SECONDS,
+that says something was not found: the health check probes its site), /to/URL (a redirect to any URL), a
 /robots.txt that disallows /private/ (broken on hosts named broken-robots*, too long on
 huge-robots*, with a wildcard on wildcard-robots*, with overlapping rules on
 longest-robots*), /utf8-headers and /utf8-redirect (header bytes that are not latin-1),
@@ -280,6 +281,13 @@ async def _hold(rest: str, _: Connection) -> Response:
     return Response(200, b"held", [("Content-Type", "text/plain")])
 
 
+async def _notice(rest: str, _: Connection) -> Response:
+    """A live page that says something is missing, after SECONDS: its site gets probed."""
+    await asyncio.sleep(float(rest.split("/", maxsplit=1)[0]))
+    body = b"<html><head><title>Moved</title></head><body><p>The old page was not found; this is the new one.</p>"
+    return Response(200, body + b"</body></html>", [("Content-Type", "text/html; charset=utf-8")])
+
+
 class _Flaky:
     """CODE for the first N requests of each host and path, then 200 (/flaky/CODE/N/any-key)."""
 
@@ -359,6 +367,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/slow", _plain(_slow)),
     ("/huge/", _plain(_huge)),
     ("/hold/", _plain(_hold)),
+    ("/notice/", _plain(_notice)),
     ("/to/", _plain(_to)),
     ("/robots.txt", _plain(_robots)),
     ("/changing/", _Changing(rewritten=True)),
