@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -119,6 +119,7 @@ class MissingPage:
     path: str
     final_url: str
     sent_elsewhere: bool  # redirected to another page, not merely to https or a trailing slash
+    words: tuple[str, ...]  # the words of its page that `similarity` compares, found once per site
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,8 @@ class Classifier:
                 return None
             final_url = capture.result.final_url
             page = await read_page_off_loop(final)
-            return MissingPage(page, urlsplit(url).path, final_url, not _same_place(url, final_url))
+            path = urlsplit(url).path
+            return MissingPage(page, path, final_url, not _same_place(url, final_url), _words(page, path))
         finally:
             capture.close()
 
@@ -384,7 +386,7 @@ def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "
     """How alike two pages are, from 0 to 1 (`text_similarity` of their texts), ignoring
     numbers (dates, counters, ids) and the path each was asked for, which a "not found"
     page often repeats."""
-    return text_similarity(_comparable(page, page_path), _comparable(other, other_path))
+    return _words_similarity(_words(page, page_path), _words(other, other_path))
 
 
 def text_similarity(text: str, other: str) -> float:
@@ -397,9 +399,18 @@ def text_similarity(text: str, other: str) -> float:
     scale of difflib's ratio of characters, which counts only matched blocks. rapidfuzz
     computes it bit-parallel, after setting aside the start and end the texts share: near
     linear in the text for texts that mostly agree, the usual case."""
-    if text == other:
+    return _words_similarity(_WORD.findall(text), _WORD.findall(other))
+
+
+def _words_similarity(words: Sequence[str], other: Sequence[str]) -> float:
+    if words == other:
         return 1.0
-    return float(Indel.normalized_similarity(_WORD.findall(text), _WORD.findall(other)))
+    return float(Indel.normalized_similarity(words, other))
+
+
+def _words(page: Page, path: str) -> tuple[str, ...]:
+    """The words `similarity` compares: of the text, without numbers or the path asked for."""
+    return tuple(_WORD.findall(_comparable(page, path)))
 
 
 def _is_front_page(url: str) -> bool:
@@ -429,7 +440,7 @@ def _looks_missing(page: Page, missing: MissingPage, path: str) -> bool:
     that text says something is missing (a page that only shares a template does not)."""
     return (
         page.title.lower() == missing.page.title.lower()
-        and similarity(page, missing.page, path, missing.path) >= SIMILAR_ENOUGH
+        and _words_similarity(_words(page, path), missing.words) >= SIMILAR_ENOUGH
         and _says_something_is_missing(missing.page)
     )
 

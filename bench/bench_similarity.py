@@ -31,7 +31,7 @@ import difflib
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,7 +40,6 @@ from realistic_pages import page
 
 from archiver import health, job
 from archiver.config import Config, ExtractSettings
-from archiver.model import Page
 from archiver.pages import page_of
 
 SIZES = (4_000, 40_000, 400_000)
@@ -108,19 +107,19 @@ def compare_costs() -> None:
 
 @contextmanager
 def similarity_by(ratio: Ratio) -> Iterator[None]:
-    """`health.similarity` computing its ratio with `ratio`, for the run inside."""
-    original = health.similarity
+    """The health rules comparing words with `ratio` (of the first 4,000 characters of
+    each text's words, as `health.similarity` compared on difflib), for the run inside."""
+    original = health._words_similarity
 
-    def similarity(page: Page, other: Page, page_path: str = "", other_path: str = "") -> float:
-        first, second = health._comparable(page, page_path), health._comparable(other, other_path)
-        first, second = first[:DIFFLIB_COMPARED], second[:DIFFLIB_COMPARED]
+    def words_similarity(words: Sequence[str], other: Sequence[str]) -> float:
+        first, second = " ".join(words)[:DIFFLIB_COMPARED], " ".join(other)[:DIFFLIB_COMPARED]
         return 1.0 if not first and not second else ratio(first, second)
 
-    health.similarity = similarity
+    health._words_similarity = words_similarity
     try:
         yield
     finally:
-        health.similarity = original
+        health._words_similarity = original
 
 
 def urls_per_second(urls: list[str], hosts: list[str], folder: Path, *, soft_404: bool = False) -> float:
