@@ -69,7 +69,8 @@ SHORT_PAGE = 1500  # characters of visible text: a placeholder, a challenge, an 
 # article about error pages, not an error page wrapped in a site's template.
 MISSING_PAGE_TEXT = 6000
 _NOT_FOUND_HEADINGS = re.compile(
-    r"\bnot found\b|\b404\b|page (you )?(requested|were looking for)|(page|post|article) (doesn.t|does not) exist"
+    r"\bnot found\b|(^|[-\u2013\u2014|:\u00b7(]\s*)404\b|\berror:?\s*404\b|\b404\s*(error|page|not)\b"
+    r"|page (you )?(requested|were looking for)|(page|post|article) (doesn.t|does not) exist"
     r"|no longer (available|exists)|nicht gefunden|introuvable|no encontrad[ao]|non trovat[ao]|niet gevonden"
     r"|n[ãa]o encontrad[ao]",
     re.IGNORECASE,

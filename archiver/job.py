@@ -229,11 +229,12 @@ async def _archive(
                 raise
             unreachable = reach.unreachable(results, await canaries)
     results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
-    write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url))
+    why = str(unreachable or "")
+    write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url, unreachable=why))
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
     saved = packer.bytes_saved if packer else 0
-    return replace(summary, bytes_saved=saved, requisites=tally, unreachable=str(unreachable or ""))
+    return replace(summary, bytes_saved=saved, requisites=tally, unreachable=why)
 
 
 async def _kept(
@@ -332,9 +333,12 @@ def _same_payload(
     return earlier.stored_at if earlier.payload_digest == result.payload_digest and fresh else None
 
 
-def results_jsonl(results: list[FetchResult], links: dict[str, Link]) -> str:
-    """The per-URL results file: a header line, then one JSON object per URL, in URL order."""
-    header = {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION}
+def results_jsonl(results: list[FetchResult], links: dict[str, Link], *, unreachable: str = "") -> str:
+    """The per-URL results file: a header line (saying why the run does not count, when the
+    network looked `unreachable`), then one JSON object per URL, in URL order."""
+    header: dict[str, object] = {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION}
+    if unreachable:
+        header["unreachable"] = unreachable
     lines = [json.dumps(header)]
     lines += [json.dumps(_result(r, links[r.url]), ensure_ascii=False) for r in sorted(results, key=lambda r: r.url)]
     return "\n".join(lines) + "\n"

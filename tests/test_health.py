@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 from archiver import job
 from archiver.config import Config, ExtractSettings
 from archiver.fetch import Fetcher
-from archiver.health import Classifier, Page, similarity
-from archiver.model import FetchResult, Status
+from archiver.health import Classifier, Evidence, Page, says_missing, similarity
+from archiver.model import FetchResult, Hop, Status
 from tests.conftest import Web
+
+NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
 
 def classify_all(web: Web, urls: list[str]) -> dict[str, FetchResult]:
@@ -229,6 +232,21 @@ def test_a_site_is_probed_only_when_a_page_could_be_its_not_found_page(web: Web)
     assert probed == ["alpha.test", "beta.test"]
     assert [results[url].status for url in says_nothing_missing + says_missing + moved] == [
         Status.OK, Status.OK, Status.OK, Status.REDIRECTED]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("title", "missing"),
+    [("404 - Page not found", True), ("Error 404 | Example", True), ("Example | 404", True), ("Oops (404)", True),
+     ("Seite nicht gefunden", True), ("Página no encontrada", True), ("Route 404 bus timetable", False),
+     ("The 404 Club: members", False), ("Found: the lost notebook", False)],
+)  # fmt: skip
+def test_a_short_page_is_missing_by_its_title_only_when_the_title_says_so(title: str, missing: bool) -> None:
+    url = "http://example.com/a"
+    result = FetchResult(url, Status.OK, 200, url, (Hop(url, 200),), 1, 0.0, NOW)
+
+    finding = says_missing(Evidence(result, Page(title, "a short page of timetables and notes")))
+
+    assert (finding is not None and finding.status is Status.SOFT_404) is missing, finding
 
 
 def test_similarity_counts_the_words_two_texts_share_in_order() -> None:

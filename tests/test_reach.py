@@ -163,6 +163,8 @@ def test_three_offline_runs_over_four_days_call_nothing_dead_and_the_next_run_go
         report = _report(tmp_path)
         assert report["latest_run_unreachable"] == f"{message}; this run does not count"
         assert "The latest run does not count" in (tmp_path / "archives" / "report.md").read_text(encoding="utf-8")
+        header = json.loads((tmp_path / "archives" / "results.jsonl").read_text(encoding="utf-8").split("\n")[0])
+        assert header["unreachable"] == f"{message}; this run does not count"
 
     with History.open(tmp_path / "archives") as history:
         assert [check.status for check in history.checks(links["dead"])] == [Status.REFUSED] * 3  # kept, marked
@@ -185,6 +187,8 @@ def test_three_offline_runs_over_four_days_call_nothing_dead_and_the_next_run_go
         links["dead"]: ("failing", 1),  # its first counted failure; the three refusals were not the site's
     }
     assert _report(tmp_path)["latest_run_unreachable"] is None
+    header = json.loads((tmp_path / "archives" / "results.jsonl").read_text(encoding="utf-8").split("\n")[0])
+    assert "unreachable" not in header
 
 
 def test_one_host_down_among_live_ones_is_an_outage_of_that_host_and_the_run_counts(
