@@ -96,8 +96,11 @@ _WALL_PHRASES = re.compile(
 )
 _REFUSING_CODES = frozenset({401, 403, 429, 503})
 # What "not found" pages say, which a page that merely shares a template does not.
+# A "404" counts as an error code ("error 404", "404 not found", "404 page", "404!"),
+# not as any number in an article.
 _MISSING_PHRASES = re.compile(
-    r"not found|\b404\b|doesn.t exist|does not exist|no longer (available|exists)|could(n.t| not) (be )?found?"
+    r"not found|\berror:?\s*404\b|\b404\s*(error|page|not\b|[.!])|^\s*404\b|doesn.t exist|does not exist"
+    r"|no longer (available|exists)|could(n.t| not) (be )?found?|(can.t|cannot|could(n.t| not)|unable to) find"
     r"|can(no|.)t be found|not here|page you (were )?(looking for|requested)|nothing (was )?found|oops"
 )
 

@@ -12,7 +12,7 @@ import pytest
 from archiver import job
 from archiver.config import Config, ExtractSettings
 from archiver.fetch import Fetcher
-from archiver.health import Classifier, Evidence, Page, says_missing, similarity
+from archiver.health import Classifier, Evidence, Page, needs_probe, says_missing, similarity
 from archiver.model import FetchResult, Hop, Status
 from tests.conftest import Web
 
@@ -247,6 +247,24 @@ def test_a_short_page_is_missing_by_its_title_only_when_the_title_says_so(title:
     finding = says_missing(Evidence(result, Page(title, "a short page of timetables and notes")))
 
     assert (finding is not None and finding.status is Status.SOFT_404) is missing, finding
+
+
+@pytest.mark.parametrize(
+    ("text", "probed"),
+    [("error 404: sorry about that", True), ("404 not found", True), ("we couldn't find that page", True),
+     ("nothing was found at this address", True), ("there were 404 people at the conference", False),
+     ("page 404 of the report lists the figures", False), ("a post about clouds and servers", False)],
+)  # fmt: skip
+def test_a_page_that_stayed_put_gets_its_site_probed_only_when_it_says_something_is_missing(
+    text: str, probed: bool
+) -> None:
+    url = "http://example.com/a"
+    result = FetchResult(url, Status.OK, 200, url, (Hop(url, 200),), 1, 0.0, NOW)
+    moved = FetchResult(url, Status.REDIRECTED, 200, "http://example.com/b", (Hop(url, 301), Hop(url, 200)), 1, 0.0,
+                        NOW)  # fmt: skip
+
+    assert needs_probe(result, Page("A page", text)) is probed
+    assert needs_probe(moved, Page("A page", text))  # was it sent where missing pages go?
 
 
 def test_similarity_counts_the_words_two_texts_share_in_order() -> None:
