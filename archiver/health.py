@@ -68,8 +68,14 @@ SHORT_PAGE = 1500  # characters of visible text: a placeholder, a challenge, an 
 # A page whose title or heading says "not found" is one, unless its text is this long: an
 # article about error pages, not an error page wrapped in a site's template.
 MISSING_PAGE_TEXT = 6000
+# "404" as an error code: "error 404" in a few languages, "HTTP 404", "404 not found", a
+# title that is "404" or ends in " | 404"; not "Boeing 737-404", "Atlanta (404)", "$404.99".
+_ERROR_404 = (
+    r"\b(error|erreur|fehler|errore|erro|fout|http)( code)?\s*:?\s*404\b|\b404\s*(error|page|not\b|[.!](?!\d))"
+    r"|^\s*404\b|\s[-\u2013\u2014|:\u00b7]\s*404\s*$"
+)
 _NOT_FOUND_HEADINGS = re.compile(
-    r"\bnot found\b|(^|[-\u2013\u2014|:\u00b7(]\s*)404\b|\berror:?\s*404\b|\b404\s*(error|page|not)\b"
+    rf"\bnot found\b|{_ERROR_404}"
     r"|page (you )?(requested|were looking for)|(page|post|article) (doesn.t|does not) exist"
     r"|no longer (available|exists)|nicht gefunden|introuvable|no encontrad[ao]|non trovat[ao]|niet gevonden"
     r"|n[ãa]o encontrad[ao]",
@@ -96,10 +102,8 @@ _WALL_PHRASES = re.compile(
 )
 _REFUSING_CODES = frozenset({401, 403, 429, 503})
 # What "not found" pages say, which a page that merely shares a template does not.
-# A "404" counts as an error code ("error 404", "404 not found", "404 page", "404!"),
-# not as any number in an article.
 _MISSING_PHRASES = re.compile(
-    r"not found|\berror:?\s*404\b|\b404\s*(error|page|not\b|[.!])|^\s*404\b|doesn.t exist|does not exist"
+    rf"not found|{_ERROR_404}|doesn.t exist|does not exist"
     r"|no longer (available|exists)|could(n.t| not) (be )?found?|(can.t|cannot|could(n.t| not)|unable to) find"
     r"|can(no|.)t be found|not here|page you (were )?(looking for|requested)|nothing (was )?found|oops"
 )
@@ -370,7 +374,9 @@ def _probe_can_help(evidence: Evidence) -> bool:
 
 
 def _says_something_is_missing(page: Page) -> bool:
-    return bool(_MISSING_PHRASES.search(page.title.lower()) or _MISSING_PHRASES.search(page.text))
+    """The page's title or heading says it is not there, or its text says something is missing."""
+    said = (_NOT_FOUND_HEADINGS.search(line) for line in (page.title, page.heading))
+    return any(said) or bool(_MISSING_PHRASES.search(page.title.lower()) or _MISSING_PHRASES.search(page.text))
 
 
 def probe_url(origin: str, extension: str) -> str:

@@ -163,9 +163,9 @@ class History:
                 self._db.execute("UPDATE runs SET unreachable = ? WHERE id = ?", (unreachable, run_id))
 
     def last_run_unreachable(self) -> str:
-        """Why the latest finished run does not count; "" when it counts (or there is none)."""
+        """Why the run that finished last does not count; "" when it counts (or there is none)."""
         row = self._db.execute(
-            "SELECT unreachable FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+            "SELECT unreachable FROM runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1"
         ).fetchone()
         return str(row[0]) if row is not None and row[0] else ""
 
@@ -178,6 +178,10 @@ class History:
 
     def _finish(self, run_id: int) -> None:
         self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (utc_iso(utc_now()), run_id))
+
+    def run_checks(self, run_id: int) -> list[Check]:
+        """The checks one run has stored so far, in the order they were made."""
+        return [_check(row) for row in self._db.execute(f"{_SELECT_CHECK} WHERE run_id = ? ORDER BY id", (run_id,))]
 
     def checks(self, url: str) -> list[Check]:
         """Every check of a URL, in the order the runs were made (the clock may have jumped)."""

@@ -16,7 +16,7 @@ import json
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -131,7 +131,10 @@ def run(
             frozenset(link.url for link in extraction.fetchable),
         )
         recorded = both(partial(history.add_check, run_id), progress)
-        summary = asyncio.run(_archive(config, pending, recorded, store=store, earlier=earlier, backend=backend))
+        before = history.run_checks(run_id)  # an interrupted run is judged whole, what it did before included
+        summary = asyncio.run(
+            _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, before=before)
+        )
         history.finish_run(run_id, summary.unreachable)
         return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
 
@@ -203,6 +206,7 @@ async def _archive(
     store: bool,
     earlier: _Earlier,
     backend: FetchBackend | None,
+    before: Sequence[reach.Outcome] = (),
 ) -> RunSummary:
     started = time.monotonic()
     fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
@@ -226,8 +230,9 @@ async def _archive(
                     progress(results[-1])
             except BaseException:
                 canaries.cancel()
+                await asyncio.gather(canaries, return_exceptions=True)
                 raise
-            unreachable = reach.unreachable(results, await canaries)
+            unreachable = reach.unreachable([*before, *results], await canaries)
     results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
     why = str(unreachable or "")
     write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url, unreachable=why))
@@ -261,15 +266,17 @@ async def _kept(
     return replace(capture.result, stored_at=location)
 
 
-async def _canaries(fetcher: FetchBackend, urls: tuple[str, ...]) -> list[FetchResult]:
-    """What the canary URLs answered (fetched beside the run, never stored)."""
+async def _canaries(fetcher: FetchBackend, urls: tuple[str, ...]) -> list[FetchResult | None]:
+    """What the canary URLs answered (fetched beside the run, never stored); None for one
+    the backend failed on."""
 
     async def answer(url: str) -> FetchResult:
         capture = await fetcher.fetch(url, urgent=True)
         capture.close()
         return capture.result
 
-    return list(await asyncio.gather(*map(answer, urls)))
+    answers = await asyncio.gather(*map(answer, urls), return_exceptions=True)
+    return [answer if isinstance(answer, FetchResult) else None for answer in answers]
 
 
 def _still_stored(archive: Path, captures: Mapping[str, PriorCapture]) -> dict[str, PriorCapture]:

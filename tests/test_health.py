@@ -236,9 +236,11 @@ def test_a_site_is_probed_only_when_a_page_could_be_its_not_found_page(web: Web)
 
 @pytest.mark.parametrize(
     ("title", "missing"),
-    [("404 - Page not found", True), ("Error 404 | Example", True), ("Example | 404", True), ("Oops (404)", True),
+    [("404 - Page not found", True), ("Error 404 | Example", True), ("Example | 404", True), ("HTTP 404", True),
+     ("Erreur 404 | Mon blog", True), ("Fehler 404", True), ("Mon blog \u2013 404", True),
      ("Seite nicht gefunden", True), ("Página no encontrada", True), ("Route 404 bus timetable", False),
-     ("The 404 Club: members", False), ("Found: the lost notebook", False)],
+     ("The 404 Club: members", False), ("Boeing 737-404", False), ("Atlanta (404)", False),
+     ("Found: the lost notebook", False)],
 )  # fmt: skip
 def test_a_short_page_is_missing_by_its_title_only_when_the_title_says_so(title: str, missing: bool) -> None:
     url = "http://example.com/a"
@@ -253,7 +255,8 @@ def test_a_short_page_is_missing_by_its_title_only_when_the_title_says_so(title:
     ("text", "probed"),
     [("error 404: sorry about that", True), ("404 not found", True), ("we couldn't find that page", True),
      ("nothing was found at this address", True), ("there were 404 people at the conference", False),
-     ("page 404 of the report lists the figures", False), ("a post about clouds and servers", False)],
+     ("page 404 of the report lists the figures", False), ("a post about clouds and servers", False),
+     ("the deal: $404.99 for two", False)],
 )  # fmt: skip
 def test_a_page_that_stayed_put_gets_its_site_probed_only_when_it_says_something_is_missing(
     text: str, probed: bool
@@ -264,6 +267,7 @@ def test_a_page_that_stayed_put_gets_its_site_probed_only_when_it_says_something
                         NOW)  # fmt: skip
 
     assert needs_probe(result, Page("A page", text)) is probed
+    assert needs_probe(result, Page("Erreur 404 | Mon blog", "a long text " * 1000))  # its title says so
     assert needs_probe(moved, Page("A page", text))  # was it sent where missing pages go?
 
 

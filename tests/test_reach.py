@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import httpcore
 import httpx
 import pytest
 
@@ -17,7 +16,7 @@ from archiver.cli import ExitCode
 from archiver.fetch.errors import CONNECT_TIMEOUT_DETAIL, status_for_error
 from archiver.fetch.network import NAME_RESOLUTION_FAILED, ResolverFailed
 from archiver.history import History
-from archiver.model import FetchResult, Hop, Status
+from archiver.model import Check, FetchResult, Hop, Status
 from archiver.times import utc_now
 from tests.conftest import Web
 
@@ -73,15 +72,45 @@ def test_fewer_than_three_hosts_failing_is_what_a_few_dead_sites_look_like() -> 
     assert reach.unreachable([]) is None
 
 
-def test_canaries_decide_alone_when_configured() -> None:
+def test_a_canary_that_answers_makes_the_run_count_and_one_that_does_not_only_if_nothing_else_answered() -> None:
     every_host_down = [_failed_at_dns(f"{name}.example") for name in "abcdef"]
     canary_up = _result("https://blog.example/", Status.OK, 200)
     canary_down = _failed_at_dns("blog.example")
     one_host_up = [*every_host_down, _result("http://g.example/", Status.OK, 200)]
 
-    assert reach.unreachable(every_host_down, [canary_down, canary_up]) is None
-    assert reach.unreachable(one_host_up, [canary_down]) == reach.Unreachable(1, 1, 0, by_canaries=True)
-    assert "1 of 1 configured canary URLs failed" in str(reach.unreachable([], [canary_down]))
+    assert reach.unreachable(every_host_down, [canary_down, canary_up]) is None  # the gone hosts are simply gone
+    assert reach.unreachable(one_host_up, [canary_down]) is None  # the canary's own host is down
+    assert reach.unreachable(every_host_down[:1], [canary_down]) == reach.Unreachable(1, 1, 0, by_canaries=True)
+    assert reach.unreachable([], [canary_down, None]) == reach.Unreachable(2, 1, 0, by_canaries=True)
+    assert "2 of 2 configured canary URLs failed" in str(reach.unreachable([], [canary_down, None]))
+
+
+@pytest.mark.parametrize(
+    "neutral",
+    [
+        _result("http://localhost:4000/", Status.BLOCKED, detail="localhost resolves to 127.0.0.1"),
+        _result("http://e.example/doc", Status.DISALLOWED, detail="disallowed by robots.txt"),
+        _result("http://e.example/x", Status.UNSUPPORTED, detail="not a fetchable URL"),
+        _result("http://e.example/y", Status.TIMEOUT, detail="no complete answer within 120 s"),
+        _result("http://e.example/z", Status.NETWORK_ERROR, detail="internal error: ValueError()"),
+    ],
+)
+def test_what_the_fetcher_refused_or_cannot_place_says_nothing_either_way(neutral: FetchResult) -> None:
+    down = [_failed_at_dns(f"{name}.example") for name in "abc"]
+
+    assert reach.unreachable([*down, neutral]) == reach.Unreachable(3, 3, 0)
+    assert reach.unreachable([*down[:2], neutral]) is None  # two failing hosts: not enough, the other says nothing
+    assert not reach.reached(neutral)
+
+
+def test_a_stored_check_is_judged_as_a_fetch_result_is() -> None:
+    answered = Check("http://a.example/", NOW, Status.NOT_FOUND, 404, "http://a.example/", 1, "", None, None)
+    redirected_then_failed = Check("http://b.example/", NOW, Status.DNS_FAILURE, None, "http://c.example/", 1,
+                                   "c.example: Name or service not known", None, None)  # fmt: skip
+
+    assert reach.reached(answered)
+    assert reach.reached(redirected_then_failed)  # b.example answered with a redirect
+    assert reach.unreachable([answered, *[_failed_at_dns(f"{name}.example") for name in "xyz"]]) is None
 
 
 def test_a_resolver_that_does_not_answer_is_a_network_error_at_dns() -> None:
@@ -94,7 +123,6 @@ def test_a_resolver_that_does_not_answer_is_a_network_error_at_dns() -> None:
     assert status is Status.NETWORK_ERROR
     assert reach.failed_at_dns(_result("http://a.example/", status, detail=detail))
     assert not reach.failed_at_dns(_result("http://a.example/", Status.NETWORK_ERROR, detail="internal error"))
-    assert isinstance(cause, httpcore.ConnectError)  # what httpx turns into ConnectError
 
 
 class Clock:
@@ -126,13 +154,14 @@ def _project(folder: Path, web: Web) -> tuple[Path, Path, dict[str, str]]:
     return online, offline, links
 
 
-def _config(path: Path, web: Web, resolve: dict[str, str]) -> Path:
+def _config(path: Path, web: Web, resolve: dict[str, str], fetch: str = "") -> Path:
+    """A config file for the project, fetching through `resolve`, with more `fetch` lines."""
     addresses = ", ".join(f"{host}: {address}" for host, address in resolve.items())
     path.write_text(
         "posts:\n  paths: [posts]\n"
         "fetch:\n  allow_networks: [127.0.0.0/8]\n"
         f"  resolve: {{{addresses}}}\n  ca_bundle: {web.ca_file}\n"
-        "  backoff: 0\n  connect_timeout: 2\n  read_timeout: 2\n  attempts: 2\n"
+        f"  backoff: 0\n  connect_timeout: 2\n  read_timeout: 2\n  attempts: 2\n{fetch}"
         "output:\n  dir: archives\n",
         encoding="utf-8",
     )
@@ -206,3 +235,55 @@ def test_one_host_down_among_live_ones_is_an_outage_of_that_host_and_the_run_cou
     verdicts = {link["url"]: link["verdict"] for link in _report(tmp_path)["links"]}  # type: ignore[attr-defined]
     assert verdicts[links["beta"]] == "failing"
     assert verdicts[links["alpha"]] == "alive"
+
+
+def test_a_resumed_run_that_reached_the_network_before_it_was_interrupted_still_counts(
+    tmp_path: Path, web: Web, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, offline, links = _project(tmp_path, web)
+    with History.open(tmp_path / "archives") as history:  # a run interrupted after one good check
+        run_id, _ = history.resume_or_start("run", NOW)
+        history.add_check(run_id, _result(links["alpha"], Status.OK, 200))
+
+    code = cli.main(["run", "--config", str(offline)])
+    out, err = capsys.readouterr()
+
+    assert code == ExitCode.OK, err
+    assert "resumed an interrupted run (1 URLs done before)" in out
+    verdicts = {link["url"]: link["verdict"] for link in _report(tmp_path)["links"]}  # type: ignore[attr-defined]
+    assert verdicts == {links["alpha"]: "alive", links["beta"]: "failing", links["secure"]: "failing",
+                        links["dead"]: "failing"}  # fmt: skip
+
+
+def test_a_canary_that_answers_makes_a_run_of_refused_hosts_count_and_one_that_does_not_makes_it_not(
+    tmp_path: Path, web: Web, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, links = _project(tmp_path, web)
+    hosts_down = {"alpha.test": NOWHERE, "beta.test": NOWHERE, "secure.test": NOWHERE}
+    canary = f"  canaries: [http://canary.test:{web.ports['alpha.test']}/ok.html]\n"
+    canary_up = _config(tmp_path / "up.yaml", web, {**hosts_down, "canary.test": "127.0.0.2"}, canary)
+    canary_down = _config(tmp_path / "down.yaml", web, {**hosts_down, "canary.test": NOWHERE}, canary)
+
+    assert cli.main(["run", "--config", str(canary_up)]) == ExitCode.OK
+    assert "unreachable" not in capsys.readouterr().err
+    verdicts = {link["url"]: link["verdict"] for link in _report(tmp_path)["links"]}  # type: ignore[attr-defined]
+    assert verdicts == dict.fromkeys(links.values(), "failing")
+
+    assert cli.main(["run", "--config", str(canary_down)]) == ExitCode.UNREACHABLE
+    assert "1 of 1 configured canary URLs failed at DNS/connect (0 at DNS, 1 at connect)" in capsys.readouterr().err
+
+
+def test_with_robots_obeyed_a_host_that_cannot_be_reached_fails_as_unreachable_not_disallowed(
+    tmp_path: Path, web: Web, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, _, links = _project(tmp_path, web)
+    hosts = {"alpha.test": NOWHERE, "beta.test": NOWHERE, "secure.test": NOWHERE}
+    config = _config(tmp_path / "robots.yaml", web, hosts, "  robots: true\n")
+
+    code = cli.main(["run", "--config", str(config)])
+
+    assert code == ExitCode.UNREACHABLE, capsys.readouterr().err
+    with History.open(tmp_path / "archives") as history:
+        (check,) = history.checks(links["alpha"])
+    assert check.status is Status.REFUSED
+    assert check.detail.startswith("robots.txt could not be fetched: ")

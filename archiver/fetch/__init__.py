@@ -226,8 +226,9 @@ class Fetcher:
             request = self._client.build_request("GET", url)
         except (httpx.InvalidURL, ValueError) as error:  # ValueError covers hosts that IDNA refuses
             return attempt.end(Status.UNSUPPORTED, f"not a fetchable URL: {error}")
-        if self._robots is not None and not await self._robots.allows(url, self._slot(host, attempt.urgent)):
-            return attempt.end(Status.DISALLOWED, "disallowed by robots.txt")
+        refusal = await self._robots.refusal(url, self._slot(host, attempt.urgent)) if self._robots else None
+        if refusal is not None:
+            return attempt.end(*refusal)
         try:
             exchange = await self._exchange_in_slot(attempt, request, host, origin)
         except TimeoutError:

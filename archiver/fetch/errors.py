@@ -19,10 +19,11 @@ _CAUSES: tuple[tuple[type[BaseException], Status], ...] = (
     (ConnectionRefusedError, Status.REFUSED),
 )
 CONNECT_TIMEOUT_DETAIL = "no connection within the connect timeout"
+READ_TIMEOUT_DETAIL = "no data within the read timeout"
 # Then the kind of httpx error itself.
 _TIMEOUT_DETAILS = {
     httpx.ConnectTimeout: CONNECT_TIMEOUT_DETAIL,
-    httpx.ReadTimeout: "no data within the read timeout",
+    httpx.ReadTimeout: READ_TIMEOUT_DETAIL,
     httpx.WriteTimeout: "could not send within the timeout",
     httpx.PoolTimeout: "no free connection within the timeout",
 }

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 from protego import Protego
 
+from archiver.fetch.errors import status_for_error
 from archiver.model import Status
 
 _UNREACHABLE = frozenset({Status.DNS_FAILURE, Status.REFUSED})
@@ -64,28 +65,35 @@ class RobotsRules:
     """robots.txt of each origin, fetched once per run, read as RFC 9309 says (by protego:
     `*` and `$` in paths, the longest matching rule decides).
 
-    A 4xx answer allows everything; a 5xx answer or an unreachable server disallows
-    everything; only the first 512 KiB of the file are read.
+    A 4xx answer allows everything; a 5xx answer or a broken exchange disallows
+    everything; only the first 512 KiB of the file are read. A host that cannot be
+    reached at all (its name does not resolve, no connection) is not disallowed: its URLs
+    are refused with that failure, which is what they would have met.
     """
 
     def __init__(self, client: httpx.AsyncClient, agent: str) -> None:
         self._client = client
         self._agent = agent
-        self._rules: dict[str, Protego] = {}
+        self._rules: dict[str, Protego | tuple[Status, str]] = {}
 
-    async def allows(self, url: str, slot: AbstractAsyncContextManager[None]) -> bool:
-        """True when the host's robots.txt lets this tool fetch `url`."""
+    async def refusal(self, url: str, slot: AbstractAsyncContextManager[None]) -> tuple[Status, str] | None:
+        """Why `url` must not be fetched (disallowed, or its host unreachable); None when it may."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         rules = self._rules.get(origin)
         if rules is None:
             async with slot:
                 rules = self._rules[origin] = await self._load(origin)
-        return rules.can_fetch(url, self._agent)
+        if isinstance(rules, tuple):
+            return rules
+        return None if rules.can_fetch(url, self._agent) else (Status.DISALLOWED, "disallowed by robots.txt")
 
-    async def _load(self, origin: str) -> Protego:
+    async def _load(self, origin: str) -> Protego | tuple[Status, str]:
         try:
             code, text = await self._read(f"{origin}/robots.txt")
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            status, detail = status_for_error(error)
+            return status, f"robots.txt could not be fetched: {detail}"
         except httpx.HTTPError:
             code, text = 503, ""
         if code >= 500:
