@@ -193,7 +193,8 @@ class History:
         is, its payload digest and when it was made."""
         rows = self._db.execute(
             f"{_SELECT_CHECK} WHERE warc_filename IS NOT NULL AND warc_revisit = 0 AND payload_digest IS NOT NULL"
-            " AND warc_record_id IS NOT NULL ORDER BY url, run_id, id"
+            " AND warc_record_id <> '' AND warc_date <> '' AND warc_target_uri <> ''"  # a whole identity, or none
+            " ORDER BY url, run_id, id"
         )
         latest: dict[str, PriorCapture] = {}
         for check in map(_check, rows):

@@ -115,13 +115,16 @@ def run(
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
-    recovered = pack.repair(config.output_dir)
     with History.open(config.output_dir) as history:
         run_id, done = history.resume_or_start("run" if store else "check", utc_now())
-        for result in recovered:  # whole in the WARC files, but the kill came before the history heard of it
-            if result.url not in done:
-                history.add_check(run_id, result)
-                done.add(result.url)
+
+        def recovered(results: list[FetchResult]) -> None:  # whole in the WARC files, unknown to the history
+            for result in results:
+                if result.url not in done:
+                    history.add_check(run_id, result)
+                    done.add(result.url)
+
+        pack.repair(config.output_dir, recovered)
         pending = tuple(link for link in extraction.fetchable if link.url not in done)
         stored = partial(_still_stored, config.output_dir / pack.ARCHIVE_DIR)
         earlier = _Earlier(

@@ -282,6 +282,11 @@ class RecordLocation:
     target_uri: str = ""  # the record's WARC-Target-URI
     revisit: bool = False  # a revisit record: the payload is stored in an earlier capture
 
+    @property
+    def can_be_revisited(self) -> bool:
+        """A full capture whose identity is whole: a revisit record can refer to it."""
+        return not self.revisit and bool(self.record_id and self.date and self.target_uri)
+
 
 @dataclass(frozen=True)
 class FetchResult:

@@ -89,6 +89,48 @@ def test_a_run_killed_at_a_random_moment_is_finished_by_the_next(web: Web, tmp_p
     _assert_history_agrees(tmp_path, urls, records)
 
 
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_a_run_killed_and_the_run_that_recovers_it_killed_too_keep_every_capture_whole(
+    web: Web, tmp_path: Path, trial: int
+) -> None:
+    urls = _project(web, tmp_path)
+    moments = random.Random(1000 + trial)
+    for wait in (moments.uniform(0.4, 1.8), moments.uniform(0.05, 0.9)):  # the run, then the one that repairs it
+        killed = _archiver_run(tmp_path)
+        time.sleep(wait)
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate(timeout=30)
+
+    finished = _archiver_run(tmp_path)
+    _, stderr = finished.communicate(timeout=120)
+
+    assert finished.returncode == 0, stderr.decode()
+    records = _records(tmp_path)
+    assert Counter(uri for kind, uri, _ in records if kind == "metadata") == Counter(urls)
+    _assert_history_agrees(tmp_path, urls, records)
+    _assert_every_capture_is_identified(tmp_path)
+
+
+def _assert_every_capture_is_identified(folder: Path) -> None:
+    """Each check that names a record names it whole: the record at that place has that ID,
+    date and target URI, so that a revisit can refer to it."""
+    with sqlite3.connect(folder / "out" / "history.sqlite") as db:
+        rows = db.execute(
+            "SELECT url, warc_filename, warc_offset, warc_record_id, warc_date, warc_target_uri, warc_revisit"
+            " FROM checks WHERE warc_filename IS NOT NULL"
+        ).fetchall()
+    assert rows
+    for url, filename, offset, record_id, date, target, revisit in rows:
+        with (folder / "out" / ARCHIVE_DIR / filename).open("rb") as stream:
+            stream.seek(offset)
+            record = next(iter(ArchiveIterator(stream)))
+        headers = record.rec_headers
+        assert record.rec_type == ("revisit" if revisit else "response"), url
+        assert (headers.get_header("WARC-Record-ID"), headers.get_header("WARC-Date")) == (record_id, date), url
+        assert target, url
+        assert headers.get_header("WARC-Target-URI") == target, url
+
+
 def _assert_history_agrees(folder: Path, urls: list[str], records: list[tuple[str, str, str]]) -> None:
     with sqlite3.connect(folder / "out" / "history.sqlite") as db:
         runs = db.execute("SELECT id, finished_at FROM runs").fetchall()

@@ -8,6 +8,8 @@ import gzip
 import io
 import json
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -22,11 +24,12 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.checker import Checker
 
-from archiver import export, job
+from archiver import export, job, pack
 from archiver.config import Config, ExtractSettings, PackSettings
 from archiver.errors import InputError, OutputError
 from archiver.history import History
-from archiver.pack import ARCHIVE_DIR, INDEX_DIR
+from archiver.model import FetchResult
+from archiver.pack import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX
 from tests.conftest import Web
 from tests.pywb import serving
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
@@ -340,6 +343,53 @@ def test_a_second_run_over_unchanged_content_writes_revisits_that_replay(web: We
         for url, expected in ((urls[0], HTML), (urls[1], PNG), (urls[2], gzip.compress(GZIP_TEXT, mtime=0))):
             timestamp = re.sub(r"\D", "", finals[url]["warc"]["WARC-Date"])[:14]
             assert _replay(base, timestamp, url)[2] == expected, url
+
+
+def test_a_repair_killed_before_the_history_has_its_captures_is_done_again_by_the_next(
+    archived: Archived, tmp_path: Path
+) -> None:
+    first = _warcs(archived.folder)[0]
+    (tmp_path / ARCHIVE_DIR).mkdir()
+    unfinished = tmp_path / ARCHIVE_DIR / (first.name + OPEN_SUFFIX)
+    shutil.copy(first, unfinished)  # as a killed run leaves it
+
+    def killed_here(_: list[FetchResult]) -> None:
+        raise KeyboardInterrupt  # the repairing run dies before its history has the captures
+
+    with pytest.raises(KeyboardInterrupt):
+        pack.repair(tmp_path, killed_here)
+    assert unfinished.exists()  # still unfinished: the next repair finds it again
+    kept: list[FetchResult] = []
+    recovered = pack.repair(tmp_path, kept.extend)
+
+    assert kept == recovered
+    assert {result.url for result in kept} >= {archived.urls["/ok.html"]}
+    assert not unfinished.exists()
+    assert (tmp_path / ARCHIVE_DIR / first.name).exists()
+
+
+@pytest.mark.parametrize("lost", ["warc_record_id", "warc_date", "warc_target_uri"])
+def test_a_capture_whose_identity_the_history_lost_is_stored_again_never_revisited(
+    web: Web, tmp_path: Path, lost: str
+) -> None:
+    url = web.url("alpha.test", "/ok.html")
+    post = tmp_path / "posts" / "post.md"
+    post.parent.mkdir()
+    post.write_text(f"[ok]({url})\n", encoding="utf-8")
+    config = Config(source=None, post_paths=(post,), output_dir=tmp_path / "out", extract=ExtractSettings(),
+                    fetch=web.settings())  # fmt: skip
+    job.run(config)
+    with sqlite3.connect(config.output_dir / "history.sqlite") as db:  # as an older archiver's repair left it
+        db.execute(f"UPDATE checks SET {lost} = ''")
+    before = set(_warcs(config.output_dir))
+
+    second = job.run(config)
+
+    new_records = [r for warc in sorted(set(_warcs(config.output_dir)) - before) for r in _records(warc)]
+    (final,) = [r for r in new_records if r["type"] in ("response", "revisit")]
+    assert final["type"] == "response"  # a revisit would refer to a record nobody can find
+    assert final["payload"] == HTML
+    assert second.bytes_saved == 0
 
 
 def test_export_makes_a_wacz_that_validates_with_a_page_per_cited_url(web: Web, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,23 +32,25 @@ class _Member:
     head: bytes
 
 
-def repair(folder: Path) -> list[FetchResult]:
+def repair(folder: Path, keep: Callable[[list[FetchResult]], None] | None = None) -> list[FetchResult]:
     """Finish what a killed run left: cut each `.open` file after its last whole capture,
     give it its final name and an index; index any closed file that lacks one.
 
     Returns the results of the captures found whole in the repaired files (read from
-    their metadata records), so that the history can be brought to agree with them.
+    their metadata records), so that the history can be brought to agree with them;
+    `keep` is given each file's results before the file gets its final name, so that a
+    repair killed at any moment is done again by the next, until the history has them.
     """
     archive, recovered = folder / ARCHIVE_DIR, []
     for unfinished in sorted(archive.glob(f"*.warc.gz{OPEN_SUFFIX}")) if archive.is_dir() else []:
-        recovered += _repair_one(unfinished, folder)
+        recovered += _repair_one(unfinished, folder, keep or (lambda _: None))
     for warc in sorted(archive.glob("*.warc.gz")) if archive.is_dir() else []:
         if not (folder / INDEX_DIR / (warc.name + ".cdxj")).exists():
             index_into(folder / INDEX_DIR, warc)
     return recovered
 
 
-def _repair_one(unfinished: Path, folder: Path) -> list[FetchResult]:
+def _repair_one(unfinished: Path, folder: Path, keep: Callable[[list[FetchResult]], None]) -> list[FetchResult]:
     members = list(_whole_members(unfinished))
     kept = _up_to_last_capture(members)
     if not kept:  # not even its warcinfo record is whole: nothing to keep
@@ -56,9 +58,11 @@ def _repair_one(unfinished: Path, folder: Path) -> list[FetchResult]:
         return []
     os.truncate(unfinished, kept[-1].end)
     final = unfinished.with_name(unfinished.name.removesuffix(OPEN_SUFFIX))
+    captures = _captures_in(kept, final.name)
+    keep(captures)
     os.replace(unfinished, final)
     index_into(folder / INDEX_DIR, final)
-    return _captures_in(kept, final.name)
+    return captures
 
 
 def _whole_members(path: Path) -> Iterator[_Member]:

@@ -96,7 +96,7 @@ class WarcPacker:
         location = None
         for index, exchange in enumerate(capture.exchanges):
             final = index == len(capture.exchanges) - 1
-            same = final and previous is not None and not previous.revisit and not exchange.truncated
+            same = final and previous is not None and previous.can_be_revisited and not exchange.truncated
             location = self._write_exchange(writer, exchange, previous if same else None)
         if location is not None and location.revisit:
             self.bytes_saved += capture.exchanges[-1].body_size
