@@ -19,6 +19,7 @@ nothing: its checks are in `checks()` but in no verdict. The database
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from archiver.model import (
     Check,
     DeadPolicy,
     FetchResult,
+    Hop,
     LinkVerdict,
     PriorCapture,
     RecordLocation,
@@ -39,7 +41,7 @@ from archiver.model import (
 from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -88,6 +90,11 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
     ),
     5: ("ALTER TABLE runs ADD COLUMN unreachable TEXT",),  # why a run does not count (the network was down)
+    6: (  # the rest of what a results file says of a check, so that a resumed run can write the whole run's
+        "ALTER TABLE checks ADD COLUMN hops TEXT",  # JSON: [[url, code, location or null], ...]
+        "ALTER TABLE checks ADD COLUMN duration REAL",
+        "ALTER TABLE checks ADD COLUMN size INTEGER",
+    ),
 }
 # The checks verdicts are drawn from: those of runs that reached the network.
 _COUNTED = "run_id IN (SELECT id FROM runs WHERE unreachable IS NULL)"
@@ -324,7 +331,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
 _COLUMN_NAMES = (
     "url", "checked_at", "status", "code", "final_url", "attempts", "detail", "payload_digest",
     "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_date", "warc_target_uri", "warc_revisit",
-    "drifted_from",
+    "drifted_from", "hops", "duration", "size",
 )  # fmt: skip
 _COLUMNS = ", ".join(_COLUMN_NAMES)
 _INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES ({', '.join('?' * (len(_COLUMN_NAMES) + 1))})"
@@ -340,12 +347,13 @@ def _row(run_id: int, result: FetchResult) -> tuple[object, ...]:
     return (
         run_id, result.url, utc_iso(result.checked_at), result.status.value, result.code, result.final_url,
         result.attempts, result.detail, result.payload_digest or None, *where, result.drifted_from or None,
+        json.dumps([[hop.url, hop.code, hop.location] for hop in result.hops]), result.duration, result.size,
     )  # fmt: skip
 
 
 def _check(row: tuple[object, ...]) -> Check:
     url, checked_at, status, code, final_url, attempts, detail, digest, filename, offset, length = row[:11]
-    record_id, warc_date, target_uri, revisit, drifted_from = row[11:]
+    record_id, warc_date, target_uri, revisit, drifted_from, hops, duration, size = row[11:]
     return Check(
         url=str(url),
         checked_at=dt.datetime.fromisoformat(str(checked_at)),
@@ -358,6 +366,9 @@ def _check(row: tuple[object, ...]) -> Check:
         stored_at=RecordLocation(str(filename), int(str(offset)), int(str(length)), str(record_id or ""),
                              str(warc_date or ""), str(target_uri or ""), bool(revisit)) if filename else None,
         drifted_from=str(drifted_from) if drifted_from else None,
+        hops=tuple(Hop(str(url), int(code), location) for url, code, location in json.loads(str(hops or "[]"))),
+        duration=float(str(duration or 0)),
+        size=int(str(size or 0)),
     )  # fmt: skip
 
 

@@ -34,6 +34,7 @@ from archiver.health import Classifier
 from archiver.history import History, dead_policy
 from archiver.model import (
     Capture,
+    Check,
     Extraction,
     FetchBackend,
     FetchResult,
@@ -139,6 +140,8 @@ def run(
             _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, before=before)
         )
         history.finish_run(run_id, summary.unreachable)
+        results = results_jsonl(history.run_checks(run_id), extraction.fetchable, unreachable=summary.unreachable)
+        write_text_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), results)
         return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
 
 
@@ -236,9 +239,7 @@ async def _archive(
                 await asyncio.gather(canaries, return_exceptions=True)
                 raise
             unreachable = reach.unreachable([*before, *results], await canaries)
-    results_file = RESULTS_FILE if store else CHECK_RESULTS_FILE
     why = str(unreachable or "")
-    write_text_atomically(config.output_dir / results_file, results_jsonl(results, by_url, unreachable=why))
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
     saved = packer.bytes_saved if packer else 0
@@ -343,33 +344,36 @@ def _same_payload(
     return earlier.stored_at if earlier.payload_digest == result.payload_digest and fresh else None
 
 
-def results_jsonl(results: list[FetchResult], links: dict[str, Link], *, unreachable: str = "") -> str:
-    """The per-URL results file: a header line (saying why the run does not count, when the
+def results_jsonl(checks: Sequence[Check], links: Sequence[Link], *, unreachable: str = "") -> str:
+    """The per-URL results file of a run, from its checks (those made before an
+    interruption included): a header line (saying why the run does not count, when the
     network looked `unreachable`), then one JSON object per URL, in URL order."""
     header: dict[str, object] = {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION}
     if unreachable:
         header["unreachable"] = unreachable
+    by_url = {link.url: link for link in links}
+    latest = {check.url: check for check in checks}  # a URL is checked once per run; the last word if not
     lines = [json.dumps(header)]
-    lines += [json.dumps(_result(r, links[r.url]), ensure_ascii=False) for r in sorted(results, key=lambda r: r.url)]
+    lines += [json.dumps(_result(latest[url], by_url.get(url)), ensure_ascii=False) for url in sorted(latest)]
     return "\n".join(lines) + "\n"
 
 
-def _result(result: FetchResult, link: Link) -> dict[str, Any]:
-    stored = result.stored_at
+def _result(check: Check, link: Link | None) -> dict[str, Any]:
+    stored = check.stored_at
     return {
-        "url": result.url,
-        "kind": link.kind.value,
-        "status": result.status.value,
-        "code": result.code,
-        "final_url": result.final_url,
-        "hops": [{"url": hop.url, "code": hop.code, "location": hop.location} for hop in result.hops],
-        "attempts": result.attempts,
-        "duration": round(result.duration, 3),
-        "checked_at": utc_iso(result.checked_at),
-        "detail": result.detail,
-        "size": result.size,
+        "url": check.url,
+        "kind": link.kind.value if link else None,  # None: no longer cited by the posts
+        "status": check.status.value,
+        "code": check.code,
+        "final_url": check.final_url,
+        "hops": [{"url": hop.url, "code": hop.code, "location": hop.location} for hop in check.hops],
+        "attempts": check.attempts,
+        "duration": round(check.duration, 3),
+        "checked_at": utc_iso(check.checked_at),
+        "detail": check.detail,
+        "size": check.size,
         "warc": {"filename": stored.filename, "offset": stored.offset, "length": stored.length} if stored else None,
-        "cited_by": len(link.occurrences),
+        "cited_by": len(link.occurrences) if link else 0,
     }
 
 

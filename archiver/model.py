@@ -440,6 +440,9 @@ class Check:
     payload_digest: str | None
     stored_at: RecordLocation | None = None  # where the answer is stored in the WARC files
     drifted_from: str | None = None  # when the last capture before a substantial change of text was made
+    hops: tuple[Hop, ...] = ()  # not kept by histories older than schema version 6
+    duration: float = 0.0
+    size: int = 0
 
 
 @dataclass(frozen=True)

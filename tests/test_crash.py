@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import random
 import signal
 import sqlite3
@@ -87,6 +88,7 @@ def test_a_run_killed_at_a_random_moment_is_finished_by_the_next(web: Web, tmp_p
     metadata = Counter(uri for kind, uri, _ in records if kind == "metadata")
     assert metadata == Counter(urls)  # every URL captured once: none missing, none doubled
     _assert_history_agrees(tmp_path, urls, records)
+    _assert_results_list_the_whole_run(tmp_path, urls)
 
 
 @pytest.mark.parametrize("trial", range(TRIALS))
@@ -109,6 +111,16 @@ def test_a_run_killed_and_the_run_that_recovers_it_killed_too_keep_every_capture
     assert Counter(uri for kind, uri, _ in records if kind == "metadata") == Counter(urls)
     _assert_history_agrees(tmp_path, urls, records)
     _assert_every_capture_is_identified(tmp_path)
+    _assert_results_list_the_whole_run(tmp_path, urls)
+
+
+def _assert_results_list_the_whole_run(folder: Path, urls: list[str]) -> None:
+    """results.jsonl has a line for every URL of the run, those done before the kill too."""
+    lines = (folder / "out" / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    results = [json.loads(line) for line in lines[1:]]
+    assert sorted(result["url"] for result in results) == sorted(urls)
+    redirected = next(result for result in results if result["url"].endswith("/redirect/3"))
+    assert [hop["code"] for hop in redirected["hops"]] == [301, 301, 301, 200]
 
 
 def _assert_every_capture_is_identified(folder: Path) -> None:

@@ -6,13 +6,14 @@ import datetime as dt
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from archiver.errors import OutputError
 from archiver.history import _MIGRATIONS, SCHEMA_VERSION, History
-from archiver.model import DeadPolicy, FetchResult, RecordLocation, Status, Verdict
+from archiver.model import DeadPolicy, FetchResult, Hop, RecordLocation, Status, Verdict
 
 URL = "http://example.org/page"
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
@@ -83,6 +84,15 @@ def test_a_run_marked_unreachable_is_kept_but_counts_for_no_verdict(tmp_path: Pa
         found = history.verdicts(DeadPolicy())[0]
         assert (found.verdict, found.failures_in_a_row, found.checks) == (Verdict.FAILING, 1, 2)
         assert history.last_run_unreachable() == ""
+
+
+def test_a_check_keeps_its_hops_duration_and_size(tmp_path: Path) -> None:
+    hops = (Hop(URL, 301, "/b"), Hop("http://a.example/b", 200))
+    with History.open(tmp_path) as history:
+        run_on(history, 0, replace(result(0, Status.REDIRECTED), hops=hops, duration=1.25, size=5120))
+        (check,) = history.checks(URL)
+
+    assert (check.hops, check.duration, check.size) == (hops, 1.25, 5120)
 
 
 def test_many_failures_in_one_day_are_not_dead(tmp_path: Path) -> None:
@@ -213,5 +223,6 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: P
     assert (check.status, check.stored_at.filename, check.payload_digest) == (Status.OK, "a.warc.gz", "sha1:X")
     assert not check.stored_at.revisit
     assert verdict.verdict is Verdict.ALIVE
+    assert (check.hops, check.duration, check.size) == ((), 0.0, 0)  # not kept before version 6
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
