@@ -19,11 +19,13 @@ nothing: its checks are in `checks()` but in no verdict. The database
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from archiver.config import HealthSettings
 from archiver.errors import OutputError
@@ -106,11 +108,30 @@ def dead_policy(settings: HealthSettings) -> DeadPolicy:
     return DeadPolicy(settings.dead_after_checks, settings.dead_after_days)
 
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _writing(method: Callable[Concatenate[History, _P], _T]) -> Callable[Concatenate[History, _P], _T]:
+    """A method that writes the history: a database error (a full disk, an I/O error)
+    becomes an OutputError naming the file."""
+
+    @functools.wraps(method)
+    def written(history: History, /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(history, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise OutputError(f"{history.path}: cannot write the history: {error}") from error
+
+    return written
+
+
 class History:
     """The SQLite store of checks; open it with `History.open(folder)`."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, path: Path = Path(HISTORY_FILE)) -> None:
         self._db = connection
+        self.path = path
 
     @classmethod
     def open(cls, folder: Path) -> History:
@@ -125,7 +146,7 @@ class History:
             _migrate(connection)
         except sqlite3.DatabaseError as error:
             raise OutputError(f"{path}: cannot use the history database: {error}") from error
-        return cls(connection)
+        return cls(connection, path)
 
     def close(self) -> None:
         """Close the database."""
@@ -137,6 +158,7 @@ class History:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @_writing
     def record_run(self, kind: str, started_at: dt.datetime, results: Iterable[FetchResult]) -> int:
         """Store a whole run's results at once, in one transaction; its id."""
         with self._transaction():
@@ -145,6 +167,7 @@ class History:
             self._finish(run_id)
         return run_id
 
+    @_writing
     def resume_or_start(self, kind: str, started_at: dt.datetime) -> tuple[int, set[str]]:
         """The run to add checks to: the last one of this kind if it was interrupted (with
         the URLs it had checked), else a new one."""
@@ -157,10 +180,12 @@ class History:
             done = {url for (url,) in self._db.execute("SELECT url FROM checks WHERE run_id = ?", (row[0],))}
             return int(row[0]), done
 
+    @_writing
     def add_check(self, run_id: int, result: FetchResult) -> None:
         """Store one check as soon as it is made (its own transaction: a kill loses nothing stored)."""
         self._db.execute(_INSERT_CHECK, _row(run_id, result))
 
+    @_writing
     def finish_run(self, run_id: int, unreachable: str = "") -> None:
         """Mark a run complete: a later run starts afresh instead of resuming it. A run
         that found the network `unreachable` (why, in words) is marked not to count."""
@@ -223,6 +248,7 @@ class History:
             for url, digest, captured_at, name, offset, length, record_id, date, target in rows
         }  # fmt: skip
 
+    @_writing
     def add_requisite_capture(self, url: str, capture: PriorCapture) -> None:
         """Remember a requisite's full capture (one stored again, not a revisit)."""
         stored = capture.stored_at

@@ -16,8 +16,8 @@ import json
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -229,11 +229,12 @@ async def _archive(
                 finish = chained(finish, requisites.finish)
             canaries = asyncio.ensure_future(_canaries(fetcher, config.fetch.canaries))
             try:
-                async for capture in fetcher.fetch_all(by_url, then=finish):
-                    tally = tally.plus(capture.requisites)
-                    occurrences = by_url[capture.result.url].occurrences
-                    results.append(await _kept(capture, packer, occurrences, earlier, fresh_after))
-                    progress(results[-1])
+                async with _closing(fetcher.fetch_all(by_url, then=finish)) as captures:
+                    async for capture in captures:
+                        tally = tally.plus(capture.requisites)
+                        occurrences = by_url[capture.result.url].occurrences
+                        results.append(await _kept(capture, packer, occurrences, earlier, fresh_after))
+                        progress(results[-1])
             except BaseException:
                 canaries.cancel()
                 await asyncio.gather(canaries, return_exceptions=True)
@@ -244,6 +245,18 @@ async def _archive(
     summary = _summary(results, time.monotonic() - started, files)
     saved = packer.bytes_saved if packer else 0
     return replace(summary, bytes_saved=saved, requisites=tally, unreachable=why)
+
+
+@asynccontextmanager
+async def _closing(captures: AsyncIterator[Capture]) -> AsyncIterator[AsyncIterator[Capture]]:
+    """The captures, closed (their fetches stopped) when the body ends however it ends, so
+    that nothing still fetches once the client is closed."""
+    try:
+        yield captures
+    finally:
+        close = getattr(captures, "aclose", None)
+        if close is not None:
+            await close()
 
 
 async def _kept(

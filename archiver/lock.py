@@ -13,7 +13,7 @@ import fcntl
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from archiver.atomic import make_folder
@@ -48,8 +48,11 @@ def exclusive(folder: Path, command: str) -> Iterator[None]:
 def _describe_holder(handle: int, command: str) -> None:
     started = utc_iso(utc_now(), "seconds")
     text = f"archiver {command}, process {os.getpid()} on {socket.gethostname()}, since {started}\n"
-    os.ftruncate(handle, 0)
-    os.pwrite(handle, text.encode(), 0)
+    # Who holds the lock is only for another run's message: the lock holds without it, so a
+    # full disk is left for the first write the run needs to say.
+    with suppress(OSError):
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, text.encode(), 0)
 
 
 def _holder(handle: int) -> str:

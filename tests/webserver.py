@@ -8,7 +8,7 @@ host, so tests can check retries and politeness.
 Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
 /ok.html), /loop/a and /loop/b, /status/CODE, /flaky/CODE/N (CODE for the first N
 requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
-/huge/BYTES, /hold/SECONDS (for concurrency), /notice/SECONDS (a live page, after SECONDS,
+/huge/BYTES, /noise/BYTES[/key] (bytes that do not compress), /hold/SECONDS (for concurrency), /notice/SECONDS (a live page, after SECONDS,
 that says something was not found: the health check probes its site), /to/URL (a redirect to any URL), a
 /robots.txt that disallows /private/ (broken on hosts named broken-robots*, too long on
 huge-robots*, with a wildcard on wildcard-robots*, with overlapping rules on
@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import random
 import socket
 import ssl
 import struct
@@ -249,6 +250,12 @@ async def _no_location(rest: str, _: Connection) -> Response:
     return Response(int(rest), b"moved, but where?", _TEXT)
 
 
+async def _noise(rest: str, _: Connection) -> Response:
+    """BYTES that do not compress (the same for the same size), to fill a disk."""
+    size = int(rest.split("/", 1)[0])
+    return Response(200, random.Random(size).randbytes(size), [("Content-Type", "application/octet-stream")])
+
+
 async def _huge(rest: str, _: Connection) -> Response:
     return Response(200, body_of(int(rest)), [("Content-Type", "application/octet-stream")])
 
@@ -366,6 +373,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/hang", _plain(_hang)),
     ("/slow", _plain(_slow)),
     ("/huge/", _plain(_huge)),
+    ("/noise/", _plain(_noise)),
     ("/hold/", _plain(_hold)),
     ("/notice/", _plain(_notice)),
     ("/to/", _plain(_to)),

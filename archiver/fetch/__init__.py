@@ -122,6 +122,7 @@ class Fetcher:
         """
         queue = iter(interleaved_by_host(dict.fromkeys(urls)))
         running: set[asyncio.Task[Capture]] = set()
+        unyielded: list[asyncio.Task[Capture]] = []
         window = self._settings.concurrency * _WINDOW_PER_SLOT
         try:
             while True:
@@ -130,11 +131,11 @@ class Fetcher:
                 if not running:
                     return
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    yield task.result()
+                unyielded = list(done)
+                while unyielded:
+                    yield unyielded.pop().result()
         finally:
-            for task in running:
-                task.cancel()
+            await _stopped(running, unyielded)
 
     async def _fetch_and_finish(self, url: str, then: Finisher | None) -> Capture:
         capture = await self.fetch(url)
@@ -404,3 +405,14 @@ def _sha1_label(digest: hashlib._Hash) -> str:
 def _without_fragment(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+
+
+async def _stopped(running: set[asyncio.Task[Capture]], finished: list[asyncio.Task[Capture]]) -> None:
+    """Stop the fetches still running and release every capture nobody will take, before
+    the client closes: a run that ends on a fault (a full disk) ends quietly."""
+    for task in running:
+        task.cancel()
+    outcomes = await asyncio.gather(*running, *finished, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, Capture):
+            outcome.close()

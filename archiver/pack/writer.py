@@ -26,7 +26,8 @@ import io
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,6 +39,7 @@ from zlib_ng import zlib_ng
 from archiver import __version__
 from archiver.atomic import fsync_folder
 from archiver.config import PackSettings
+from archiver.errors import OutputError
 from archiver.model import Capture, Exchange, Occurrence, RecordLocation, Requisite
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
 from archiver.pack.seconds import CaptureSeconds
@@ -91,7 +93,14 @@ class WarcPacker:
 
         When `previous` is an earlier full capture of the same payload, the final answer
         is written as a revisit record referring to it instead of storing the body again.
+        Raises OutputError, naming the file, when it cannot be written (a full disk).
         """
+        with self._writing():
+            return self._write(capture, cited_by, previous, requisite_of)
+
+    def _write(
+        self, capture: Capture, cited_by: Sequence[Occurrence], previous: RecordLocation | None, requisite_of: str
+    ) -> RecordLocation | None:
         writer = self._writer_for_next_record()
         location = None
         for index, exchange in enumerate(capture.exchanges):
@@ -115,7 +124,21 @@ class WarcPacker:
         return self.write(replace(capture, requisites=()), (), previous, requisite_of=page_url)
 
     def close(self) -> None:
-        """Close the current file: flush, sync, rename to its final name, index it."""
+        """Close the current file: flush, sync, rename to its final name, index it.
+        Raises OutputError, naming the file, when that cannot be done."""
+        with self._writing():
+            self._close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a failed write (a full disk, an I/O error) into an OutputError naming the file."""
+        try:
+            yield
+        except OSError as error:
+            where = self._archive / (self._name + OPEN_SUFFIX) if self._name else self._archive
+            raise OutputError(f"{where}: cannot write the WARC file: {error.strerror or error}") from error
+
+    def _close(self) -> None:
         if self._file is None:
             return
         self._flush(sync=True)
@@ -128,9 +151,11 @@ class WarcPacker:
         self._file = self._writer = None
 
     def _abandon(self) -> None:
-        """Stop writing after a failure: keep what is on disk under its `.open` name."""
+        """Stop writing after a failure: keep what is on disk under its `.open` name, for
+        the next run's repair (on a full disk, what is still buffered may not fit)."""
         if self._file is not None:
-            self._file.close()
+            with suppress(OSError):
+                self._file.close()
             self._file = self._writer = None
 
     def _writer_for_next_record(self) -> WARCWriter:
