@@ -8,8 +8,9 @@ host, so tests can check retries and politeness.
 Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
 /ok.html), /loop/a and /loop/b, /status/CODE, /flaky/CODE/N (CODE for the first N
 requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
-/huge/BYTES, /noise/BYTES[/key] (bytes that do not compress), /hold/SECONDS (for concurrency), /notice/SECONDS (a live page, after SECONDS,
-that says something was not found: the health check probes its site), /to/URL (a redirect to any URL), a
+/huge/BYTES, /noise/BYTES[/key] (bytes that do not compress), /hold/SECONDS (for
+concurrency), /notice/SECONDS (a live page, after SECONDS, that says something was not
+found: the health check probes its site), /to/URL (a redirect to any URL), a
 /robots.txt that disallows /private/ (broken on hosts named broken-robots*, too long on
 huge-robots*, with a wildcard on wildcard-robots*, with overlapping rules on
 longest-robots*), /utf8-headers and /utf8-redirect (header bytes that are not latin-1),
