@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,42 @@ def test_a_post_the_parser_cannot_handle_is_skipped_and_the_rest_are_read(
     ]
     assert "http://p.example.com/" not in {link.url for link in extraction.links}
     assert [post.path.name for post in extraction.posts] == ["a-good.md", "z-good.md"]
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("quote-50.md", ">" * 50 + " [deep](https://deep.example.org/quote)\n"),
+        ("list-60.md", "".join("  " * i + "- level\n" for i in range(60)) + "  " * 60 + "- [deep](https://deep.example.org/list)\n"),
+    ],
+)  # fmt: skip
+def test_links_nested_as_deep_as_posts_go_are_found(tmp_path: Path, name: str, body: str) -> None:
+    extraction = _extract_with_good_neighbours(tmp_path, name, body)
+
+    assert any(link.url.startswith("https://deep.example.org/") for link in extraction.links)
+    assert _messages(extraction, name) == []
+
+
+def test_what_is_nested_past_the_limit_is_warned_with_its_line(tmp_path: Path) -> None:
+    body = (
+        "Intro.\n\n" + ">" * 250 + " [too deep](https://deep.example.org/cut)\n\n[after](https://after.example.org/)\n"
+    )
+
+    extraction = _extract_with_good_neighbours(tmp_path, "too-deep.md", body)
+
+    assert _messages(extraction, "too-deep.md") == [(3, (
+        "blockquotes or lists nested more than 200 levels deep (a list level counts two); the links inside are "
+        "not read"))]  # fmt: skip
+    assert "https://after.example.org/" in {link.url for link in extraction.links}
+    assert _neighbours_read(extraction)
+
+
+def test_a_fifo_or_a_device_among_the_posts_is_warned_and_skipped_unopened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.md")  # opening it for reading would wait for a writer forever
+    (tmp_path / "zero.md").symlink_to("/dev/zero")  # reading it would never end
+
+    extraction = _extract_with_good_neighbours(tmp_path, "plain.md", GOOD.format(name="plain"))
+
+    assert _messages(extraction, "pipe.md") == [(None, "not a regular file (a named pipe); skipped")]
+    assert _messages(extraction, "zero.md") == [(None, "not a regular file (a character device); skipped")]
+    assert _neighbours_read(extraction)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from archiver.config import ExtractSettings
 from archiver.extract.html import page
-from archiver.extract.markdown import markdown_references
+from archiver.extract.markdown import MAX_NESTING, markdown_references
 from archiver.extract.positions import InFile
 from archiver.extract.reference import Reference
 from archiver.extract.sources import PostSource, discover, front_matter_text, post_date, read_post
@@ -144,12 +144,18 @@ class _Collector:
         return Link(url=url, kind=kind, internal=self.internal[url], occurrences=tuple(found), skip=self.skips[url])
 
 
+_TOO_DEEP = (f"blockquotes or lists nested more than {MAX_NESTING} levels deep (a list level counts two); "
+             "the links inside are not read")  # fmt: skip
+
+
 def _parse(source: PostSource, base_url: str | None) -> tuple[_PostReading, list[Problem]]:
     problems: list[Problem] = []
     address = _front_matter_address(source, base_url, problems)
     title = front_matter_text(source, "title")
     if not source.is_html:
-        references = tuple(markdown_references(source.body, InFile(source.origin, source.data)))
+        cut_lines: list[int] = []
+        references = tuple(markdown_references(source.body, InFile(source.origin, source.data), cut_lines))
+        problems += [Problem(source.path, _TOO_DEEP, line) for line in cut_lines]
         return _PostReading(references, address, address or base_url, address or base_url, title), problems
     html = page(source.body, in_file=InFile(source.origin, source.data))
     address = address or _absolute(html.address, base_url)

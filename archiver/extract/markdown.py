@@ -56,8 +56,17 @@ _CLOSING_ANCHOR = re.compile(r"</a\s*>", re.IGNORECASE)
 _OPENING_ANCHOR = re.compile(r"<a[\s>]", re.IGNORECASE)
 
 
+# Blockquotes and lists nested deeper than this (a list level counts two) are not read,
+# and the post gets a warning naming the line: markdown-it parses nesting recursively, and
+# 200 levels stay well inside Python's recursion limit (CommonMark's preset stops at 20).
+MAX_NESTING = 200
+_CUT_LINES = "archiver-cut-lines"  # where the nesting limit cut a post, in the parser's env
+
+
 def _parser() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"linkify": True}).enable(["linkify", "table", "strikethrough"])
+    md = MarkdownIt("commonmark", {"linkify": True, "maxNesting": MAX_NESTING})
+    md.enable(["linkify", "table", "strikethrough"])
+    md.block.tokenize = _noting_cuts(md.block.tokenize)  # type: ignore[method-assign,assignment]
     md.linkify = bare_url_detector()
     md.use(shortcode_plugin)
     md.inline.ruler.at("backticks", _keeping_line_count(backtick))
@@ -73,6 +82,19 @@ def _parser() -> MarkdownIt:
     md.normalizeLinkText = lambda link: link  # type: ignore[method-assign]
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     return md
+
+
+def _noting_cuts(tokenize: Callable[[StateBlock, int, int], None]) -> Callable[[StateBlock, int, int], None]:
+    """The block tokenizer, noting the first line of what it skips for being nested too deep."""
+
+    def noting(state: StateBlock, start_line: int, end_line: int) -> None:
+        if state.level >= state.md.options.maxNesting:
+            line = state.skipEmptyLines(start_line)
+            if line < end_line and state.sCount[line] >= state.blkIndent:
+                state.env.setdefault(_CUT_LINES, []).append(line + 1)
+        tokenize(state, start_line, end_line)
+
+    return noting
 
 
 def _keeping_line_count(rule: InlineRule, note: Note | None = None) -> InlineRule:
@@ -219,14 +241,19 @@ def lines_in(token: Token) -> int:
 _PARSER = _parser()
 
 
-def markdown_references(body: str, in_file: InFile | None = None) -> Iterator[Reference]:
+def markdown_references(
+    body: str, in_file: InFile | None = None, cut_lines: list[int] | None = None
+) -> Iterator[Reference]:
     """The references in a Markdown body; line 1 is the body's first line. Spans are in
-    the file's bytes when `in_file` says where `body` is, else in positions of `body`."""
+    the file's bytes when `in_file` says where `body` is, else in positions of `body`.
+    `cut_lines` gets the lines where what is nested deeper than `MAX_NESTING` begins."""
     text, site_variables = _without_site_variables(body)
     in_text = (in_file or InFile(_same, b"")).after(site_variables)
     source = _Source(text)
     env: dict[str, Any] = {}
     tokens = _PARSER.parse(text, env)
+    if cut_lines is not None:
+        cut_lines += env.get(_CUT_LINES, [])
     definitions = {label: _moved(at, in_text.offset) for label, at in env.get(_DEFINITIONS, {}).items()}
     for token in tokens:
         if token.map is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +67,17 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 def _posts_in(folder: Path) -> Iterator[Path]:
     for path in sorted(folder.rglob("*")):
         hidden = any(part.startswith(".") for part in path.relative_to(folder).parts)
-        if not hidden and path.suffix.lower() in POST_SUFFIXES and path.is_file():
-            yield path
+        if not hidden and path.suffix.lower() in POST_SUFFIXES and not path.is_dir():
+            yield path  # a fifo or a device too: read_post says why it skips one
 
 
 def read_post(path: Path, max_bytes: int) -> PostSource | Problem:
     """Read and decode one post; a Problem instead when it cannot be a post at all."""
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # never opened: a fifo would block, a device never end
+            return Problem(path, f"not a regular file ({_file_kind(status.st_mode)}); skipped")
+        size = status.st_size
         if size > max_bytes:
             return Problem(path, f"{_megabytes(size)} is over posts.max_size_mb ({_megabytes(max_bytes)}); skipped")
         data = path.read_bytes()
@@ -91,6 +95,12 @@ def read_post(path: Path, max_bytes: int) -> PostSource | Problem:
     front_matter, body, front_problems, blanked = _split_front_matter(path, text)
     origin = composed(blanked, crlf, decoded.byte_offsets())
     return PostSource(path, front_matter, body, tuple(problems + front_problems), data, origin)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a file")
 
 
 def _refusal(data: bytes) -> str | None:
