@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_report(commands)
     _add_export(commands)
+    _add_verify(commands)
     _add_restore(commands)
     _add_extract(commands)
     return parser
@@ -152,6 +153,30 @@ def export_command(args: argparse.Namespace) -> ExitCode:
         pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz)
     print(f"wrote {args.wacz}: {pages} pages")
     return ExitCode.OK
+
+
+def _add_verify(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "verify", help="check that the history and the WARC files agree, and set right what can be",
+        description="Read back the record every check of the history names, and every WARC file: a check whose "
+        "record lost its identity in the history gets it back, one whose record is not there is no longer "
+        "pointed at, a file without an index is indexed; files an interrupted run left, files that cannot be "
+        "read and revisits that point at no record are named. Exit code 3 when something could not be set right.",
+    )  # fmt: skip
+    _config_option(parser)
+    parser.set_defaults(handler=verify_command)
+
+
+def verify_command(args: argparse.Namespace) -> ExitCode:
+    """`archiver verify`: the history and the WARC files agree, or what does not is named."""
+    config = _config(args.config)
+    with lock.exclusive(config.output_dir, "verify"):
+        summary = job.verify(config)
+    for finding in summary.findings:
+        label = "fixed" if finding.fixed else "error"
+        print(f"archiver: {label}: {finding.path}: {finding.problem}", file=sys.stderr)
+    print(summary)
+    return ExitCode.BAD_INPUT if summary.unfixed else ExitCode.OK
 
 
 def _add_restore(commands: argparse._SubParsersAction[_Parser]) -> None:

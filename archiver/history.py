@@ -211,6 +211,21 @@ class History:
     def _finish(self, run_id: int) -> None:
         self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (utc_iso(utc_now()), run_id))
 
+    def stored_checks(self) -> Iterator[tuple[int, Check]]:
+        """Every check that names a stored record, with the check's own id."""
+        rows = self._db.execute(f"SELECT id, {_COLUMNS} FROM checks WHERE warc_filename IS NOT NULL ORDER BY id")
+        for row in rows.fetchall():
+            yield int(row[0]), _check(row[1:])
+
+    @_writing
+    def set_location(self, check_id: int, location: RecordLocation | None) -> None:
+        """Point a check at the record where its answer really is, or (None) at none."""
+        where = _location_columns(location)[:-1]
+        self._db.execute(
+            "UPDATE checks SET warc_filename = ?, warc_offset = ?, warc_length = ?, warc_record_id = ?,"
+            " warc_date = ?, warc_target_uri = ? WHERE id = ?", (*where, check_id),
+        )  # fmt: skip
+
     def run_checks(self, run_id: int) -> list[Check]:
         """The checks one run has stored so far, in the order they were made."""
         return [_check(row) for row in self._db.execute(f"{_SELECT_CHECK} WHERE run_id = ? ORDER BY id", (run_id,))]
@@ -364,12 +379,16 @@ _INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES ({', '.join('?'
 _SELECT_CHECK = f"SELECT {_COLUMNS} FROM checks"
 
 
+def _location_columns(stored: RecordLocation | None) -> tuple[object, ...]:
+    """The warc_* columns of a check, in order, for where its answer is stored."""
+    if stored is None:
+        return None, None, None, None, None, None, 0
+    return (stored.filename, stored.offset, stored.length, stored.record_id, stored.date, stored.target_uri,
+            int(stored.revisit))  # fmt: skip
+
+
 def _row(run_id: int, result: FetchResult) -> tuple[object, ...]:
-    stored = result.stored_at
-    where = (
-        (stored.filename, stored.offset, stored.length, stored.record_id, stored.date, stored.target_uri,
-         int(stored.revisit)) if stored else (None, None, None, None, None, None, 0)
-    )  # fmt: skip
+    where = _location_columns(result.stored_at)
     return (
         run_id, result.url, utc_iso(result.checked_at), result.status.value, result.code, result.final_url,
         result.attempts, result.detail, result.payload_digest or None, *where, result.drifted_from or None,

@@ -45,6 +45,8 @@ from archiver.model import (
     RecordLocation,
 )
 from archiver.pack import WarcPacker
+from archiver.pack import verify as pack_verify
+from archiver.pack.verify import FolderFinding
 from archiver.report import Report
 from archiver.requisites import RequisiteFetcher, RequisiteTally
 from archiver.restore import RestoreSummary, Scope
@@ -155,6 +157,64 @@ def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -
         extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
         replay_url=config.report.replay_url, backend=backend,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VerifySummary:
+    """What `verify` found: how many checks name a record, and what was amiss (each
+    finding says whether it was set right)."""
+
+    checks: int
+    findings: tuple[FolderFinding, ...]
+
+    @property
+    def unfixed(self) -> tuple[FolderFinding, ...]:
+        """What verifying could not set right."""
+        return tuple(finding for finding in self.findings if not finding.fixed)
+
+    def __str__(self) -> str:
+        fixed = len(self.findings) - len(self.unfixed)
+        return (f"{self.checks} stored checks verified against the WARC files: {fixed} set right, "
+                f"{len(self.unfixed)} that cannot be")  # fmt: skip
+
+
+def verify(config: Config) -> VerifySummary:
+    """Check that the history and the WARC files agree, and set right what can be: a check
+    whose record is there but whose identity the history lost gets it back from the record;
+    one whose record is not there is no longer pointed at it (so that no revisit refers to
+    a record nobody can find); a closed file without an index is indexed. Named, not set
+    right: files an interrupted run left (the next run finishes them), files that cannot
+    be read, revisit records that point at no record in the folder."""
+    findings: list[FolderFinding] = []
+    with History.open(config.output_dir) as history:
+        stored = list(history.stored_checks())
+        for check_id, check in stored:
+            finding = _verified(config.output_dir, check)
+            if finding is not None:
+                history.set_location(check_id, finding[1])
+                findings.append(finding[0])
+    findings += pack_verify.folder_findings(config.output_dir)
+    return VerifySummary(len(stored), tuple(findings))
+
+
+def _verified(folder: Path, check: Check) -> tuple[FolderFinding, RecordLocation | None] | None:
+    """What is amiss with where a check says its answer is, and where the history should
+    say it is instead; None when they agree."""
+    location = check.stored_at
+    assert location is not None
+    where = folder / pack.ARCHIVE_DIR / location.filename
+    found = pack_verify.identity_at(folder, location)
+    expected = "revisit" if location.revisit else "response"
+    if isinstance(found, str) or found.kind != expected or (location.target_uri and found.target_uri !=
+                                                             location.target_uri):  # fmt: skip
+        why = found if isinstance(found, str) else f"a {found.kind} record of {found.target_uri} at that offset"
+        return FolderFinding(where, f"the history's capture of {check.url} is not there ({why}); "
+                             "no longer pointed at", fixed=True), None  # fmt: skip
+    if (found.record_id, found.date, found.target_uri) == (location.record_id, location.date, location.target_uri):
+        return None
+    whole = replace(location, record_id=found.record_id, date=found.date, target_uri=found.target_uri)
+    return FolderFinding(where, f"the history's capture of {check.url} had lost its record's identity; "
+                         "read back from the record", fixed=True), whole  # fmt: skip
 
 
 def refuse_in_a_starting_process() -> None:

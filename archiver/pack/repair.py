@@ -65,6 +65,11 @@ def _repair_one(unfinished: Path, folder: Path, keep: Callable[[list[FetchResult
     return captures
 
 
+def whole_length(path: Path) -> int:
+    """How many bytes at the start of a WARC file are whole gzip members (its records)."""
+    return max((member.end for member in _whole_members(path)), default=0)
+
+
 def _whole_members(path: Path) -> Iterator[_Member]:
     """The gzip members of a file that are complete, in order; a torn last one is left out."""
     with path.open("rb") as stream:

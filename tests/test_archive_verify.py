@@ -1,0 +1,112 @@
+"""`archiver verify`: the history and the WARC files agree, or what does not is set right or named."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archiver import cli, job
+from archiver.cli import ExitCode
+from archiver.config import Config, ExtractSettings
+from archiver.history import History
+from archiver.pack import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX
+from tests.conftest import Web
+
+
+def _run_once(web: Web, folder: Path) -> Config:
+    urls = [web.url("alpha.test", path) for path in ("/ok.html", "/image.png", "/redirect/2", "/status/404")]
+    post = folder / "posts" / "post.md"
+    post.parent.mkdir(parents=True)
+    post.write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), encoding="utf-8")
+    config = Config(source=None, post_paths=(post,), output_dir=folder / "out", extract=ExtractSettings(),
+                    fetch=web.settings())  # fmt: skip
+    job.run(config)
+    return config
+
+
+def _warcs(config: Config) -> list[Path]:
+    return sorted((config.output_dir / ARCHIVE_DIR).glob("*.warc.gz"))
+
+
+def _sql(config: Config, statement: str) -> None:
+    with sqlite3.connect(config.output_dir / "history.sqlite") as db:
+        db.execute(statement)
+
+
+def test_an_archive_the_run_left_as_it_should_agrees(web: Web, tmp_path: Path) -> None:
+    config = _run_once(web, tmp_path)
+
+    summary = job.verify(config)
+
+    assert summary.checks == 4  # every answer is stored, the 404 too
+    assert summary.findings == ()
+
+
+def test_a_lost_identity_is_read_back_from_the_record_and_then_revisits_refer_to_it(web: Web, tmp_path: Path) -> None:
+    config = _run_once(web, tmp_path)
+    with History.open(config.output_dir) as history:
+        whole = {check.url: check.stored_at for _, check in history.stored_checks()}
+    _sql(config, "UPDATE checks SET warc_record_id = '', warc_date = ''")  # as an older repair left them
+
+    summary = job.verify(config)
+
+    assert len(summary.findings) == 4
+    assert all(finding.fixed and "lost its record's identity" in finding.problem for finding in summary.findings)
+    with History.open(config.output_dir) as history:
+        assert {check.url: check.stored_at for _, check in history.stored_checks()} == whole
+    before = set(_warcs(config))
+    job.run(config)
+    kinds = []
+    for warc in sorted(set(_warcs(config)) - before):
+        with warc.open("rb") as stream:
+            kinds += [record.rec_type for record in ArchiveIterator(stream)]
+    assert "revisit" in kinds
+
+
+def test_a_check_whose_record_is_not_there_is_no_longer_pointed_at(web: Web, tmp_path: Path) -> None:
+    config = _run_once(web, tmp_path)
+    _sql(config, "UPDATE checks SET warc_offset = warc_offset + 7 WHERE url LIKE '%/ok.html'")
+
+    summary = job.verify(config)
+
+    (finding,) = summary.findings
+    assert finding.fixed
+    assert "/ok.html is not there" in finding.problem
+    with History.open(config.output_dir) as history:
+        (check,) = history.checks(web.url("alpha.test", "/ok.html"))
+    assert check.stored_at is None
+    assert job.verify(config).findings == ()  # set right for good
+
+
+def test_what_cannot_be_set_right_is_named_and_the_command_exits_3(
+    web: Web, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _run_once(web, tmp_path)
+    job.run(config)  # unchanged answers: revisits of the first run's records
+    first, *_ = _warcs(config)
+    first.unlink()  # the records the revisits refer to are gone
+    (config.output_dir / INDEX_DIR / (first.name + ".cdxj")).unlink()
+    second = _warcs(config)[0]
+    (config.output_dir / INDEX_DIR / (second.name + ".cdxj")).unlink()
+    damaged = config.output_dir / ARCHIVE_DIR / "archiver-20200101000000-00001-host.warc.gz"
+    damaged.write_bytes(second.read_bytes()[:200] + b"\x1f\x8b\x08\x00garbage\xff\xfe" * 50)
+    (config.output_dir / ARCHIVE_DIR / ("archiver-20200101000001-00001-host.warc.gz" + OPEN_SUFFIX)).write_bytes(b"")
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(f"posts:\n  paths: [posts]\noutput:\n  dir: {config.output_dir}\n", encoding="utf-8")
+
+    code = cli.main(["verify", "--config", str(config_file)])
+    out, err = capsys.readouterr()
+
+    assert code == ExitCode.BAD_INPUT
+    assert "refers to <urn:uuid:" in err
+    assert ", which is not here" in err
+    assert f"{damaged}: damaged: only its first " in err
+    assert "garbage" not in err
+    assert "left unfinished by an interrupted run; the next run finishes it" in err
+    assert f"archiver: fixed: {second}: had no index; indexed" in err
+    assert (config.output_dir / INDEX_DIR / (second.name + ".cdxj")).exists()
+    assert "is not there" in err  # the first run's checks pointed at the file that is gone
+    assert "that cannot be" in out
