@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver import cli, job
+from archiver import cli, job, pack
 from archiver.cli import ExitCode
 from archiver.config import Config, ExtractSettings
 from archiver.history import History
@@ -110,3 +110,20 @@ def test_what_cannot_be_set_right_is_named_and_the_command_exits_3(
     assert (config.output_dir / INDEX_DIR / (second.name + ".cdxj")).exists()
     assert "is not there" in err  # the first run's checks pointed at the file that is gone
     assert "that cannot be" in out
+
+
+def test_a_damaged_record_is_named_in_plain_words_not_its_bytes(web: Web, tmp_path: Path) -> None:
+    config = _run_once(web, tmp_path)
+    with History.open(config.output_dir) as history:
+        location = next(check.stored_at for _, check in history.stored_checks() if check.url.endswith("/ok.html"))
+    assert location is not None
+    warc = config.output_dir / ARCHIVE_DIR / location.filename
+    data = bytearray(warc.read_bytes())
+    data[location.offset + 20 : location.offset + 60] = bytes(range(200, 240))  # inside its gzip member
+    warc.write_bytes(bytes(data))
+
+    answer = pack.read_answer(config.output_dir, location, 1000)
+
+    assert answer.problem.startswith(f"{warc}: cannot read the record: ")
+    assert answer.problem.isprintable()
+    assert any(finding.problem.startswith("damaged: ") for finding in job.verify(config).findings)

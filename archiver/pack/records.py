@@ -12,6 +12,13 @@ from archiver.model import RecordLocation, StoredAnswer
 from archiver.pack.folder import ARCHIVE_DIR
 
 
+def readable_error(error: BaseException) -> str:
+    """An error's message without the raw bytes some WARC readers put in it (a damaged
+    file's contents have no place in a message)."""
+    text = str(error) or type(error).__name__
+    return text if text.isprintable() and len(text) <= 200 else f"{type(error).__name__} (damaged data)"
+
+
 def read_answer(folder: Path, location: RecordLocation, limit: int) -> StoredAnswer:
     """The response stored at `location` in the output folder `folder`, with the first
     `limit` bytes of its payload as stored (content-encoding kept: `bodies` undoes it).
@@ -28,5 +35,5 @@ def read_answer(folder: Path, location: RecordLocation, limit: int) -> StoredAns
             body = record.raw_stream.read(limit)
             code = int(headers.get_statuscode() or 0) or None
     except (OSError, StopIteration, ArchiveLoadFailed, zlib.error, EOFError, ValueError) as error:
-        return StoredAnswer(None, (), b"", problem=f"{path}: cannot read the record: {error}")
+        return StoredAnswer(None, (), b"", problem=f"{path}: cannot read the record: {readable_error(error)}")
     return StoredAnswer(code, tuple(headers.headers), body)

@@ -18,6 +18,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archiver.model import RecordLocation
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
+from archiver.pack.records import readable_error
 from archiver.pack.repair import whole_length
 
 _READ_FAULTS = (OSError, StopIteration, ArchiveLoadFailed, zlib.error, EOFError, ValueError)
@@ -57,7 +58,7 @@ def identity_at(folder: Path, location: RecordLocation) -> RecordIdentity | str:
                 headers.get_header("WARC-Date") or "", headers.get_header("WARC-Target-URI") or "",
             )  # fmt: skip
     except _READ_FAULTS as error:
-        return f"{path}: no record at offset {location.offset}: {_readable(error)}"
+        return f"{path}: no record at offset {location.offset}: {readable_error(error)}"
 
 
 def folder_findings(folder: Path) -> list[FolderFinding]:
@@ -82,7 +83,7 @@ def folder_findings(folder: Path) -> list[FolderFinding]:
                 elif kind == "revisit":
                     revisits.append((warc, refers_to, uri))
         except _READ_FAULTS as error:
-            findings.append(FolderFinding(warc, f"cannot be read to the end: {_readable(error)}"))
+            findings.append(FolderFinding(warc, f"cannot be read to the end: {readable_error(error)}"))
     findings += [FolderFinding(warc, f"a revisit of {uri} refers to {refers_to or 'no record'}, which is not here")
                  for warc, refers_to, uri in revisits if refers_to not in full_ids]  # fmt: skip
     return findings
@@ -94,7 +95,7 @@ def _indexed(folder: Path, warc: Path) -> list[FolderFinding]:
     try:
         index_into(folder / INDEX_DIR, warc)
     except _READ_FAULTS as error:
-        return [FolderFinding(warc, f"has no index, and cannot be indexed: {_readable(error)}")]
+        return [FolderFinding(warc, f"has no index, and cannot be indexed: {readable_error(error)}")]
     return [FolderFinding(warc, "had no index; indexed", fixed=True)]
 
 
@@ -105,9 +106,3 @@ def _headers_of(warc: Path) -> Iterator[tuple[str, str, str, str]]:
             headers = record.rec_headers
             yield (headers.get_header("WARC-Type") or "", headers.get_header("WARC-Record-ID") or "",
                    headers.get_header("WARC-Refers-To") or "", headers.get_header("WARC-Target-URI") or "")  # fmt: skip
-
-
-def _readable(error: BaseException) -> str:
-    """An error's message without the raw bytes some readers put in it."""
-    text = str(error) or type(error).__name__
-    return text if text.isprintable() and len(text) <= 200 else f"{type(error).__name__} (damaged data)"
