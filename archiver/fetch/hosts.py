@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 from protego import Protego
 
+from archiver.fetch.transport import SingleExchangeClient
 from archiver.model import Status
 
 _UNREACHABLE = frozenset({Status.DNS_FAILURE, Status.REFUSED})
@@ -68,7 +69,7 @@ class RobotsRules:
     everything; only the first 512 KiB of the file are read.
     """
 
-    def __init__(self, client: httpx.AsyncClient, agent: str) -> None:
+    def __init__(self, client: SingleExchangeClient, agent: str) -> None:
         self._client = client
         self._agent = agent
         self._rules: dict[str, Protego] = {}
@@ -94,11 +95,14 @@ class RobotsRules:
 
     async def _read(self, url: str) -> tuple[int, str]:
         body = bytearray()
-        async with self._client.stream("GET", url) as response:
+        response = await self._client.send(self._client.build_request(url))
+        try:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) >= _ROBOTS_MAX_BYTES:
                     break
+        finally:
+            await response.aclose()
         return response.status_code, bytes(body[:_ROBOTS_MAX_BYTES]).decode("utf-8", errors="replace")
 
 
