@@ -297,3 +297,11 @@ def test_quiet_prints_only_the_summary_line_and_the_log_has_every_url(tmp_path: 
     assert {e["status"] for e in events if e["event"] == "checked"} == {"refused"}
     assert events[-1]["verdicts"]["failing"] == 13
     assert events[-1]["exit_code"] == 0
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/operations.md"])
+def test_every_exit_code_is_in_the_documented_tables(document: str) -> None:
+    rows = {line.split("|")[1].strip() for line in (REPO / document).read_text(encoding="utf-8").splitlines()
+            if line.startswith("| ")}  # fmt: skip
+
+    assert {str(int(code)) for code in ExitCode} <= rows
