@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from typing import NoReturn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from archiver import __version__, export, job, lock, restore
+from archiver import __version__, export, job, lock, restore, stop
 from archiver.atomic import write_text_atomically
 from archiver.config import DEFAULT_CONFIG_FILE, Config, absolute_http_url, default_config, load_config
 from archiver.errors import ArchiverError, ConfigError, InputError, LockedError, OutputError
@@ -49,26 +50,40 @@ class ExitCode(IntEnum):
     BAD_INPUT = 3  # bad configuration, or a path that does not exist
     LOCKED = 4  # another run is using the output folder
     UNREACHABLE = 5  # the network looked unreachable: the run was kept but does not count
-    INTERRUPTED = 130
+    HANGUP = 129  # stopped by SIGHUP (128 + 1, as a shell reports it)
+    INTERRUPTED = 130  # stopped by Ctrl-C (SIGINT)
+    TERMINATED = 143  # stopped by SIGTERM (128 + 15)
+
+
+_STOPPED_BY = {signal.SIGTERM: ExitCode.TERMINATED, signal.SIGHUP: ExitCode.HANGUP}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: `sys.argv[1:]`) and return the exit code."""
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except (ConfigError, InputError, OutputError) as error:
-        print(f"archiver: error: {error}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    except LockedError as error:
-        print(f"archiver: {error}", file=sys.stderr)
-        return ExitCode.LOCKED
-    except ArchiverError as error:
-        print(f"archiver: error: {error}", file=sys.stderr)
-        return ExitCode.UNEXPECTED_ERROR
-    except KeyboardInterrupt:
+    with stop.stopping() as stopped:
+        try:
+            return int(args.handler(args))
+        except (ConfigError, InputError, OutputError) as error:
+            print(f"archiver: error: {error}", file=sys.stderr)
+            return ExitCode.BAD_INPUT
+        except LockedError as error:
+            print(f"archiver: {error}", file=sys.stderr)
+            return ExitCode.LOCKED
+        except ArchiverError as error:
+            print(f"archiver: error: {error}", file=sys.stderr)
+            return ExitCode.UNEXPECTED_ERROR
+        except KeyboardInterrupt:
+            return _stopped(stopped.signal)
+
+
+def _stopped(by: signal.Signals | None) -> ExitCode:
+    """Say that the run was stopped, and by what; the exit code a shell gives for that signal."""
+    if by is None:
         print("archiver: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    print(f"archiver: stopped by {by.name}", file=sys.stderr)
+    return _STOPPED_BY[by]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Archive the links and images a blog cites, check their health, restore what rotted.",
         epilog="Exit codes: 0 success, 1 unexpected error, 2 dead (or failing) links found with --fail-on, "
         "3 bad configuration, input or output path, 4 another run is using the output folder, "
-        "5 the network looked unreachable (the run does not count toward any verdict).",
+        "5 the network looked unreachable (the run does not count toward any verdict), "
+        "129, 130 and 143 stopped by SIGHUP, Ctrl-C or SIGTERM.",
     )
     parser.add_argument("--version", action="version", version=f"archiver {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)

@@ -9,9 +9,11 @@ What a stage reads in another form than the file writes is converted as it is re
 or derived as a property (`max_body_bytes` from `max_body_mb`).
 
 Every default lives here as a named constant, shared by the command line and the
-bundled `config.yaml`. Any problem with the file (unreadable, not YAML, an unknown key,
-a wrong type, a path that does not exist) raises one `ConfigError` that names the file
-and the key.
+bundled `config.yaml`. Every number has a range of sane values (`_within`), wide enough
+for any real use and finite, so that a slip of the keyboard is told apart from a choice
+before a stage trips over it. Any problem with the file (unreadable, not YAML, an unknown
+key, a wrong type or range, a path that does not exist) raises one `ConfigError` that
+names the file and the key.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import difflib
 import glob
 import ipaddress
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -34,6 +37,8 @@ from pydantic import (
     GetPydanticSchema,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
 )
 from pydantic_core import CoreSchema, core_schema
@@ -75,6 +80,48 @@ DEFAULT_ARCHIVE_URL = "https://web.archive.org/web/"
 DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE = 20.0
 LinkStyle = Literal["replace", "append"]
 DEFAULT_LINK_STYLE: LinkStyle = "append"
+
+# The upper ends of the ranges: each far beyond any real use, and short of where a
+# stage would fail on the number itself (islice on an int that is no index, a timer
+# past the end of time, a byte count past what a file can hold).
+MAX_CONCURRENCY = 10_000  # each request holds a socket, and most systems let a process open 1,024 to 65,536
+MAX_PER_HOST = 1_000  # no site takes a thousand requests at once from one client
+MAX_SECONDS = 86_400.0  # a day: timeouts, delays, backoff and Retry-After
+MAX_ATTEMPTS = 100
+MAX_REDIRECTS = 1_000  # browsers give up after 20, curl after 50
+MAX_MEGABYTES = 1_000_000.0  # a terabyte: a post, a body, a WARC file
+MAX_DAYS = 36_500.0  # a century
+MAX_CHECKS = 10_000  # a check a day for 27 years
+MAX_REQUISITES_PER_PAGE = 10_000
+MAX_REQUISITE_MB = 100_000.0
+MIN_ARCHIVE_REQUESTS_PER_MINUTE = 0.01  # one request every 100 minutes
+MAX_ARCHIVE_REQUESTS_PER_MINUTE = 60_000.0  # a thousand a second: only an archive of one's own takes that
+HTTP_CODES = (100, 599)
+
+
+def _within(low: float, high: float, *, above: bool = False) -> WrapValidator:
+    """The sane values of a numeric setting: from `low` (or, when `above`, more than
+    `low`) to `high`, never NaN or infinite; a number outside is refused with the range,
+    before its type is checked (an integer too large for a float is out of range too)."""
+    lowest, highest = _number(low), _number(high)
+    words = f"more than {lowest} and at most {highest}" if above else f"from {lowest} to {highest}"
+
+    def inside(value: float) -> bool:
+        finite = not isinstance(value, float) or math.isfinite(value)
+        return finite and (value > low if above else value >= low) and value <= high
+
+    def check(value: Any, validate: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool) and not inside(value):
+            shown = str(value) if len(str(value)) <= 30 else str(value)[:30] + "…"
+            raise ValueError(f"must be {words}, not {shown}")
+        return validate(value)
+
+    return WrapValidator(check)
+
+
+def _number(bound: float) -> str:
+    """A bound of a range as a message shows it: 10,000 or 0.01."""
+    return f"{int(bound):,}" if float(bound).is_integer() else f"{bound:g}"
 
 
 def _from_file(written: Any, convert: Callable[[Any], Any]) -> GetPydanticSchema:
@@ -123,9 +170,10 @@ def _network(network: str | _Network) -> _Network:
 
 
 def _codes(codes: list[int]) -> frozenset[int]:
+    low, high = HTTP_CODES
     for code in codes:
-        if type(code) is not int:
-            raise ValueError(f"{code!r} is not an HTTP status code")
+        if type(code) is not int or not low <= code <= high:
+            raise ValueError(f"{code!r} is not an HTTP status code (from {low} to {high})")
     return frozenset(codes)
 
 
@@ -175,7 +223,7 @@ class _PostReading(_Section):
     """How posts are read."""
 
     base_url: str | None = None
-    max_size_mb: float = Field(default=DEFAULT_MAX_POST_MB, gt=0)
+    max_size_mb: Annotated[float, _within(0, MAX_MEGABYTES, above=True)] = DEFAULT_MAX_POST_MB
 
     @field_validator("base_url")
     @classmethod
@@ -212,19 +260,19 @@ def _folder(info: ValidationInfo) -> Path:
 class FetchConfig(_Section):
     """How URLs are fetched: limits, timeouts, retries, politeness and safety."""
 
-    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1)
-    per_host: int = Field(default=DEFAULT_PER_HOST, ge=1)
-    host_delay: float = Field(default=DEFAULT_HOST_DELAY, ge=0)
-    connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
-    read_timeout: float = Field(default=DEFAULT_READ_TIMEOUT, gt=0)
-    total_timeout: float = Field(default=DEFAULT_TOTAL_TIMEOUT, gt=0)
-    attempts: int = Field(default=DEFAULT_ATTEMPTS, ge=1)
+    concurrency: Annotated[int, _within(1, MAX_CONCURRENCY)] = DEFAULT_CONCURRENCY
+    per_host: Annotated[int, _within(1, MAX_PER_HOST)] = DEFAULT_PER_HOST
+    host_delay: Annotated[float, _within(0, MAX_SECONDS)] = DEFAULT_HOST_DELAY
+    connect_timeout: Annotated[float, _within(0, MAX_SECONDS, above=True)] = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: Annotated[float, _within(0, MAX_SECONDS, above=True)] = DEFAULT_READ_TIMEOUT
+    total_timeout: Annotated[float, _within(0, MAX_SECONDS, above=True)] = DEFAULT_TOTAL_TIMEOUT
+    attempts: Annotated[int, _within(1, MAX_ATTEMPTS)] = DEFAULT_ATTEMPTS
     retry_codes: _Codes = frozenset(DEFAULT_RETRY_CODES)
-    backoff: float = Field(default=DEFAULT_BACKOFF_SECONDS, ge=0)
-    backoff_max: float = Field(default=DEFAULT_BACKOFF_MAX_SECONDS, ge=0)
-    retry_after_max: float = Field(default=DEFAULT_RETRY_AFTER_MAX_SECONDS, ge=0)
-    max_redirects: int = Field(default=DEFAULT_MAX_REDIRECTS, ge=0)
-    max_body_mb: float = Field(default=DEFAULT_MAX_BODY_MB, gt=0)
+    backoff: Annotated[float, _within(0, MAX_SECONDS)] = DEFAULT_BACKOFF_SECONDS
+    backoff_max: Annotated[float, _within(0, MAX_SECONDS)] = DEFAULT_BACKOFF_MAX_SECONDS
+    retry_after_max: Annotated[float, _within(0, MAX_SECONDS)] = DEFAULT_RETRY_AFTER_MAX_SECONDS
+    max_redirects: Annotated[int, _within(0, MAX_REDIRECTS)] = DEFAULT_MAX_REDIRECTS
+    max_body_mb: Annotated[float, _within(0, MAX_MEGABYTES, above=True)] = DEFAULT_MAX_BODY_MB
     contact: str | None = None
     robots: bool = False
     ca_bundle: _Path | None = None
@@ -265,12 +313,12 @@ class PackConfig(_Section):
     """How captures are written: WARC file names and rotation."""
 
     prefix: str = Field(default=DEFAULT_WARC_PREFIX, pattern=r"^[A-Za-z0-9._-]+$")
-    rotate_mb: float = Field(default=DEFAULT_WARC_ROTATE_MB, gt=0)
-    recapture_after_days: float = Field(default=DEFAULT_RECAPTURE_AFTER_DAYS, ge=0)
-    compression_level: int = Field(default=DEFAULT_COMPRESSION_LEVEL, ge=1, le=9)  # gzip, of each record
+    rotate_mb: Annotated[float, _within(0, MAX_MEGABYTES, above=True)] = DEFAULT_WARC_ROTATE_MB
+    recapture_after_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_RECAPTURE_AFTER_DAYS
+    compression_level: Annotated[int, _within(1, 9)] = DEFAULT_COMPRESSION_LEVEL  # gzip, of each record
     requisites: bool = True  # capture what each HTML page needs to look like itself
-    max_requisites_per_page: int = Field(default=DEFAULT_MAX_REQUISITES_PER_PAGE, ge=0, le=10_000)
-    max_requisite_mb: float = Field(default=DEFAULT_MAX_REQUISITE_MB, ge=0, le=100_000)  # per page, in all
+    max_requisites_per_page: Annotated[int, _within(0, MAX_REQUISITES_PER_PAGE)] = DEFAULT_MAX_REQUISITES_PER_PAGE
+    max_requisite_mb: Annotated[float, _within(0, MAX_REQUISITE_MB)] = DEFAULT_MAX_REQUISITE_MB  # per page, in all
 
     @property
     def rotate_bytes(self) -> int:
@@ -286,8 +334,8 @@ class PackConfig(_Section):
 class HealthConfig(_Section):
     """When a failing link is called dead."""
 
-    dead_after_checks: int = Field(default=DEFAULT_DEAD_AFTER_CHECKS, ge=1)
-    dead_after_days: float = Field(default=DEFAULT_DEAD_AFTER_DAYS, ge=0)
+    dead_after_checks: Annotated[int, _within(1, MAX_CHECKS)] = DEFAULT_DEAD_AFTER_CHECKS
+    dead_after_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_DEAD_AFTER_DAYS
 
 
 class ReportConfig(_Section):
@@ -301,7 +349,9 @@ class ArchiveConfig(_Section):
 
     name: str = Field(min_length=1)
     url: str  # the base every Wayback-style address starts with, made to end in "/"
-    requests_per_minute: float = Field(default=DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE, gt=0)
+    requests_per_minute: Annotated[float, _within(MIN_ARCHIVE_REQUESTS_PER_MINUTE, MAX_ARCHIVE_REQUESTS_PER_MINUTE)] = (
+        DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE
+    )
 
     @field_validator("url")
     @classmethod

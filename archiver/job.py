@@ -11,17 +11,18 @@ A check (`store=False`) does the same without writing WARC files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from archiver import fetch, health, pack, reach, report
 from archiver import restore as restore_stage
@@ -62,6 +63,7 @@ Progress = Callable[[FetchResult], None]
 # Pages fetching their requisites at once, per slot of the global concurrency: each holds up
 # to `pack.max_requisite_mb` until it is written; 8 pages at 64 slots kept every slot busy.
 _REQUISITE_PAGES_PER_SLOT = 8
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -335,12 +337,25 @@ async def _kept(
             previous = _same_payload(capture.result, earlier.links.get(capture.result.url), fresh_after)
             stored = partial(_store, packer, capture, occurrences, previous=previous,
                              earlier_requisites=earlier.requisites, fresh_after=fresh_after)  # fmt: skip
-            location, remembered = await asyncio.to_thread(stored)
+            location, remembered = await _to_the_end(asyncio.to_thread(stored))
     finally:
         capture.close()
     for url, requisite_capture in remembered:
         earlier.remember_requisite(url, requisite_capture)
     return replace(capture.result, stored_at=location)
+
+
+async def _to_the_end(work: Coroutine[Any, Any, _T]) -> _T:
+    """What `work` returns. Cancelled meanwhile (a run stopped by a signal), it still waits
+    for `work` to end before the cancellation goes on: the records a thread is writing
+    must not be cut short by their file being closed, nor their bodies closed under them."""
+    running = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):  # the run is stopping; what the write says matters no more
+            await running
+        raise
 
 
 async def _canaries(fetcher: FetchBackend, urls: tuple[str, ...]) -> list[FetchResult | None]:

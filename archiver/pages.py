@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -303,7 +304,7 @@ class _ParserPool:
         if self._executor is None:
             workers = max(1, (os.cpu_count() or 2) - 1)
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_exit_with_parent)
+            self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_parser_started)
         return self._executor
 
     def shutdown(self) -> None:
@@ -322,6 +323,13 @@ class _ParserPool:
 
 
 _PARSERS = _ParserPool()
+
+
+def _parser_started() -> None:
+    """In a parser process, first: Ctrl-C reaches every process of a terminal's job, and the
+    run that started the parser decides what it means (it stops, and the parser with it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
 
 
 def _exit_with_parent() -> None:

@@ -140,6 +140,35 @@ def test_bad_config_exits_3_with_file_and_key_and_no_traceback(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(
+    ("default", "wrong", "message"),
+    [
+        (
+            "concurrency: 64",
+            "concurrency: 999999999999999999999999999999",
+            "fetch.concurrency: must be from 1 to 10,000",
+        ),
+        ("host_delay: 0", "host_delay: .nan", "fetch.host_delay: must be from 0 to 86,400, not nan"),
+        ("total_timeout: 120", "total_timeout: .inf", "fetch.total_timeout: must be more than 0 and at most 86,400"),
+        ("dead_after_days: 3", "dead_after_days: -1", "health.dead_after_days: must be from 0 to 36,500, not -1"),
+    ],
+)
+def test_a_number_out_of_range_exits_3_naming_file_key_and_range(
+    tmp_path: Path, default: str, wrong: str, message: str
+) -> None:
+    project = _project(tmp_path)
+    config = project / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert default in text
+    config.write_text(text.replace(default, wrong), encoding="utf-8")
+
+    result = archiver("run", cwd=project)
+
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert f"config.yaml: {message}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["extract", "no/such/post.md"], "no/such/post.md: no such file or folder"),
@@ -268,3 +297,11 @@ def test_quiet_prints_only_the_summary_line_and_the_log_has_every_url(tmp_path: 
     assert {e["status"] for e in events if e["event"] == "checked"} == {"refused"}
     assert events[-1]["verdicts"]["failing"] == 13
     assert events[-1]["exit_code"] == 0
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/operations.md"])
+def test_every_exit_code_is_in_the_documented_tables(document: str) -> None:
+    rows = {line.split("|")[1].strip() for line in (REPO / document).read_text(encoding="utf-8").splitlines()
+            if line.startswith("| ")}  # fmt: skip
+
+    assert {str(int(code)) for code in ExitCode} <= rows

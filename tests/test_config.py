@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from archiver.config import (
     DEFAULT_ASSETS_DIR,
@@ -131,7 +132,10 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
         ("posts:\n  paths: posts\n", r"posts\.paths: Input should be a valid list"),
         ("posts:\n  paths: []\n", r"posts\.paths: List should have at least 1 item"),
         ("posts:\n  paths: [posts]\n  max_size_mb: big\n", r"posts\.max_size_mb: Input should be a valid number"),
-        ("posts:\n  paths: [posts]\n  max_size_mb: 0\n", r"posts\.max_size_mb: Input should be greater than 0"),
+        (
+            "posts:\n  paths: [posts]\n  max_size_mb: 0\n",
+            r"posts\.max_size_mb: must be more than 0 and at most 1,000,000, not 0$",
+        ),
         ("posts:\n  paths: [posts]\n  base_url: blog.example.org\n", r"posts\.base_url: must be an absolute http"),
         ("posts:\n  paths: [posts]\nlinks:\n  include: ['(']\n", r"links\.include: '\(' is not a valid regular"),
         ("posts:\n  paths: [posts, missing/]\n", r"posts\.paths\[1\]: 'missing/' does not exist"),
@@ -143,7 +147,7 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
         ("", r"must be a mapping"),
         (
             "posts:\n  paths: [posts]\nfetch:\n  per_host: 0\n",
-            r"fetch\.per_host: Input should be greater than or equal to 1",
+            r"fetch\.per_host: must be from 1 to 1,000, not 0$",
         ),
         (
             "posts:\n  paths: [posts]\nfetch:\n  allow_networks: [intranet]\n",
@@ -187,6 +191,71 @@ def test_bad_config_gives_one_error_naming_file_and_key(tmp_path: Path, text: st
     message = str(raised.value)
     assert message.startswith(str(path))
     assert re.search(expected, message), message
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        (
+            "fetch:\n  concurrency: 999999999999999999999999999999",
+            r"fetch\.concurrency: must be from 1 to 10,000, not 9{30}$",
+        ),
+        ("fetch:\n  host_delay: .nan", r"fetch\.host_delay: must be from 0 to 86,400, not nan$"),
+        ("fetch:\n  total_timeout: .inf", r"fetch\.total_timeout: must be more than 0 and at most 86,400, not inf$"),
+        ("fetch:\n  backoff: -1", r"fetch\.backoff: must be from 0 to 86,400, not -1$"),
+        ("fetch:\n  concurrency: .nan", r"fetch\.concurrency: must be from 1 to 10,000, not nan$"),
+        (
+            "fetch:\n  max_body_mb: " + "9" * 400,
+            r"fetch\.max_body_mb: must be more than 0 and at most 1,000,000, not 9{30}…$",
+        ),
+        ("fetch:\n  attempts: 101", r"fetch\.attempts: must be from 1 to 100, not 101$"),
+        (
+            "fetch:\n  retry_codes: [503, 999]",
+            r"fetch\.retry_codes: 999 is not an HTTP status code \(from 100 to 599\)$",
+        ),
+        ("pack:\n  rotate_mb: -.inf", r"pack\.rotate_mb: must be more than 0 and at most 1,000,000, not -inf$"),
+        ("health:\n  dead_after_days: 36501", r"health\.dead_after_days: must be from 0 to 36,500, not 36501$"),
+        (
+            "restore:\n  archives: [{name: X, url: 'http://x/', requests_per_minute: .nan}]",
+            r"restore\.archives\[0\]\.requests_per_minute: must be from 0\.01 to 60,000, not nan$",
+        ),
+    ],
+)
+def test_a_number_out_of_its_range_names_file_key_and_range(tmp_path: Path, setting: str, expected: str) -> None:
+    path = _config(tmp_path, f"posts:\n  paths: [posts]\n{setting}\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+
+    assert str(raised.value).startswith(f"{path}: ")
+    assert re.search(expected, str(raised.value)), str(raised.value)
+
+
+_SECTIONS = (ExtractSettings, FetchSettings, PackSettings, HealthSettings, ArchiveSettings)
+_NUMBERS = [
+    (section, name)
+    for section in _SECTIONS
+    for name, field in section.model_fields.items()
+    if field.annotation in (int, float)
+]
+
+
+@pytest.mark.parametrize(("section", "name"), _NUMBERS, ids=[f"{s.__name__}.{n}" for s, n in _NUMBERS])
+def test_every_number_has_a_finite_range(section: type[BaseModel], name: str) -> None:
+    required = {"name": "X", "url": "http://x/"} if section is ArchiveSettings else {}
+    default = section.model_fields[name].default
+
+    for wrong in (10**30, -(10**30), math.nan, math.inf):
+        with pytest.raises(ValidationError, match=f"{name}\n  Value error, must be "):
+            section.model_validate({**required, name: wrong})
+    assert getattr(section.model_validate({**required, name: default}), name) == default
+
+
+def test_the_ends_of_a_range_are_taken() -> None:
+    fetch = FetchSettings(concurrency=10_000, per_host=1_000, total_timeout=86_400, attempts=100, max_redirects=0)
+
+    assert (fetch.concurrency, fetch.per_host, fetch.total_timeout, fetch.attempts) == (10_000, 1_000, 86_400, 100)
+    assert HealthSettings(dead_after_days=36_500, dead_after_checks=10_000).dead_after_days == 36_500
 
 
 def test_several_mistakes_are_reported_together(tmp_path: Path) -> None:

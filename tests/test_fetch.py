@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import ipaddress
 import itertools
+import logging
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
@@ -242,6 +243,52 @@ def test_redirect_to_an_internal_address_is_refused(web: Web) -> None:
 
 
 @pytest.mark.parametrize(
+    ("target", "scheme"),
+    [
+        ("mailto:editor@example.org?subject=Hello", "mailto"),
+        ("javascript:alert(document.cookie)", "javascript"),
+        ("data:text/html;base64,PGgxPmhpPC9oMT4=", "data"),
+        ("about:blank", "about"),
+        ("ftp://files.example.org/x", "ftp"),
+        ("MAILTO:editor@example.org", "mailto"),
+    ],
+)
+def test_a_redirect_to_another_scheme_is_unsupported_with_its_hop_kept(
+    web: Web, caplog: pytest.LogCaptureFixture, target: str, scheme: str
+) -> None:
+    url = web.url("alpha.test", "/to/" + quote(target, safe=""))
+
+    result = fetch_one(web.settings(), url)
+
+    assert (result.status, result.code, result.attempts) == (Status.UNSUPPORTED, 302, 1)
+    assert [(hop.url, hop.code, hop.location) for hop in result.hops] == [(url, 302, target)]
+    assert f"the scheme {scheme}: is not http(s)" in result.detail
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("target", ["http://[oops/", "http://alpha.test:99999/page", "https:///no-host"])
+def test_a_redirect_to_a_location_that_is_no_url_is_unsupported_with_its_hop_kept(
+    web: Web, caplog: pytest.LogCaptureFixture, target: str
+) -> None:
+    url = web.url("alpha.test", "/to/" + quote(target, safe=""))
+
+    result = fetch_one(web.settings(), url)
+
+    assert (result.status, result.code) == (Status.UNSUPPORTED, 302), result.detail
+    assert [hop.location for hop in result.hops] == [target]
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_a_long_data_url_is_shortened_in_the_detail(web: Web) -> None:
+    target = "data:image/png;base64," + "A" * 5000
+    result = fetch_one(web.settings(), web.url("alpha.test", "/to/" + quote(target, safe="")))
+
+    assert result.status is Status.UNSUPPORTED
+    assert result.hops[0].location == target
+    assert len(result.detail) < 300
+
+
+@pytest.mark.parametrize(
     ("address", "public"),
     [
         ("93.184.216.34", True),
@@ -410,6 +457,16 @@ def test_robots_txt_that_errors_disallows_and_a_huge_one_is_read_only_in_part(we
 
     assert (results[broken].status, results[broken].detail) == (Status.DISALLOWED, "disallowed by robots.txt")
     assert results[huge].status is Status.OK
+
+
+def test_robots_txt_moved_to_mailto_counts_as_no_robots_txt(web: Web, caplog: pytest.LogCaptureFixture) -> None:
+    settings = web.settings(robots=True, resolve={**web.addresses, "mailto-robots.test": "127.0.0.2"})
+    url = f"http://mailto-robots.test:{web.ports['alpha.test']}/ok.html"
+
+    result = fetch_one(settings, url)
+
+    assert result.status is Status.OK, result.detail
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_robots_txt_wildcards_and_the_longest_matching_rule_decide(web: Web) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -307,6 +308,26 @@ def test_header_bytes_are_stored_as_they_came_off_the_wire(web: Web, tmp_path: P
     (warc,) = _warcs(link_only.output_dir)
     assert b'Content-Disposition: attachment; filename="caf\xc3\xa9.txt"\r\n' in gzip.decompress(warc.read_bytes())
     assert Checker(argparse.Namespace(inputs=[str(warc)], verbose=False)).process_all() == 0
+
+
+def test_a_redirect_to_mailto_is_stored_like_any_redirect(web: Web, tmp_path: Path) -> None:
+    config, _ = _project(web, tmp_path)
+    url = web.url("alpha.test", "/to/" + quote("mailto:editor@example.org", safe=""))
+    config = config.model_copy(update={"post_paths": (_post_citing(tmp_path, url),)})
+
+    job.run(config)
+
+    (warc,) = _warcs(config.output_dir)
+    (redirect,) = [r for r in _records(warc) if r["type"] == "response"]
+    assert (redirect["warc"]["WARC-Target-URI"], redirect["status"]) == (url, "302")
+    assert redirect["http"]["Location"] == "mailto:editor@example.org"
+    assert Checker(argparse.Namespace(inputs=[str(warc)], verbose=False)).process_all() == 0
+    (line,) = (config.output_dir / job.RESULTS_FILE).read_text(encoding="utf-8").splitlines()[1:]
+    result = json.loads(line)
+    assert (result["status"], [hop["code"] for hop in result["hops"]]) == ("unsupported", [302])
+    (check,) = _checks(config, [url])[url]
+    assert check.stored_at is not None
+    assert check.stored_at.offset == result["warc"]["offset"]
 
 
 def _post_citing(folder: Path, *urls: str) -> Path:

@@ -10,10 +10,12 @@ Routes: /ok.html, /image.png, /gzip, /chunked, /redirect/N (a chain of N hops to
 requests, with Retry-After: 1, then 200), /reset (a reset mid-body), /hang, /slow,
 /huge/BYTES, /noise/BYTES[/key] (bytes that do not compress), /hold/SECONDS (for
 concurrency), /notice/SECONDS (a live page, after SECONDS, that says something was not
-found: the health check probes its site), /to/URL (a redirect to any URL), a
+found: the health check probes its site), /to/URL (a redirect to any URL, of any scheme
+or none, percent-encoded in the path), a
 /robots.txt that disallows /private/ (broken on hosts named broken-robots*, too long on
 huge-robots*, with a wildcard on wildcard-robots*, with overlapping rules on
-longest-robots*), /utf8-headers and /utf8-redirect (header bytes that are not latin-1),
+longest-robots*, redirected to mailto: on mailto-robots*), /utf8-headers and
+/utf8-redirect (header bytes that are not latin-1),
 /no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2),
 /whoami (a page naming the scheme, host and port it was asked on).
 
@@ -328,6 +330,8 @@ async def _robots(_: str, connection: Connection) -> Response:
         return Response(200, b"User-agent: *\nDisallow: /*.pdf$\n", _TEXT)
     if connection.host.startswith("longest-robots"):  # the longest matching rule decides
         return Response(200, b"User-agent: *\nDisallow: /a\nAllow: /a/b\n", _TEXT)
+    if connection.host.startswith("mailto-robots"):  # moved to a URL no client can join
+        return Response(301, b"", [("Location", "mailto:webmaster@example.org")])
     return _ROBOTS
 
 

@@ -35,7 +35,7 @@ from archiver.fetch.errors import status_for_error
 from archiver.fetch.hosts import HostMemory, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
-from archiver.fetch.transport import HostPoolTransport, tls_context
+from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, tls_context
 from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchBackend, FetchResult, Finisher, Hop, Status
 from archiver.times import utc_now
 
@@ -46,6 +46,7 @@ _log = logging.getLogger(__name__)
 _SPOOL_IN_MEMORY = 1024 * 1024
 _WINDOW_PER_SLOT = 4  # fetches started ahead, per slot of the global concurrency limit
 _CHUNK_LIMIT = 64 * 1024
+_TARGET_SHOWN = 200  # characters of a redirect target kept in a detail (a data: URL can be megabytes)
 
 
 def user_agent(contact: str | None) -> str:
@@ -94,7 +95,7 @@ class Fetcher:
         transport = transport or HostPoolTransport(tls_context(settings.ca_bundle), backend, settings.per_host)
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         headers = {"User-Agent": user_agent(settings.contact), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
-        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
+        self._client = SingleExchangeClient(transport, timeout, headers)
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts = HostMemory()
         self._host_slots: dict[str, HostSlots] = {}
@@ -209,7 +210,9 @@ class Fetcher:
 
     def _may_follow(self, attempt: _Attempt, target: str, visited: set[str]) -> bool:
         if urlsplit(target).scheme not in ("http", "https"):
-            attempt.status, attempt.detail = Status.UNSUPPORTED, f"redirect to {target}, which is not http(s)"
+            attempt.status, attempt.detail = Status.UNSUPPORTED, _not_http_detail(target)
+        elif (problem := _url_problem(target)) is not None:
+            attempt.status, attempt.detail = Status.UNSUPPORTED, f"redirect to an invalid URL {target!r}: {problem}"
         elif target in visited:
             attempt.status, attempt.detail = Status.REDIRECT_LOOP, f"redirect back to {target}"
         elif len(attempt.exchanges) > self._settings.max_redirects:
@@ -224,7 +227,7 @@ class Fetcher:
         url = attempt.final_url
         try:
             host, origin = _host_and_origin(url)
-            request = self._client.build_request("GET", url)
+            request = self._client.build_request(url)
         except (httpx.InvalidURL, ValueError) as error:  # ValueError covers hosts that IDNA refuses
             return attempt.end(Status.UNSUPPORTED, f"not a fetchable URL: {error}")
         refusal = await self._robots.refusal(url, self._slot(host, attempt.urgent)) if self._robots else None
@@ -303,7 +306,7 @@ class Fetcher:
 
     async def _exchange(self, request: httpx.Request) -> Exchange:
         date = utc_now()
-        response = await self._client.send(request, stream=True)
+        response = await self._client.send(request)
         try:
             peer = _peer_address(response)
             body, size, digest, truncated = await self._spool(response)
@@ -365,6 +368,15 @@ def _host_and_origin(url: str) -> tuple[str, str]:
     return parts.hostname, f"{parts.scheme}://{parts.netloc}"
 
 
+def _url_problem(url: str) -> str | None:
+    """What keeps an http(s) URL from being fetched (no host, a port out of range), or None."""
+    try:
+        _host_and_origin(url)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def interleaved_by_host(urls: Iterable[str]) -> list[str]:
     """The URLs reordered to take each host in turn, keeping each host's own order."""
     by_host: dict[str, list[str]] = {}
@@ -400,6 +412,12 @@ def _rewound(body: IO[bytes]) -> IO[bytes]:
 
 def _sha1_label(digest: hashlib._Hash) -> str:
     return "sha1:" + base64.b32encode(digest.digest()).decode("ascii")
+
+
+def _not_http_detail(target: str) -> str:
+    """Why a redirect to another scheme is not followed, naming the scheme."""
+    shown = target if len(target) <= _TARGET_SHOWN else target[:_TARGET_SHOWN] + "…"
+    return f"redirect to {shown}: the scheme {urlsplit(target).scheme}: is not http(s)"
 
 
 def _without_fragment(url: str) -> str:

@@ -13,6 +13,7 @@ import httpx
 from protego import Protego
 
 from archiver.fetch.errors import status_for_error
+from archiver.fetch.transport import SingleExchangeClient
 from archiver.model import Status
 
 _UNREACHABLE = frozenset({Status.DNS_FAILURE, Status.REFUSED})
@@ -71,7 +72,7 @@ class RobotsRules:
     are refused with that failure, which is what they would have met.
     """
 
-    def __init__(self, client: httpx.AsyncClient, agent: str) -> None:
+    def __init__(self, client: SingleExchangeClient, agent: str) -> None:
         self._client = client
         self._agent = agent
         self._rules: dict[str, Protego | tuple[Status, str]] = {}
@@ -102,11 +103,14 @@ class RobotsRules:
 
     async def _read(self, url: str) -> tuple[int, str]:
         body = bytearray()
-        async with self._client.stream("GET", url) as response:
+        response = await self._client.send(self._client.build_request(url))
+        try:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) >= _ROBOTS_MAX_BYTES:
                     break
+        finally:
+            await response.aclose()
         return response.status_code, bytes(body[:_ROBOTS_MAX_BYTES]).decode("utf-8", errors="replace")
 
 

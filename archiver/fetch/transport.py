@@ -1,4 +1,5 @@
-"""The HTTP transport: one small connection pool per host, each behind the address guard.
+"""The HTTP transport: one small connection pool per host, each behind the address guard,
+and the client that sends one exchange at a time through it.
 
 httpcore's pool does work proportional to its size on every request, so one pool of 64
 connections shared by all hosts slows down as concurrency grows. A pool per host, sized
@@ -123,3 +124,33 @@ class _Released(httpx.AsyncByteStream):
             if self._on_close is not None:
                 self._on_close()
                 self._on_close = None
+
+
+class SingleExchangeClient:
+    """httpx's client for building requests and keeping cookies, sending each request as
+    one exchange straight through the transport.
+
+    The fetcher follows redirects itself. httpx's own `send`, even when not following
+    them, builds the next request from every Location it sees, and raises once the
+    answer has come when it cannot (`mailto:`, `javascript:`, `data:`, `about:`, a
+    Location that is no URL), closing the answer unread: so it is never asked to.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout, headers: dict[str, str]) -> None:
+        self._transport = transport
+        self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
+
+    def build_request(self, url: str) -> httpx.Request:
+        """A GET request for `url`, with the client's headers, cookies and timeouts."""
+        return self._client.build_request("GET", url)
+
+    async def send(self, request: httpx.Request) -> httpx.Response:
+        """The answer to `request` alone, its body still to be read (the caller closes it)."""
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        self._client.cookies.extract_cookies(response)
+        return response
+
+    async def aclose(self) -> None:
+        """Close the transport's connections."""
+        await self._client.aclose()
