@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from archiver.errors import OutputError
@@ -27,11 +28,17 @@ def write_text_atomically(path: Path, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def write_bytes_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+def write_bytes_atomically(
+    path: Path, data: bytes, mode: int | None = None, *, before_replace: Callable[[], object] | None = None
+) -> None:
     """Replace `path` with `data` in one step, with permission bits `mode` (default: as a new
-    file gets them). Raises OutputError, naming the path, when it cannot be written."""
+    file gets them). Raises OutputError, naming the path, when it cannot be written.
+
+    `before_replace` is called once the new bytes are written and synced, immediately
+    before they take the path's place; when it raises, the path is left as it is and the
+    exception goes on."""
     try:
-        _write(path, data, 0o666 & ~_UMASK if mode is None else mode)
+        _write(path, data, 0o666 & ~_UMASK if mode is None else mode, before_replace)
     except OSError as error:
         raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
 
@@ -44,7 +51,7 @@ def make_folder(path: Path) -> None:
         raise OutputError(f"{path}: cannot create the folder: {error.strerror or error}") from error
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
+def _write(path: Path, data: bytes, mode: int, before_replace: Callable[[], object] | None) -> None:
     make_folder(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -53,6 +60,8 @@ def _write(path: Path, data: bytes, mode: int) -> None:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
