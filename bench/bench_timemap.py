@@ -3,7 +3,7 @@
     python bench/bench_timemap.py [--sizes 1 4 16 20 100] [--max-body-mb 200]
 
 A server in its own process streams a TimeMap of the given size (one memento a minute
-from 2000 on, as pywb writes them, about 150 bytes each), and each size is looked up in
+from 2000 on, as pywb writes them, about 130 bytes each), and each size is looked up in
 a process of its own (`WebArchive.lookup` through the `Fetcher`, wanted time in the middle
 of the span), so that its peak resident set is its own. Printed per size: seconds,
 peak RSS, tracemalloc's peak of Python allocations (a second lookup, traced), the
