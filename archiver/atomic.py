@@ -1,10 +1,18 @@
-"""Write files so that a reader, or a crash, never sees half of one."""
+"""Write files so that a reader, or a crash, never sees half of one.
+
+A file is written to a temporary file beside it, `.{name}.archiver-{process id}-{random}.tmp`,
+then renamed over it. A killed process leaves its temporary files behind;
+`remove_stale_temporaries` removes those of processes that are gone, matching that
+pattern only, and is called by the jobs while they hold the output folder's lock.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from archiver.errors import OutputError
@@ -17,6 +25,7 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once, at import, before any thread could be creating files
+_TEMPORARY = re.compile(r"\..+\.archiver-(?P<pid>\d+)-[a-z0-9_]{8}\.tmp")  # as mkstemp names them below
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -27,11 +36,17 @@ def write_text_atomically(path: Path, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def write_bytes_atomically(path: Path, data: bytes, mode: int | None = None) -> None:
+def write_bytes_atomically(
+    path: Path, data: bytes, mode: int | None = None, *, before_replace: Callable[[], object] | None = None
+) -> None:
     """Replace `path` with `data` in one step, with permission bits `mode` (default: as a new
-    file gets them). Raises OutputError, naming the path, when it cannot be written."""
+    file gets them). Raises OutputError, naming the path, when it cannot be written.
+
+    `before_replace` is called once the new bytes are written and synced, immediately
+    before they take the path's place; when it raises, the path is left as it is and the
+    exception goes on."""
     try:
-        _write(path, data, 0o666 & ~_UMASK if mode is None else mode)
+        _write(path, data, 0o666 & ~_UMASK if mode is None else mode, before_replace)
     except OSError as error:
         raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
 
@@ -44,15 +59,17 @@ def make_folder(path: Path) -> None:
         raise OutputError(f"{path}: cannot create the folder: {error.strerror or error}") from error
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
+def _write(path: Path, data: bytes, mode: int, before_replace: Callable[[], object] | None) -> None:
     make_folder(path.parent)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.archiver-{os.getpid()}-", suffix=".tmp")
     try:
         os.fchmod(handle, mode)  # mkstemp makes the file private
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -74,3 +91,41 @@ def fsync_folder(folder: Path) -> None:
         os.fsync(handle)
     finally:
         os.close(handle)
+
+
+def remove_stale_temporaries(folders: Iterable[Path], recursive: Iterable[Path] = ()) -> int:
+    """Remove the temporary files (named as this module names them) that processes now gone
+    left in `folders`, and in `recursive` and the folders under them; how many were removed."""
+    candidates = [entry for folder in folders for entry in _entries(folder, "*")]
+    candidates += [entry for folder in recursive for entry in _entries(folder, "**/*")]
+    removed = 0
+    for path in dict.fromkeys(candidates):
+        match = _TEMPORARY.fullmatch(path.name)
+        if match is None or _running(int(match["pid"])) or not path.is_file():
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
+    return removed
+
+
+def _entries(folder: Path, pattern: str) -> list[Path]:
+    try:
+        return list(folder.glob(pattern)) if folder.is_dir() else []
+    except OSError:
+        return []
+
+
+def _running(pid: int) -> bool:
+    """True when another process of that id is running. This process's own id counts as
+    gone: it has written nothing yet when the jobs call this, and a container restarts a
+    command under the same id as the run that was killed."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

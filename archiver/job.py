@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from archiver import fetch, health, pack, reach, report
 from archiver import restore as restore_stage
-from archiver.atomic import make_folder, write_text_atomically
+from archiver.atomic import make_folder, remove_stale_temporaries, write_text_atomically
 from archiver.config import Config
 from archiver.extract import extract
 from archiver.extract.listing import read_extraction, to_json
@@ -83,13 +83,20 @@ class RunSummary:
     bytes_saved: int = 0  # payload bytes written as revisit records instead of again
     requisites: RequisiteTally = field(default_factory=RequisiteTally)
     unreachable: str = ""  # why the run does not count, when the network looked unreachable
+    stale_temporaries: int = 0  # temporary files an interrupted run had left, removed
     report: Report | None = None
 
     def __str__(self) -> str:
         failures = f" ({', '.join(f'{name} {count}' for name, count in self.failures)})" if self.failures else ""
         resumed = f"resumed an interrupted run ({self.resumed} URLs done before); " if self.resumed else ""
+        stale = (
+            f"removed {self.stale_temporaries} temporary files an interrupted run left; "
+            if self.stale_temporaries
+            else ""
+        )
         return (
-            f"{resumed}{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, {self.unknown} unknown, "
+            f"{resumed}{stale}{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, "
+            f"{self.unknown} unknown, "
             f"{self.retried} retried; "
             f"{self.bytes:,} bytes, {self.bytes_saved:,} of them not stored again (revisits), "
             f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s{self._requisites()}"
@@ -119,6 +126,7 @@ def run(
     refuse_in_a_starting_process()
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
+    stale = remove_stale_temporaries([config.output_dir])
     write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
     with History.open(config.output_dir) as history:
         run_id, done = history.resume_or_start("run" if store else "check", utc_now())
@@ -146,19 +154,30 @@ def run(
         history.finish_run(run_id, summary.unreachable)
         results = results_jsonl(history.run_checks(run_id), extraction.fetchable, unreachable=summary.unreachable)
         write_text_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), results)
-        return replace(summary, resumed=len(done), report=_write_reports(config, extraction, history))
+        report = _write_reports(config, extraction, history)
+        return replace(summary, resumed=len(done), stale_temporaries=stale, report=report)
 
 
 def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -> RestoreSummary:
     """Restore what the configured posts cite and the history calls dead (see `archiver.restore`)."""
     refuse_in_a_starting_process()
     extraction = extract(config.post_paths, config.extract)
+    stale = 0 if scope.dry_run else _remove_stale_temporaries(config, extraction)
     with History.open(config.output_dir) as history:
         verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
-    return restore_stage.restore(
+    summary = restore_stage.restore(
         extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
         replay_url=config.report.replay_url, backend=backend,
     )  # fmt: skip
+    return replace(summary, stale_temporaries=stale)
+
+
+def _remove_stale_temporaries(config: Config, extraction: Extraction) -> int:
+    """Remove what an interrupted restore left half written: beside the posts, in the
+    assets folder and in the output folder (the caller holds the output folder's lock)."""
+    beside_posts = {folder for post in extraction.posts for folder in (post.path.parent, post.path.resolve().parent)}
+    folders = [config.output_dir, *sorted(beside_posts)]  # a post behind a link is written where it is
+    return remove_stale_temporaries(folders, recursive=[config.restore.assets_dir])
 
 
 @dataclass(frozen=True)

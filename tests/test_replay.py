@@ -151,7 +151,7 @@ def test_urls_sharing_a_key_and_a_second_each_replay_as_themselves(web: Web, twi
         assert report.replay_url == replay
 
         own = OwnArchive(config.output_dir, replay, 100_000)
-        for candidate in asyncio.run(own.lookup(twins.urls[0])).candidates:
+        for candidate in asyncio.run(own.lookup(twins.urls[0], dt.datetime.now(dt.UTC))).candidates:
             code, text = _get(candidate.address)
             assert (code, twins.page_of(candidate.url) in text) == (200, True), candidate.address
 

@@ -8,6 +8,9 @@ import datetime as dt
 import io
 import itertools
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -641,3 +644,47 @@ def test_own_captures_behind_a_redirect_or_stored_as_revisits_come_back(tmp_path
     assert _restored_file(project, outcomes[moved]) == moving_picture("/new/photo.png")
     assert _restored_file(project, outcomes[plain]) == moving_picture("/new/other.png")
     assert requests == []
+
+
+# --- what a killed restore leaves -----------------------------------------------------------
+
+KILLED_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from archiver.atomic import write_bytes_atomically
+write_bytes_atomically(Path(sys.argv[1]), b"half", before_replace=lambda: os.kill(os.getpid(), signal.SIGKILL))
+"""
+
+
+def _killed_while_writing(path: Path) -> Path:
+    """The temporary file a process killed while writing `path` leaves behind."""
+    before = set(path.parent.glob(".*"))
+    subprocess.run([sys.executable, "-c", KILLED_WRITE, str(path)], check=False)
+    (left,) = set(path.parent.glob(".*")) - before
+    return left
+
+
+def test_a_restore_removes_the_temporary_files_a_killed_one_left_and_nothing_else(
+    tmp_path: Path, web: Web, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with counting_archive() as (archive, _):
+        project = _project(
+            tmp_path, web, (ArchiveSettings(name="Empty", url=archive),), text=f"![N]({IMAGES['never']})\n"
+        )
+        _all_dead(project, [IMAGES["never"]])
+        host = project.config.restore.assets_dir / "photos.test"
+        host.mkdir(parents=True)
+        stale = [_killed_while_writing(project.post), _killed_while_writing(host / "diagram-1a2b3c4d5e6f.png"),
+                 _killed_while_writing(project.config.output_dir / "restore.json")]  # fmt: skip
+        name = project.post.name
+        users = [project.post.with_name(f".{name}.archiver-notes.tmp"), project.post.with_name(f".{name}.abc12345.tmp"),
+                 project.post.with_name(f".{name}.archiver-{os.getppid()}-abcd1234.tmp")]  # fmt: skip
+        for path in users:
+            path.write_text("mine")
+
+        code = main(["restore", "--config", _write_config(project)])
+
+    assert code == 0
+    assert [path for path in stale if path.exists()] == []
+    assert [path.read_text() for path in users] == ["mine"] * 3  # not the pattern, or a running process's
+    assert "removed 3 temporary files an interrupted restore left" in capsys.readouterr().out

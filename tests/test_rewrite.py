@@ -10,6 +10,9 @@ import dataclasses
 import os
 import re
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,7 @@ from hypothesis import strategies as st
 
 from archiver.errors import InputError, OutputError
 from archiver.model import Form, Occurrence
+from archiver.restore.edit import KEPT_SUFFIX
 from archiver.restore.rewrite import ALREADY_REPAIRED, Edit, Replacement, apply_edit, plan_edit
 from tests.conftest import by_url, extract_one
 
@@ -574,3 +578,60 @@ def test_every_corpus_citation_is_repaired_at_its_span_and_found_repaired_again(
         again = plan_edit(path, found)
         assert not again.changed, post.name
         assert {reason for _, reason in again.skipped} <= {ALREADY_REPAIRED}, post.name
+
+
+# A post edited while it is rewritten
+
+EDITOR = """
+import os, random, sys, time
+path, how, stop, pause = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+saves = 0
+while not os.path.exists(stop):
+    line = f"edit {saves}\\n".encode()
+    if how == "append":
+        handle = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.write(handle, line)
+        os.close(handle)
+    else:  # as editors that save to a new file and rename it over the old one
+        with open(path, "rb") as old:
+            data = old.read()
+        with open(f"{path}.save", "wb") as new:
+            new.write(data + line)
+        os.replace(f"{path}.save", path)
+    saves += 1
+    time.sleep(random.random() * pause)
+print(saves)
+"""
+
+
+@pytest.mark.parametrize(("how", "pause"), [("append", 0.0), ("append", 0.002), ("rename", 0.002)])
+def test_an_edit_saved_while_the_post_is_rewritten_is_never_lost(tmp_path: Path, how: str, pause: float) -> None:
+    outcomes = []
+    for trial in range(15):
+        path = write_post(tmp_path, FRONT + f"![a]({DEAD})\n" + "Some text.\n" * 40, f"post{trial}.md")
+        found, stop = replacements(path), tmp_path / f"stop{trial}"
+        editor = subprocess.Popen([sys.executable, "-c", EDITOR, str(path), how, str(stop), str(pause)],
+                                  stdout=subprocess.PIPE, text=True)  # fmt: skip
+        while b"edit 0" not in path.read_bytes():
+            time.sleep(0.0005)
+        try:
+            outcomes.append(_repaired_or_reported(path, found))
+        finally:
+            stop.touch()
+            saves = int(editor.communicate(timeout=30)[0])
+        kept = path.with_name(path.name + KEPT_SUFFIX)
+        text = path.read_text() + (kept.read_text() if kept.exists() else "")
+        assert [n for n in range(saves) if f"edit {n}\n" not in text] == [], f"trial {trial}"
+        if outcomes[-1] == "repaired" and how == "append":
+            assert NEW in path.read_text()
+    assert set(outcomes) <= {"repaired", "changed since it was read", "the edit is kept in"}
+
+
+def _repaired_or_reported(path: Path, found: list[Replacement]) -> str:
+    try:
+        apply_edit(plan_edit(path, found))
+    except OutputError as error:
+        return next(
+            (why for why in ("changed since it was read", "the edit is kept in") if why in str(error)), str(error)
+        )
+    return "repaired"

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import os
 import re
 import stat
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from archiver.atomic import write_bytes_atomically
 from archiver.errors import InputError, OutputError
@@ -137,22 +138,83 @@ class Edit:
         return "\n".join(lines) + "\n"
 
 
+KEPT_SUFFIX = ".edited-during-restore"  # beside a post: an edit saved into it while it was being replaced
+
+
 def apply_edit(edit: Edit) -> None:
     """Write an edit's new bytes in one step, keeping the file's permission bits.
 
     An edit that changes nothing writes nothing. Raises OutputError, naming the path,
-    when the file cannot be written or no longer holds the bytes the edit was planned on.
+    when the file cannot be written or no longer holds the bytes the edit was planned on:
+    that is checked before the new bytes are written, and again once they are written and
+    synced, just before they replace the post, so that an edit saved meanwhile (in place,
+    or by an editor that replaces the file) is kept and reported instead of overwritten.
+    An edit written into the old file after that last look, by an editor that had it open,
+    is saved beside the post (`KEPT_SUFFIX`) and reported.
     """
     if not edit.changed:
         return
     target = edit.path.resolve()  # through a symbolic link, so the link stays one
-    if _bytes_now(edit.path, target) != edit.before:
-        raise OutputError(f"{edit.path}: changed since it was read; not rewritten")
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except OSError as error:
-        raise OutputError(f"{edit.path}: cannot write: {error.strerror or error}") from error
-    write_bytes_atomically(target, edit.after, mode)
+    with _Watch(edit, target) as watch:
+        watch.check()
+        write_bytes_atomically(target, edit.after, watch.mode, before_replace=watch.check)
+        watch.replaced()
+
+
+class _Watch:
+    """The post as the edit was planned on it, watched until the new bytes are in its place."""
+
+    def __init__(self, edit: Edit, target: Path) -> None:
+        self._edit, self._target = edit, target
+        self._seen: os.stat_result | None = None
+        self._old: BinaryIO | None = None  # the file last found unchanged, open so it can be read after the rename
+
+    def __enter__(self) -> _Watch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._old is not None:
+            self._old.close()
+
+    @property
+    def mode(self) -> int:
+        """The post's permission bits."""
+        assert self._seen is not None
+        return stat.S_IMODE(self._seen.st_mode)
+
+    def check(self) -> None:
+        """OutputError unless the post holds the bytes the edit was planned on, and is the
+        file, of the size and times, it was at the last check."""
+        self.__exit__()
+        try:
+            self._old = self._target.open("rb")
+            data, opened = self._old.read(), os.fstat(self._old.fileno())
+            now = self._target.stat()  # last, and cheapest: what a rename or write since the read changes
+        except OSError as error:
+            raise OutputError(
+                f"{self._edit.path}: cannot read it again before writing: {error.strerror or error}"
+            ) from error
+        if data != self._edit.before or any(_identity(s) != _identity(now) for s in (opened, self._seen or now)):
+            raise OutputError(f"{self._edit.path}: changed since it was read; not rewritten")
+        self._seen = now
+
+    def replaced(self) -> None:
+        """Once the new bytes are in place: an edit written into the old file after the last
+        check (by an editor that had it open) is saved beside the post, and OutputError says where."""
+        assert self._old is not None
+        assert self._seen is not None
+        if _identity(os.fstat(self._old.fileno())) == _identity(self._seen):
+            return
+        self._old.seek(0)
+        kept = self._target.with_name(self._target.name + KEPT_SUFFIX)
+        write_bytes_atomically(kept, self._old.read(), self.mode)
+        raise OutputError(f"{self._edit.path}: changed while it was being rewritten; the edit is kept in {kept}")
+
+
+def _identity(status: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file is written or replaced: its device and inode, size and
+    modification time (not the change time, which the rename itself changes: one link fewer)."""
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
 def _shown(path: Path) -> str:
@@ -166,10 +228,3 @@ def _shown(path: Path) -> str:
 def _display_lines(data: bytes, codec: Codec) -> list[str]:
     lines = _LINE_BREAK.split(data[len(codec.bom) :].decode(codec.encoding, errors="replace"))
     return lines[:-1] if lines[-1] == "" else lines
-
-
-def _bytes_now(path: Path, target: Path) -> bytes:
-    try:
-        return target.read_bytes()
-    except OSError as error:
-        raise OutputError(f"{path}: cannot read it again before writing: {error.strerror or error}") from error

@@ -59,7 +59,7 @@ class Finder:
         self._sources = sources
         self._searches = searches
         self._reject_digests = reject_digests
-        self._lookups: dict[tuple[str, str], Lookup] = {}
+        self._lookups: dict[tuple[str, str, dt.datetime], Lookup] = {}
         self._retrieved: dict[tuple[str, str], Retrieved] = {}
         self._refusals: dict[tuple[str, str], str] = {}  # captures judged unusable: their bytes are let go
         self._banned: dict[str, str] = {}  # payload SHA-256 -> why it is a placeholder
@@ -86,7 +86,7 @@ class Finder:
 
     async def _search_in(self, place: ArchiveSource, search: Search) -> bool:
         """Try the place's captures in order of preference; True once one is usable."""
-        lookup = await self._lookup(place, search.link.url)
+        lookup = await self._lookup(place, search.link.url, search.target)
         if lookup.problem:
             search.unavailable.append(lookup.problem)
             return False
@@ -100,10 +100,10 @@ class Finder:
                 return True
         return False
 
-    async def _lookup(self, place: ArchiveSource, url: str) -> Lookup:
-        key = (place.name, url)
+    async def _lookup(self, place: ArchiveSource, url: str, near: dt.datetime) -> Lookup:
+        key = (place.name, url, near)
         if key not in self._lookups:
-            self._lookups[key] = await place.lookup(url)
+            self._lookups[key] = await place.lookup(url, near)
         return self._lookups[key]
 
     async def _retrieve(self, place: ArchiveSource, candidate: Candidate) -> Retrieved:
@@ -140,7 +140,7 @@ class Finder:
     async def _follow(self, place: ArchiveSource, retrieved: Retrieved) -> Retrieved | None:
         """The capture of a captured redirect's target nearest the redirect's own capture."""
         assert retrieved.redirect_to is not None
-        lookup = await self._lookup(place, retrieved.redirect_to)
+        lookup = await self._lookup(place, retrieved.redirect_to, retrieved.when)
         nearest = sorted(lookup.candidates, key=lambda c: abs(c.when - retrieved.when))
         followed = None
         for candidate in nearest[:REDIRECT_CAPTURES_TRIED]:

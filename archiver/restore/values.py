@@ -79,6 +79,7 @@ class RestoreSummary:
     dry_run: bool
     assets: Path
     problems: tuple[str, ...] = ()  # posts that could not be repaired, each with why
+    stale_temporaries: int = 0  # temporary files an interrupted restore had left, removed
 
     @property
     def changed_posts(self) -> tuple[Edit, ...]:
@@ -88,8 +89,13 @@ class RestoreSummary:
     def __str__(self) -> str:
         counts = Counter(restoration.state for restoration in self.restorations)
         verb = "would change" if self.dry_run else "changed"
+        stale = (
+            f"removed {self.stale_temporaries} temporary files an interrupted restore left; "
+            if self.stale_temporaries
+            else ""
+        )
         return (
-            f"{len(self.restorations)} URLs to restore: {counts[RestoreState.RESTORED]} restored, "
+            f"{stale}{len(self.restorations)} URLs to restore: {counts[RestoreState.RESTORED]} restored, "
             f"{counts[RestoreState.REJECTED]} with only unusable captures, "
             f"{counts[RestoreState.NOT_FOUND]} not found anywhere, "
             f"{counts[RestoreState.UNAVAILABLE]} not asked (archive unavailable); "

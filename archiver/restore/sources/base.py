@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 from archiver.fetch.network import is_public
@@ -14,7 +15,11 @@ from archiver.model import RecordLocation
 from archiver.times import timestamp14
 
 OWN_ARCHIVE = "own archive"
+# Captures a lookup keeps on each side of the wanted time: far more than are ever tried
+# (search.TRIES_PER_PLACE), and what a TimeMap of a million entries is cut down to.
+NEAREST_KEPT = 50
 _TIMESTAMP = "%Y%m%d%H%M%S"
+_Item = TypeVar("_Item")
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,45 @@ def by_preference(candidates: Iterable[Candidate], target: dt.datetime) -> list[
     return before + after
 
 
+class Nearest(Generic[_Item]):
+    """The items nearest a moment, gathered one at a time: up to `keep` on or before it and
+    as many after it, so that `by_preference` and the nearest-either-way order both find
+    among them what they would find among all."""
+
+    def __init__(self, near: dt.datetime, keep: int = NEAREST_KEPT) -> None:
+        self.near = near
+        self._keep = keep
+        self._added = 0
+        # heaps with the farthest kept on top: (negated distance, order added, item)
+        self._before: list[tuple[dt.timedelta, int, _Item]] = []
+        self._after: list[tuple[dt.timedelta, int, _Item]] = []
+
+    def add(self, when: dt.datetime, item: _Item) -> None:
+        """Keep `item`, dated `when`, if it is among the nearest so far."""
+        heap = self._before if when <= self.near else self._after
+        entry = (-abs(self.near - when), self._added, item)
+        self._added += 1
+        if len(heap) < self._keep:
+            heapq.heappush(heap, entry)
+        elif entry[0] > heap[0][0]:
+            heapq.heapreplace(heap, entry)
+
+    def items(self) -> list[_Item]:
+        """The items kept, nearest first."""
+        return [item for _, _, item in sorted(self._before + self._after, key=lambda e: (-e[0], e[1]))]
+
+    def could_take(self, start: dt.datetime | None, end: dt.datetime | None) -> bool:
+        """True when an item dated between `start` and `end` (None: unbounded) could still be kept."""
+        if end is not None and end <= self.near:
+            return self._room(self._before, self.near - end)
+        if start is not None and start > self.near:
+            return self._room(self._after, start - self.near)
+        return True
+
+    def _room(self, heap: list[tuple[dt.timedelta, int, _Item]], distance: dt.timedelta) -> bool:
+        return len(heap) < self._keep or distance < -heap[0][0]
+
+
 class ArchiveSource(Protocol):
     """A place that holds captures: it lists those of a URL, and reads back what one holds."""
 
@@ -72,8 +116,9 @@ class ArchiveSource(Protocol):
         """What the place is called in reports."""
         ...
 
-    async def lookup(self, url: str) -> Lookup:
-        """The captures the place holds for `url`, or why it could not say."""
+    async def lookup(self, url: str, near: dt.datetime) -> Lookup:
+        """The captures the place holds for `url` (the `NEAREST_KEPT` on each side of
+        `near`), or why it could not say."""
         ...
 
     async def retrieve(self, candidate: Candidate) -> Retrieved:

@@ -4,27 +4,37 @@ From an archive the original bytes are always taken through the `id_` form of a
 memento's address, never the page the archive rewrote for display. Every request to an
 archive goes through the fetch backend, with its limits, retries, Retry-After handling
 and the archive's own request rate.
+
+A URL's captures are listed by its TimeMap, read from the spooled answer in one pass
+(`timemap`), of which only the captures nearest the wanted time are kept; a paged
+TimeMap's other pages are read nearest that time first, as long as they could hold a
+nearer capture.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email.utils
+import logging
 import re
 from collections.abc import Iterator
+from dataclasses import replace
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
-from httplink import Link, parse_link_header
-
-from archiver.bodies import payload_within
+from archiver.bodies import decoded_chunks, payload_within
 from archiver.config import ArchiveSettings
-from archiver.model import Capture, FetchBackend, Status
+from archiver.model import Capture, FetchBackend
 from archiver.pack import url_key
-from archiver.restore.sources.base import Candidate, Lookup, Retrieved
+from archiver.restore.sources.base import Candidate, Lookup, Nearest, Retrieved
+from archiver.restore.sources.timemap import Memento, Page, TimeMap, http_date, read_timemap
+
+_log = logging.getLogger(__name__)
 
 _MEMENTO_ADDRESS = re.compile(r"^(?P<base>.*?/)(?P<timestamp>\d{14})(?:[a-z]{2}_)?/(?P<url>.+)$")
 _ARCHIVE_REDIRECTS = 5  # an archive's own redirects (to the exact timestamp) followed per capture
+TIMEMAP_PAGES = 10  # documents of a paged TimeMap read per lookup, those nearest the wanted time first
+_TIMEMAP_CHUNK = 64 * 1024
 
 
 class WebArchive:
@@ -37,24 +47,66 @@ class WebArchive:
         self._backend = backend
         self._limit = limit
 
-    async def lookup(self, url: str) -> Lookup:
-        """The captures the archive's TimeMap lists for `url`."""
-        capture = await self._backend.fetch(f"{self._base}timemap/link/{url}")
+    async def lookup(self, url: str, near: dt.datetime) -> Lookup:
+        """The captures the archive's TimeMap lists for `url`, the nearest `near` (see
+        `Nearest`), following a paged TimeMap's pages nearest `near` first."""
+        kept: Nearest[Memento] = Nearest(near)
+        pages = [Page(f"{self._base}timemap/link/{url}", None, None)]
+        seen = {pages[0].target}
+        for read in range(TIMEMAP_PAGES):
+            if not pages:
+                break
+            page = pages.pop(0)
+            if read and not kept.could_take(page.start, page.end):
+                continue
+            timemap = await self._timemap(url, page.target, kept)
+            if isinstance(timemap, str) and not read:
+                return Lookup(problem=timemap)
+            if isinstance(timemap, TimeMap):
+                pages.extend(p for p in self._pages_of(page.target, timemap) if p.target not in seen)
+                seen.update(p.target for p in pages)
+                pages.sort(key=lambda p: _distance(p, near))
+        return Lookup(tuple(c for m in kept.items() if (c := self._candidate(url, m)) is not None))
+
+    async def _timemap(self, url: str, address: str, kept: Nearest[Memento]) -> TimeMap | str | None:
+        """One TimeMap document read into `kept`; the archive's problem; None when it has no captures.
+
+        A TimeMap over `fetch.max_body_mb` is read as far as that limit: the mementos read
+        are as good as any, and the rest are the ones left out."""
+        capture = await self._backend.fetch(address)
         try:
             result = capture.result
             if result.code == 404:
-                return Lookup()
-            if result.code != 200 or not capture.exchanges or result.status is Status.TOO_LARGE:
+                return None
+            if result.code != 200 or not capture.exchanges:
                 answer = f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
-                if result.status is Status.TOO_LARGE:
-                    answer = f"is over {self._limit:,} bytes"
-                return Lookup(problem=f"{self.name}: the TimeMap for {url} {answer}")
-            text = _payload(capture, self._limit)
+                return f"{self.name}: the TimeMap for {url} {answer}"
+            exchange = capture.exchanges[-1]
+            if exchange.truncated:
+                _log.info("%s: the TimeMap for %s is read to its first %s bytes", self.name, url, f"{self._limit:,}")
+            exchange.body.seek(0)
+            body = iter(partial(exchange.body.read, _TIMEMAP_CHUNK), b"")
+            return read_timemap(decoded_chunks(body, exchange.header("Content-Encoding"), self._limit), kept)
         finally:
             capture.close()
-        if text is None:
-            return Lookup(problem=f"{self.name}: the TimeMap for {url} is over {self._limit:,} bytes")
-        return Lookup(tuple(self._mementos(url, text.decode("utf-8", errors="replace"))))
+
+    def _pages_of(self, address: str, timemap: TimeMap) -> Iterator[Page]:
+        """The other pages a TimeMap lists, as absolute addresses on the archive's own host."""
+        for page in timemap.pages:
+            with contextlib.suppress(ValueError):
+                target = urljoin(address, page.target)
+                if urlsplit(target).netloc == urlsplit(self._base).netloc:
+                    yield replace(page, target=target)
+
+    def _candidate(self, url: str, memento: Memento) -> Candidate | None:
+        try:
+            address = urljoin(self._base, memento.target)
+            elsewhere = urlsplit(address).netloc != urlsplit(self._base).netloc
+        except ValueError:
+            return None  # one malformed entry hides one capture, not the others
+        if elsewhere:
+            return None  # only the archive's own captures: its rate limit is the one configured
+        return Candidate(url, memento.when, self.name, address, raw_address=_original_bytes_address(address))
 
     async def retrieve(self, candidate: Candidate) -> Retrieved:
         """The original bytes of a memento, through its `id_` address."""
@@ -77,7 +129,7 @@ class WebArchive:
         if result.code is None or not capture.exchanges:
             return self._failed(candidate, f"{result.status}: {result.detail}"), ""
         exchange = capture.exchanges[-1]
-        stated = _memento_datetime(exchange.header("Memento-Datetime"))
+        stated = http_date(exchange.header("Memento-Datetime"))
         if stated is None and result.code >= 400:  # the archive's own error page, not a capture
             return self._failed(candidate, f"answered {result.code} for {exchange.url}, not with a capture"), ""
         when = stated or candidate.when
@@ -107,33 +159,6 @@ class WebArchive:
     def _failed(self, candidate: Candidate, why: str) -> Retrieved:
         return Retrieved(candidate, candidate.when, problem=f"{self.name}: {why}", place_failed=True)
 
-    def _mementos(self, url: str, timemap: str) -> Iterator[Candidate]:
-        for link in _links_of(timemap):
-            when = _memento_datetime(link["datetime"]) if "datetime" in link else None
-            if "memento" not in link.rel or when is None:
-                continue
-            try:
-                address = urljoin(self._base, link.target)
-                elsewhere = urlsplit(address).netloc != urlsplit(self._base).netloc
-            except ValueError:
-                continue  # one malformed entry hides one capture, not the others
-            if elsewhere:
-                continue  # only the archive's own captures: its rate limit is the one configured
-            yield Candidate(url, when, self.name, address, raw_address=_original_bytes_address(address))
-
-
-def _links_of(timemap: str) -> list[Link]:
-    """The entries of a TimeMap; when the whole does not parse, each line that does."""
-    try:
-        return list(parse_link_header(timemap).links)
-    except ValueError:
-        pass
-    links: list[Link] = []
-    for line in timemap.splitlines():
-        with contextlib.suppress(ValueError):
-            links.extend(parse_link_header(line.strip().rstrip(",")).links)
-    return links
-
 
 def _original_bytes_address(memento: str) -> str:
     """The `id_` form of a Wayback-style memento address: the capture's bytes as archived."""
@@ -152,14 +177,15 @@ def _payload(capture: Capture, limit: int) -> bytes | None:
     return payload_within(exchange.body.read(limit + 1), exchange.header("Content-Encoding"), limit)
 
 
-def _memento_datetime(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-        return when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
+def _distance(page: Page, near: dt.datetime) -> dt.timedelta:
+    """How far the span a page covers is from `near`; a page that does not say, the farthest."""
+    if page.start is None and page.end is None:
+        return dt.timedelta.max
+    if page.end is not None and page.end < near:
+        return near - page.end
+    if page.start is not None and page.start > near:
+        return page.start - near
+    return dt.timedelta(0)
 
 
 def _same_url(first: str, second: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from archiver.restore.sources.base import (
     OWN_ARCHIVE,
     Candidate,
     Lookup,
+    Nearest,
     Retrieved,
     absolute_url,
     parse_timestamp,
@@ -30,10 +32,13 @@ class OwnArchive:
         self._limit = limit
         self._index: dict[str, list[str]] | None = None
 
-    async def lookup(self, url: str) -> Lookup:
-        """Every stored response for `url` (revisits add no payload and are left out)."""
-        entries = self._entries().get(url_key(url), [])
-        return Lookup(tuple(c for c in map(self._candidate, entries) if c is not None))
+    async def lookup(self, url: str, near: dt.datetime) -> Lookup:
+        """The stored responses for `url` nearest `near` (revisits add no payload and are left out)."""
+        kept: Nearest[Candidate] = Nearest(near)
+        for candidate in map(self._candidate, self._entries().get(url_key(url), [])):
+            if candidate is not None:
+                kept.add(candidate.when, candidate)
+        return Lookup(tuple(kept.items()))
 
     async def retrieve(self, candidate: Candidate) -> Retrieved:
         """The stored answer of a capture."""
