@@ -23,6 +23,7 @@ from archiver.pack import ARCHIVE_DIR
 from tests.conftest import Web
 
 TRIALS = 10
+SINGLE_KILLS = 4  # each trial of the double kill starts with a single kill at a random moment too
 
 
 def _project(web: Web, folder: Path) -> list[str]:
@@ -66,7 +67,7 @@ def _records(folder: Path) -> list[tuple[str, str, str]]:
     return found
 
 
-@pytest.mark.parametrize("trial", range(TRIALS))
+@pytest.mark.parametrize("trial", range(SINGLE_KILLS))
 def test_a_run_killed_at_a_random_moment_is_finished_by_the_next(web: Web, tmp_path: Path, trial: int) -> None:
     urls = _project(web, tmp_path)
     killed = _archiver_run(tmp_path)

@@ -604,7 +604,11 @@ print(saves)
 """
 
 
-@pytest.mark.parametrize(("how", "pause"), [("append", 0.0), ("append", 0.002), ("rename", 0.002)])
+# An editor that saves by renaming a new file over the post in the microseconds between
+# the last comparison and restore's own rename is overwritten (docs/restore.md says so): a
+# race this test could lose under load, so it runs only the appending editors, whose
+# saves restore keeps even then.
+@pytest.mark.parametrize(("how", "pause"), [("append", 0.0), ("append", 0.002)])
 def test_an_edit_saved_while_the_post_is_rewritten_is_never_lost(tmp_path: Path, how: str, pause: float) -> None:
     outcomes = []
     for trial in range(15):
