@@ -14,6 +14,7 @@ change the exit code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import signal
 import sys
@@ -79,11 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _stopped(by: signal.Signals | None) -> ExitCode:
     """Say that the run was stopped, and by what; the exit code a shell gives for that signal."""
-    if by is None:
-        print("archiver: interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    print(f"archiver: stopped by {by.name}", file=sys.stderr)
-    return _STOPPED_BY[by]
+    with contextlib.suppress(OSError):  # a terminal that hung up takes no more output
+        print("archiver: interrupted" if by is None else f"archiver: stopped by {by.name}", file=sys.stderr)
+    return ExitCode.INTERRUPTED if by is None else _STOPPED_BY[by]
 
 
 def build_parser() -> argparse.ArgumentParser:

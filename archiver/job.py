@@ -224,10 +224,10 @@ def _verified(folder: Path, check: Check) -> tuple[FolderFinding, RecordLocation
     location = check.stored_at
     assert location is not None
     where = folder / pack.ARCHIVE_DIR / location.filename
+    if not where.exists() and where.with_name(where.name + pack.OPEN_SUFFIX).exists():
+        return None  # still being written, or left by a kill: the next run finishes it (named as such)
     found = pack_verify.identity_at(folder, location)
-    expected = "revisit" if location.revisit else "response"
-    if isinstance(found, str) or found.kind != expected or (location.target_uri and found.target_uri !=
-                                                             location.target_uri):  # fmt: skip
+    if isinstance(found, str) or not _same_capture(found, location, check):
         why = found if isinstance(found, str) else f"a {found.kind} record of {found.target_uri} at that offset"
         return FolderFinding(where, f"the history's capture of {check.url} is not there ({why}); "
                              "no longer pointed at", fixed=True), None  # fmt: skip
@@ -236,6 +236,15 @@ def _verified(folder: Path, check: Check) -> tuple[FolderFinding, RecordLocation
     whole = replace(location, record_id=found.record_id, date=found.date, target_uri=found.target_uri)
     return FolderFinding(where, f"the history's capture of {check.url} had lost its record's identity; "
                          "read back from the record", fixed=True), whole  # fmt: skip
+
+
+def _same_capture(found: pack_verify.RecordIdentity, location: RecordLocation, check: Check) -> bool:
+    """The record at a check's location is its capture: the right kind, of the URL the
+    check says (the page a redirected link ended at), with its payload when both say it."""
+    expected = "revisit" if location.revisit else "response"
+    uri = location.target_uri or check.final_url
+    digest_agrees = not (check.payload_digest and found.payload_digest) or check.payload_digest == found.payload_digest
+    return found.kind == expected and found.target_uri == uri and digest_agrees
 
 
 def refuse_in_a_starting_process() -> None:

@@ -326,9 +326,11 @@ _PARSERS = _ParserPool()
 
 
 def _parser_started() -> None:
-    """In a parser process, first: Ctrl-C reaches every process of a terminal's job, and the
-    run that started the parser decides what it means (it stops, and the parser with it)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """In a parser process, first: Ctrl-C, SIGTERM and SIGHUP reach every process of a
+    terminal's job or a service's group, and the run that started the parser decides what
+    they mean (it stops, and the parser with it)."""
+    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop, signal.SIG_IGN)
     _exit_with_parent()
 
 

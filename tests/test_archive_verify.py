@@ -127,3 +127,21 @@ def test_a_damaged_record_is_named_in_plain_words_not_its_bytes(web: Web, tmp_pa
     assert answer.problem.startswith(f"{warc}: cannot read the record: ")
     assert answer.problem.isprintable()
     assert any(finding.problem.startswith("damaged: ") for finding in job.verify(config).findings)
+
+
+def test_checks_in_a_file_an_interrupted_run_left_open_are_left_for_the_next_run(web: Web, tmp_path: Path) -> None:
+    config = _run_once(web, tmp_path)
+    (warc,) = _warcs(config)
+    warc.rename(warc.with_name(warc.name + OPEN_SUFFIX))  # as a run killed before closing it leaves it
+    (config.output_dir / INDEX_DIR / (warc.name + ".cdxj")).unlink()
+    with History.open(config.output_dir) as history:
+        stored = {check.url: check.stored_at for _, check in history.stored_checks()}
+
+    summary = job.verify(config)
+
+    assert [finding.problem for finding in summary.findings] == [
+        "left unfinished by an interrupted run; the next run finishes it"]  # fmt: skip
+    with History.open(config.output_dir) as history:
+        assert {check.url: check.stored_at for _, check in history.stored_checks()} == stored
+    job.run(config)  # repairs it, and checks again
+    assert job.verify(config).findings == ()

@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,12 +16,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import httpx
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.checker import Checker
 
 from archiver.pack import ARCHIVE_DIR
+from archiver.pack import verify as pack_verify
 from tests.conftest import Web
+from tests.pywb import serving
 
 TRIALS = 10
 SINGLE_KILLS = 4  # each trial of the double kill starts with a single kill at a random moment too
@@ -113,6 +117,33 @@ def test_a_run_killed_and_the_run_that_recovers_it_killed_too_keep_every_capture
     _assert_history_agrees(tmp_path, urls, records)
     _assert_every_capture_is_identified(tmp_path)
     _assert_results_list_the_whole_run(tmp_path, urls)
+    if trial in REPLAYED:
+        _assert_the_next_runs_revisits_replay(tmp_path)
+
+
+REPLAYED = (0, 5)  # trials whose archive is run over again and replayed in pywb (seconds each)
+
+
+def _assert_the_next_runs_revisits_replay(folder: Path) -> None:
+    """A run over the same, unchanged answers writes revisits of the recovered captures,
+    each referring to a record that is there, and pywb replays each as its payload."""
+    before = set((folder / "out" / ARCHIVE_DIR).glob("*.warc.gz"))
+    again = _archiver_run(folder)
+    _, stderr = again.communicate(timeout=120)
+    assert again.returncode == 0, stderr.decode()
+    revisits = []
+    for warc in sorted(set((folder / "out" / ARCHIVE_DIR).glob("*.warc.gz")) - before):
+        with warc.open("rb") as stream:
+            revisits += [(r.rec_headers.get_header("WARC-Target-URI"), r.rec_headers.get_header("WARC-Date"))
+                         for r in ArchiveIterator(stream) if r.rec_type == "revisit"]  # fmt: skip
+    held = [(url, date) for url, date in revisits if "/hold/" in url]
+    assert len(held) == 32  # every slow URL answered the same again
+    assert not [f for f in pack_verify.folder_findings(folder / "out") if "refers to" in f.problem]
+    with serving(folder / "out", folder / "pywb") as base:
+        for url, date in held:
+            timestamp = re.sub(r"\D", "", date)[:14]
+            with httpx.stream("GET", f"{base}/web/{timestamp}id_/{url}") as response:
+                assert (response.status_code, response.read()) == (200, b"held"), url
 
 
 def _assert_results_list_the_whole_run(folder: Path, urls: list[str]) -> None:

@@ -389,6 +389,20 @@ def test_a_repair_killed_before_the_history_has_its_captures_is_done_again_by_th
     assert (tmp_path / ARCHIVE_DIR / first.name).exists()
 
 
+def test_a_recovered_capture_keeps_its_hops_and_size(archived: Archived, tmp_path: Path) -> None:
+    (tmp_path / ARCHIVE_DIR).mkdir()
+    for warc in _warcs(archived.folder):
+        shutil.copy(warc, tmp_path / ARCHIVE_DIR / (warc.name + OPEN_SUFFIX))  # as a killed run leaves them
+
+    recovered = {result.url: result for result in pack.repair(tmp_path)}
+
+    with History.open(archived.folder) as history:
+        checks = {url: history.checks(url)[-1] for url in recovered}
+    assert [hop.code for hop in recovered[archived.urls["/redirect/3"]].hops] == [301, 301, 301, 200]
+    for url, result in recovered.items():
+        assert (result.hops, result.size) == (checks[url].hops, checks[url].size), url
+
+
 @pytest.mark.parametrize("lost", ["warc_record_id", "warc_date", "warc_target_uri"])
 def test_a_capture_whose_identity_the_history_lost_is_stored_again_never_revisited(
     web: Web, tmp_path: Path, lost: str

@@ -139,6 +139,7 @@ class SingleExchangeClient:
     def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout, headers: dict[str, str]) -> None:
         self._transport = transport
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
+        self._closed = False
 
     def build_request(self, url: str) -> httpx.Request:
         """A GET request for `url`, with the client's headers, cookies and timeouts."""
@@ -146,11 +147,18 @@ class SingleExchangeClient:
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The answer to `request` alone, its body still to be read (the caller closes it)."""
+        if self._closed:  # as httpx's own client: a closed client opens no connection again
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
         response = await self._transport.handle_async_request(request)
         response.request = request
-        self._client.cookies.extract_cookies(response)
+        try:
+            self._client.cookies.extract_cookies(response)
+        except BaseException:
+            await response.aclose()
+            raise
         return response
 
     async def aclose(self) -> None:
         """Close the transport's connections."""
+        self._closed = True
         await self._client.aclose()

@@ -24,8 +24,12 @@ def index_into(indexes: Path, warc: Path) -> None:
     indexes.mkdir(parents=True, exist_ok=True)
     target = indexes / (warc.name + ".cdxj")
     partial = target.with_suffix(".cdxj.tmp")
-    CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
-    os.replace(partial, target)
+    try:
+        CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk leaves no half index behind
+        raise
 
 
 def url_key(url: str) -> str:

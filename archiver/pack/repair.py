@@ -12,10 +12,12 @@ import datetime as dt
 import os
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from archiver.model import FetchResult, RecordLocation, Status
+from archiver.errors import OutputError
+from archiver.model import FetchResult, Hop, RecordLocation, Status
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
 
 _REPAIR_CHUNK = 1024 * 1024
@@ -43,11 +45,23 @@ def repair(folder: Path, keep: Callable[[list[FetchResult]], None] | None = None
     """
     archive, recovered = folder / ARCHIVE_DIR, []
     for unfinished in sorted(archive.glob(f"*.warc.gz{OPEN_SUFFIX}")) if archive.is_dir() else []:
-        recovered += _repair_one(unfinished, folder, keep or (lambda _: None))
+        with _finishing(unfinished):
+            recovered += _repair_one(unfinished, folder, keep or (lambda _: None))
     for warc in sorted(archive.glob("*.warc.gz")) if archive.is_dir() else []:
         if not (folder / INDEX_DIR / (warc.name + ".cdxj")).exists():
-            index_into(folder / INDEX_DIR, warc)
+            with _finishing(warc):
+                index_into(folder / INDEX_DIR, warc)
     return recovered
+
+
+@contextmanager
+def _finishing(path: Path) -> Iterator[None]:
+    """A file that cannot be finished (a full disk) is an OutputError naming it; what is
+    on disk stays as it was, for a later run."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(f"{path}: cannot finish what an interrupted run left: {error.strerror or error}") from error
 
 
 def _repair_one(unfinished: Path, folder: Path, keep: Callable[[list[FetchResult]], None]) -> list[FetchResult]:
@@ -100,32 +114,60 @@ def _up_to_last_capture(members: list[_Member]) -> list[_Member]:
 
 
 def _captures_in(members: list[_Member], filename: str) -> list[FetchResult]:
+    """The links' captures in whole members: each is its exchanges' response (or revisit)
+    records, redirect hops first, then the metadata record that ends it."""
     responses: dict[str, tuple[_Member, dict[str, str]]] = {}
+    exchanges: list[_Member] = []  # the responses since the last metadata record: this capture's hops
     captures = []
     for member in members:
         headers = _warc_headers(member.head)
         if headers.get("warc-type") in ("response", "revisit"):
             responses[headers.get("warc-record-id", "")] = (member, headers)
+            exchanges.append(member)
         elif headers.get("warc-type") == "metadata":
             fields = _fields(member.head)
+            hops, exchanges = tuple(map(_hop, exchanges)), []
             if "requisite-of" in fields:  # what a page needs, not a link of the blog
                 continue
             response = responses.get(headers.get("warc-concurrent-to", ""))
-            captures.append(_recovered(headers, fields, response, filename))
+            captures.append(_recovered(headers, fields, response, filename, hops))
     return captures
 
 
+def _hop(member: _Member) -> Hop:
+    """One exchange of a capture, from its response record: the URL, code and Location."""
+    url = _warc_headers(member.head).get("warc-target-uri", "")
+    code, headers = _http_head(member.head)
+    return Hop(url, code, headers.get("location"))
+
+
+def _http_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """The status code and headers of the HTTP answer a response record holds."""
+    block = head.split(b"\r\n\r\n", 2)[1] if head.count(b"\r\n\r\n") >= 2 else b""
+    status, *lines = block.decode("latin-1").split("\r\n")
+    parts = status.split(" ", 2)
+    code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    pairs = (line.split(":", 1) for line in lines if ":" in line)
+    return code, {name.strip().lower(): value.strip() for name, value in pairs}
+
+
 def _recovered(
-    headers: dict[str, str], fields: dict[str, str], response: tuple[_Member, dict[str, str]] | None, filename: str
+    headers: dict[str, str],
+    fields: dict[str, str],
+    response: tuple[_Member, dict[str, str]] | None,
+    filename: str,
+    hops: tuple[Hop, ...],
 ) -> FetchResult:
     location = _location(response[0], response[1], filename) if response else None
     code, url = fields.get("http-status"), headers.get("warc-target-uri", "")
+    size = _http_head(response[0].head)[1].get("content-length", "0") if response else "0"
     return FetchResult(
         url=url,
         status=Status(fields.get("fetch-status", Status.NETWORK_ERROR.value)),
         code=int(code) if code and code.isdigit() else None,
         final_url=fields.get("final-url", url),
-        hops=(),
+        hops=hops,
+        size=int(size) if size.isdigit() else 0,
         attempts=int(fields.get("attempts", "1")),
         duration=0.0,
         checked_at=dt.datetime.fromisoformat(headers.get("warc-date", "").replace("Z", "+00:00")),

@@ -33,6 +33,7 @@ class RecordIdentity:
     record_id: str
     date: str
     target_uri: str
+    payload_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def identity_at(folder: Path, location: RecordLocation) -> RecordIdentity | str:
             return RecordIdentity(
                 headers.get_header("WARC-Type") or "", headers.get_header("WARC-Record-ID") or "",
                 headers.get_header("WARC-Date") or "", headers.get_header("WARC-Target-URI") or "",
+                headers.get_header("WARC-Payload-Digest") or "",
             )  # fmt: skip
     except _READ_FAULTS as error:
         return f"{path}: no record at offset {location.offset}: {readable_error(error)}"

@@ -206,9 +206,23 @@ class _Watch:
         if _identity(os.fstat(self._old.fileno())) == _identity(self._seen):
             return
         self._old.seek(0)
-        kept = self._target.with_name(self._target.name + KEPT_SUFFIX)
+        kept = _free_name(self._target.with_name(self._target.name + KEPT_SUFFIX))
         write_bytes_atomically(kept, self._old.read(), self.mode)
-        raise OutputError(f"{self._edit.path}: changed while it was being rewritten; the edit is kept in {kept}")
+        why = f"changed while it was being rewritten; the edit is kept in {kept}"
+        raise EditKeptBesideError(f"{self._edit.path}: {why}")
+
+
+class EditKeptBesideError(OutputError):
+    """The post was rewritten, but an edit saved into the old file meanwhile is kept beside it."""
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `path.1`, `path.2` … when an earlier restore kept an edit there already."""
+    candidate, number = path, 0
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}.{number}")
+    return candidate
 
 
 def _identity(status: os.stat_result) -> tuple[int, ...]:

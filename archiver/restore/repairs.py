@@ -9,7 +9,7 @@ from pathlib import Path
 from archiver.config import LinkStyle
 from archiver.errors import InputError, OutputError
 from archiver.model import Extraction, LinkKind
-from archiver.restore.edit import Edit, apply_edit
+from archiver.restore.edit import Edit, EditKeptBesideError, apply_edit
 from archiver.restore.rewrite import Replacement, plan_edit
 from archiver.restore.values import Restoration
 
@@ -25,6 +25,8 @@ def repair_posts(
             edit = plan_edit(post, replacements)
             if edit.changed and not dry_run:
                 apply_edit(edit)
+        except EditKeptBesideError as error:  # repaired, and an edit made meanwhile is kept beside it
+            problems.append(str(error))
         except (InputError, OutputError) as error:  # this post stays as it was
             problems.append(str(error))
             continue
