@@ -128,6 +128,7 @@ class MissingPage:
     final_url: str
     sent_elsewhere: bool  # redirected to another page, not merely to https or a trailing slash
     words: tuple[str, ...]  # the words of its page that `similarity` compares, found once per site
+    says_missing: bool  # its page says something is missing (read once per site)
 
 
 @dataclass(frozen=True)
@@ -354,7 +355,8 @@ class Classifier:
             final_url = capture.result.final_url
             page = await read_page_off_loop(final)
             path = urlsplit(url).path
-            return MissingPage(page, path, final_url, not _same_place(url, final_url), _words(page, path))
+            elsewhere = not _same_place(url, final_url)
+            return MissingPage(page, path, final_url, elsewhere, _words(page, path), _says_something_is_missing(page))
         finally:
             capture.close()
 
@@ -449,9 +451,9 @@ def _looks_missing(page: Page, missing: MissingPage, path: str) -> bool:
     """The page is the site's "not found" page: the same title, nearly the same text, and
     that text says something is missing (a page that only shares a template does not)."""
     return (
-        page.title.lower() == missing.page.title.lower()
+        missing.says_missing
+        and page.title.lower() == missing.page.title.lower()
         and _words_similarity(_words(page, path), missing.words) >= SIMILAR_ENOUGH
-        and _says_something_is_missing(missing.page)
     )
 
 
