@@ -106,6 +106,18 @@ PLAIN_HOSTS = {"alpha.test": "127.0.0.2", "beta.test": "127.0.0.3"}
 TLS_HOSTS = {"secure.test": "127.0.0.4", "badtls.test": "127.0.0.5"}
 
 
+def write_blog(folder: Path, web: Web, urls: list[str], fetch: str = "", more: str = "") -> None:
+    """A post in `folder`/posts citing `urls`, and a config.yaml fetching alpha.test and
+    beta.test of the test `web`, with more `fetch` lines and `more` sections after them."""
+    (folder / "posts").mkdir()
+    (folder / "posts" / "post.md").write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
+    resolve = ", ".join(f"{host}: {web.addresses[host]}" for host in PLAIN_HOSTS)
+    (folder / "config.yaml").write_text(
+        f"posts:\n  paths: [posts]\nfetch:\n  allow_networks: [127.0.0.0/8]\n  resolve: {{{resolve}}}\n{fetch}{more}",
+        encoding="utf-8",
+    )
+
+
 @pytest.fixture(scope="session")
 def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     """The misbehaving HTTP server, on plain and TLS hosts, for the whole session."""

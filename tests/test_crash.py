@@ -23,7 +23,7 @@ from warcio.checker import Checker
 
 from archiver.pack import ARCHIVE_DIR
 from archiver.pack import verify as pack_verify
-from tests.conftest import Web
+from tests.conftest import Web, write_blog
 from tests.pywb import serving
 
 TRIALS = 10
@@ -35,23 +35,8 @@ def _project(web: Web, folder: Path) -> list[str]:
     urls = [web.url(host, f"/hold/0.3/crash-{host}-{i}") for host in ("alpha.test", "beta.test") for i in range(16)]
     urls += [web.url("alpha.test", p) for p in ("/ok.html", "/image.png", "/gzip", "/chunked", "/redirect/3")]
     urls += [web.url("beta.test", p) for p in ("/status/404", "/status/410", "/huge/300000")]
-    (folder / "posts").mkdir()
-    (folder / "posts" / "post.md").write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
-    (folder / "config.yaml").write_text(
-        f"""posts:
-  paths: [posts]
-fetch:
-  per_host: 2
-  allow_networks: [127.0.0.0/8]
-  resolve: {{alpha.test: {web.addresses["alpha.test"]}, beta.test: {web.addresses["beta.test"]}}}
-  max_body_mb: 1
-pack:
-  rotate_mb: 0.004
-output:
-  dir: out
-""",
-        encoding="utf-8",
-    )
+    fetch, more = "  per_host: 2\n  max_body_mb: 1\n", "pack:\n  rotate_mb: 0.004\noutput:\n  dir: out\n"
+    write_blog(folder, web, urls, fetch, more)
     return urls
 
 

@@ -22,7 +22,7 @@ from warcio.checker import Checker
 
 from archiver.cli import ExitCode
 from archiver.pack import ARCHIVE_DIR
-from tests.conftest import Web
+from tests.conftest import Web, write_blog
 
 
 class SmallDisk:
@@ -63,23 +63,8 @@ def disk(tmp_path: Path) -> Iterator[SmallDisk]:
 
 
 def _project(folder: Path, disk: SmallDisk, web: Web, urls: list[str]) -> None:
-    (folder / "posts").mkdir()
-    (folder / "posts" / "post.md").write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
-    (folder / "config.yaml").write_text(
-        f"""posts:
-  paths: [posts]
-fetch:
-  allow_networks: [127.0.0.0/8]
-  resolve: {{alpha.test: {web.addresses["alpha.test"]}, beta.test: {web.addresses["beta.test"]}}}
-  max_body_mb: 5
-  backoff: 0
-pack:
-  requisites: false
-output:
-  dir: {disk.path / "out"}
-""",
-        encoding="utf-8",
-    )
+    fetch = "  max_body_mb: 5\n  backoff: 0\n"
+    write_blog(folder, web, urls, fetch, f"pack:\n  requisites: false\noutput:\n  dir: {disk.path / 'out'}\n")
 
 
 def _archiver(folder: Path, command: str = "run") -> subprocess.CompletedProcess[str]:

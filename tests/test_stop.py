@@ -25,7 +25,7 @@ from archiver import stop
 from archiver.cli import ExitCode
 from archiver.config import ArchiveSettings
 from archiver.pack import ARCHIVE_DIR
-from tests.conftest import Web
+from tests.conftest import Web, write_blog
 from tests.test_crash import _records
 from tests.test_restore import Server, _all_dead, _project, _write_config, picture, serve
 
@@ -38,22 +38,7 @@ def _blog(web: Web, folder: Path, route: str = "/hold/0.3") -> list[str]:
     tag = folder.name
     hosts = ("alpha.test", "beta.test")
     urls = [web.url(host, f"{route}/{tag}-{i}") for host in hosts for i in range(URLS_PER_HOST)]
-    (folder / "posts").mkdir()
-    (folder / "posts" / "post.md").write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate(urls)), "utf-8")
-    (folder / "config.yaml").write_text(
-        f"""posts:
-  paths: [posts]
-fetch:
-  per_host: 2
-  allow_networks: [127.0.0.0/8]
-  resolve: {{alpha.test: {web.addresses["alpha.test"]}, beta.test: {web.addresses["beta.test"]}}}
-pack:
-  rotate_mb: 0.004
-output:
-  dir: out
-""",
-        encoding="utf-8",
-    )
+    write_blog(folder, web, urls, "  per_host: 2\n", "pack:\n  rotate_mb: 0.004\noutput:\n  dir: out\n")
     return urls
 
 

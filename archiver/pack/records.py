@@ -11,6 +11,9 @@ from warcio.exceptions import ArchiveLoadFailed
 from archiver.model import RecordLocation, StoredAnswer
 from archiver.pack.folder import ARCHIVE_DIR
 
+# What reading a record of a damaged or missing WARC file raises.
+READ_FAULTS = (OSError, StopIteration, ArchiveLoadFailed, zlib.error, EOFError, ValueError)
+
 
 def readable_error(error: BaseException) -> str:
     """An error's message without the raw bytes some WARC readers put in it (a damaged
@@ -34,6 +37,6 @@ def read_answer(folder: Path, location: RecordLocation, limit: int) -> StoredAns
                 raise ValueError(f"a {record.rec_type} record, not an HTTP response")
             body = record.raw_stream.read(limit)
             code = int(headers.get_statuscode() or 0) or None
-    except (OSError, StopIteration, ArchiveLoadFailed, zlib.error, EOFError, ValueError) as error:
+    except READ_FAULTS as error:
         return StoredAnswer(None, (), b"", problem=f"{path}: cannot read the record: {readable_error(error)}")
     return StoredAnswer(code, tuple(headers.headers), body)

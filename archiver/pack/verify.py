@@ -8,20 +8,17 @@ except to index a closed file that has no index.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from archiver.model import RecordLocation
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
-from archiver.pack.records import readable_error
+from archiver.pack.records import READ_FAULTS, readable_error
 from archiver.pack.repair import whole_length
 
-_READ_FAULTS = (OSError, StopIteration, ArchiveLoadFailed, zlib.error, EOFError, ValueError)
 _FULL_RECORDS = frozenset({"response", "resource"})  # what a revisit may refer to
 
 
@@ -59,7 +56,7 @@ def identity_at(folder: Path, location: RecordLocation) -> RecordIdentity | str:
                 headers.get_header("WARC-Date") or "", headers.get_header("WARC-Target-URI") or "",
                 headers.get_header("WARC-Payload-Digest") or "",
             )  # fmt: skip
-    except _READ_FAULTS as error:
+    except READ_FAULTS as error:
         return f"{path}: no record at offset {location.offset}: {readable_error(error)}"
 
 
@@ -84,7 +81,7 @@ def folder_findings(folder: Path) -> list[FolderFinding]:
                     full_ids.add(record_id)
                 elif kind == "revisit":
                     revisits.append((warc, refers_to, uri))
-        except _READ_FAULTS as error:
+        except READ_FAULTS as error:
             findings.append(FolderFinding(warc, f"cannot be read to the end: {readable_error(error)}"))
     findings += [FolderFinding(warc, f"a revisit of {uri} refers to {refers_to or 'no record'}, which is not here")
                  for warc, refers_to, uri in revisits if refers_to not in full_ids]  # fmt: skip
@@ -96,7 +93,7 @@ def _indexed(folder: Path, warc: Path) -> list[FolderFinding]:
         return []
     try:
         index_into(folder / INDEX_DIR, warc)
-    except _READ_FAULTS as error:
+    except READ_FAULTS as error:
         return [FolderFinding(warc, f"has no index, and cannot be indexed: {readable_error(error)}")]
     return [FolderFinding(warc, "had no index; indexed", fixed=True)]
 
