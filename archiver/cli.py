@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,7 @@ from archiver.events import EventLog
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.model import Extraction
+from archiver.redact import Redactor
 from archiver.report import FORMATS, Report
 from archiver.restore import rewrite
 
@@ -165,7 +167,8 @@ def export_command(args: argparse.Namespace) -> ExitCode:
     """`archiver export --wacz FILE`."""
     config = _config(args.config)
     with lock.exclusive(config.output_dir, "export"):
-        pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz)
+        shown = Redactor(config.report.secret_params)
+        pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz, shown)
     print(f"wrote {args.wacz}: {pages} pages")
     return ExitCode.OK
 
@@ -267,7 +270,8 @@ def run_command(args: argparse.Namespace) -> ExitCode:
     """`archiver run` and `archiver check`: the main job, with or without storing captures."""
     config = _config(args.config)
     command = "run" if args.store else "check"
-    log = EventLog(args.log)
+    shown = Redactor(config.report.secret_params)
+    log = EventLog(args.log, shown)
     try:
         with lock.exclusive(config.output_dir, command):
             log.event("start", command=command, output=str(config.output_dir))
@@ -327,7 +331,7 @@ def _progress_bar(total: int, quiet: bool = False) -> Iterator[job.Progress]:
 def extract_command(args: argparse.Namespace) -> ExitCode:
     """`archiver extract`: list the links of posts."""
     config = _config(args.config, args.base_url, require_file=not args.paths)
-    extraction = _extract(config, args.paths or config.post_paths)
+    extraction = Redactor(config.report.secret_params).value(_extract(config, args.paths or config.post_paths))
     if args.format == "table" and args.output is None:
         write_table(extraction, sys.stdout)
         return ExitCode.OK
@@ -345,18 +349,43 @@ def _config(path: Path | None, base_url: str | None = None, require_file: bool =
     if path is None:
         if require_file:
             raise ConfigError(DEFAULT_CONFIG_FILE, "configuration file not found; give --config FILE or post paths")
-        return default_config((), base_url)
-    config = load_config(path)
+        config = default_config((), base_url)
+    else:
+        config = load_config(path)
     if base_url is not None:
         config = config.model_copy(update={"extract": config.extract.model_copy(update={"base_url": base_url})})
+    _redacting_warnings(Redactor(config.report.secret_params))
     return config
+
+
+def _redacting_warnings(shown: Redactor) -> None:
+    """Warnings the stages log (a page that cannot be read names its URL) show no secret."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("archiver: warning: %(message)s"))
+    handler.addFilter(_Redacting(shown))
+    package = logging.getLogger("archiver")
+    package.handlers = [handler]
+    package.propagate = False
+
+
+class _Redacting(logging.Filter):
+    """Replaces a log record's message with its text, redacted."""
+
+    def __init__(self, shown: Redactor) -> None:
+        super().__init__()
+        self._shown = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self._shown.text(record.getMessage()), None
+        return True
 
 
 def _extract(config: Config, paths: Sequence[Path], quiet: bool = False, log: EventLog | None = None) -> Extraction:
     extraction = extract(paths, config.extract)
+    shown = Redactor(config.report.secret_params)
     for problem in extraction.problems:
         if not quiet:
-            print(f"archiver: warning: {problem}", file=sys.stderr)
+            print(f"archiver: warning: {shown.text(str(problem))}", file=sys.stderr)
         if log is not None:
             log.warning(problem)
     return extraction

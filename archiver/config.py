@@ -67,6 +67,9 @@ DEFAULT_MAX_BODY_MB = 100.0
 DEFAULT_DEAD_AFTER_CHECKS = 3
 DEFAULT_DEAD_AFTER_DAYS = 3.0
 DEFAULT_REPLAY_URL = "http://localhost:8080/web/"
+# Query parameters named like these hold secrets (see archiver.redact).
+DEFAULT_SECRET_PARAMS = ("token", "key", "secret", "password", "passwd", "sig", "signature", "auth", "credential")
+MAX_SECRET_PARAMS = 100
 DEFAULT_WARC_PREFIX = "archiver"
 DEFAULT_WARC_ROTATE_MB = 1000.0
 DEFAULT_RECAPTURE_AFTER_DAYS = 90.0
@@ -184,11 +187,19 @@ def _sha256_digests(digests: list[str]) -> frozenset[str]:
     return frozenset(digest.lower().removeprefix("sha256:") for digest in digests)
 
 
+def _words(words: list[str]) -> tuple[str, ...]:
+    for word in words:
+        if not re.fullmatch(r"[A-Za-z0-9]{1,64}", word):
+            raise ValueError(f"{word!r} is not a word of 1 to 64 letters and digits")
+    return tuple(sorted({word.lower() for word in words}))
+
+
 _Patterns = Annotated[tuple[re.Pattern[str], ...], _from_file(list[str], lambda p: tuple(map(_pattern, p)))]
 _Networks = Annotated[tuple[_Network, ...], _from_file(list[str], lambda n: tuple(map(_network, n)))]
 _Codes = Annotated[frozenset[int], _from_file(list[int], _codes)]
 _Digests = Annotated[frozenset[str], _from_file(list[str], _sha256_digests)]
 _Path = Annotated[Path, _from_file(str, Path)]  # written as text
+_Words = Annotated[tuple[str, ...], _from_file(list[str], _words)]
 
 
 def _urls(urls: list[str]) -> tuple[str, ...]:
@@ -339,9 +350,10 @@ class HealthConfig(_Section):
 
 
 class ReportConfig(_Section):
-    """How reports point at the archive."""
+    """How reports point at the archive, and which query parameters they never show."""
 
     replay_url: str = DEFAULT_REPLAY_URL
+    secret_params: _Words = Field(default=DEFAULT_SECRET_PARAMS, max_length=MAX_SECRET_PARAMS)
 
 
 class ArchiveConfig(_Section):

@@ -48,6 +48,7 @@ from archiver.model import (
 from archiver.pack import WarcPacker
 from archiver.pack import verify as pack_verify
 from archiver.pack.verify import FolderFinding
+from archiver.redact import Redactor
 from archiver.report import Report
 from archiver.requisites import RequisiteFetcher, RequisiteTally
 from archiver.restore import RestoreSummary, Scope
@@ -127,7 +128,8 @@ def run(
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
     stale = remove_stale_temporaries([config.output_dir])
-    write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
+    shown = Redactor(config.report.secret_params)
+    write_text_atomically(config.output_dir / LINKS_FILE, to_json(shown.value(extraction)))
     with History.open(config.output_dir) as history:
         run_id, done = history.resume_or_start("run" if store else "check", utc_now())
 
@@ -152,7 +154,8 @@ def run(
             _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, before=before)
         )
         history.finish_run(run_id, summary.unreachable)
-        results = results_jsonl(history.run_checks(run_id), extraction.fetchable, unreachable=summary.unreachable)
+        checks, links = shown.value(history.run_checks(run_id)), shown.value(extraction.fetchable)
+        results = results_jsonl(checks, links, unreachable=summary.unreachable)
         write_text_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), results)
         report = _write_reports(config, extraction, history)
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report)
@@ -276,9 +279,10 @@ def regenerate_report(config: Config) -> Report:
 
 def _write_reports(config: Config, extraction: Extraction, history: History) -> Report:
     policy = dead_policy(config.health)
-    now = utc_now()
-    verdicts, unreachable = history.verdicts(policy), history.last_run_unreachable()
-    built = report.build(extraction, verdicts, policy, config.report.replay_url, now, unreachable=unreachable)
+    shown = Redactor(config.report.secret_params)  # links.json is redacted already; the history is not
+    verdicts, unreachable = shown.value(history.verdicts(policy)), history.last_run_unreachable()
+    links, replay = shown.value(extraction), config.report.replay_url
+    built = report.build(links, verdicts, policy, replay, utc_now(), unreachable=unreachable)
     report.write_all(built, config.output_dir)
     return built
 

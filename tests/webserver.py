@@ -249,6 +249,12 @@ async def _whoami(_: str, connection: Connection) -> Response:
     return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
 
+async def _credential_redirect(_: str, connection: Connection) -> Response:
+    """A redirect to a URL with a user, a password and a signed query, on the same host."""
+    port = connection.writer.get_extra_info("sockname")[1]
+    return Response(302, b"", [("Location", f"http://bob:SEKRET2@{connection.host}:{port}/image.png?sig=SEKRET3")])
+
+
 async def _no_location(rest: str, _: Connection) -> Response:
     return Response(int(rest), b"moved, but where?", _TEXT)
 
@@ -382,6 +388,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/hold/", _plain(_hold)),
     ("/notice/", _plain(_notice)),
     ("/to/", _plain(_to)),
+    ("/credential-redirect", _plain(_credential_redirect)),
     ("/robots.txt", _plain(_robots)),
     ("/changing/", _Changing(rewritten=True)),
     ("/dated/", _Changing(rewritten=False)),

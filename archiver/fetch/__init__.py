@@ -7,8 +7,9 @@ final attempt. A failing URL is a status in the result, never an exception.
 
 Politeness and safety: a global and a per-host concurrency limit, an optional delay
 between requests to one host, an honest User-Agent, optional robots.txt; connections
-only to public addresses (see `network`), TLS always verified. A host whose name does
-not resolve or that refuses connections is learned once per run.
+only to public addresses (see `network`), TLS always verified, a `user:password@` in a
+URL or a redirect never sent (it is dropped from the URL). A host whose name does not
+resolve or that refuses connections is learned once per run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, tls_context
 from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchBackend, FetchResult, Finisher, Hop, Status
+from archiver.redact import without_userinfo
 from archiver.times import utc_now
 
 __all__ = ["Fetcher", "interleaved_by_host", "opened", "user_agent"]
@@ -191,14 +193,14 @@ class Fetcher:
         return not attempt.from_memory and should_retry(attempt, self._settings.retry_codes)
 
     async def _attempt(self, url: str, urgent: bool, follow: bool) -> _Attempt:
-        attempt = _Attempt(Status.NETWORK_ERROR, None, url, urgent=urgent)
-        visited = {url}
+        attempt = _Attempt(Status.NETWORK_ERROR, None, without_userinfo(url), urgent=urgent)
+        visited = {attempt.final_url}
         while await self._exchange_into(attempt) and follow:
             location = attempt.exchanges[-1].location()
             if location is None:
                 break
             try:
-                target = _without_fragment(urljoin(attempt.final_url, location))
+                target = without_userinfo(_without_fragment(urljoin(attempt.final_url, location)))
             except ValueError as error:
                 attempt.status, attempt.detail = Status.UNSUPPORTED, f"redirect to an invalid URL {location!r}: {error}"
                 break
