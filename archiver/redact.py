@@ -18,9 +18,11 @@ with the default words, `token`, `access_token`, `apiKey`, `client_secret`, `X-A
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import PosixPath, PurePosixPath
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +33,7 @@ _PARAM = re.compile(r"(?<=[?&;])([^\s=&;#?\"'<>]+)=([^\s&;#\"'<>]*)")
 _NAME_PARTS = re.compile(r"[^a-z0-9]+")
 _REDACTED = re.compile(rf"://{re.escape(MARK)}@|=({re.escape(MARK)})(?=[&;#]|$)")
 
+_NAMES_KEPT = 10_000
 _T = TypeVar("_T")
 
 
@@ -64,18 +67,25 @@ class Redactor:
 
     def __init__(self, words: Iterable[str]) -> None:
         self._words = tuple(sorted({word.lower() for word in words}))
+        self._names: dict[str, bool] = {}  # parameter names already judged (a few kinds repeat)
 
     def is_secret(self, name: str) -> bool:
         """True when a query parameter of this name is taken for a secret."""
-        return any(part.endswith(self._words) for part in _NAME_PARTS.split(name.lower()) if part)
+        known = self._names.get(name)
+        if known is None:
+            known = any(part.endswith(self._words) for part in _NAME_PARTS.split(name.lower()) if part)
+            if len(self._names) < _NAMES_KEPT:
+                self._names[name] = known
+        return known
 
     def text(self, text: str) -> str:
         """`text` with every userinfo and every secret parameter's value in it replaced."""
-        if "@" in text:
-            text = _USERINFO.sub(MARK + "@", text)
-        if "=" in text and self._words:
-            text = _PARAM.sub(self._param, text)
-        return text
+        shown = text
+        if "@" in shown:
+            shown = _USERINFO.sub(MARK + "@", shown)
+        if "=" in shown and self._words:
+            shown = _PARAM.sub(self._param, shown)
+        return text if shown == text else shown
 
     def _param(self, match: re.Match[str]) -> str:
         name, value = match.group(1), match.group(2)
@@ -83,26 +93,41 @@ class Redactor:
 
     def value(self, value: _T) -> _T:
         """`value` with every string in it redacted: a string, or a frozen dataclass, a
-        tuple, list or dict of them, to any depth (enums, paths, numbers kept as they are)."""
+        tuple, list or dict of them, to any depth (enums, paths, numbers kept as they are;
+        `value` itself when nothing in it changed)."""
         return _redacted(value, self.text)  # type: ignore[no-any-return]
 
 
-def _redacted(value: Any, text: Any) -> Any:
-    if isinstance(value, str):
-        return value if isinstance(value, enum.Enum) else text(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+_ATOMS = frozenset({int, float, bool, type(None), bytes, dt.datetime, dt.date, PurePosixPath, PosixPath})
+_FIELDS: dict[type, tuple[str, ...]] = {}  # the field names of each dataclass met, () for other types
+
+
+def _redacted(value: Any, text: Callable[[str], str]) -> Any:
+    """`value` with `text` applied to each string in it; `value` itself when none changed.
+    (Dispatched on the exact type, because it runs over every verdict of a large history.)"""
+    kind = type(value)
+    if kind is str:
+        return text(value)
+    if kind in _ATOMS or isinstance(value, enum.Enum):
+        return value
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value)) if _is_record(value) else ()
+    if names:
         changes = {}
-        for field in dataclasses.fields(value):
-            old = getattr(value, field.name)
+        for name in names:
+            old = getattr(value, name)
             new = _redacted(old, text)
             if new is not old and new != old:
-                changes[field.name] = new
+                changes[name] = new
         return dataclasses.replace(value, **changes) if changes else value
-    if isinstance(value, tuple):
-        items = tuple(_redacted(item, text) for item in value)
-        return items if items != value else value
-    if isinstance(value, list):
-        return [_redacted(item, text) for item in value]
+    if isinstance(value, tuple | list):
+        items = [_redacted(item, text) for item in value]
+        return value if items == list(value) else type(value)(items)
     if isinstance(value, dict):
         return {_redacted(key, text): _redacted(item, text) for key, item in value.items()}
     return value
+
+
+def _is_record(value: Any) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
