@@ -119,8 +119,9 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_job(
         commands, "run", store=True, summary_line="run the main job over the configured posts",
-        description="Extract every link and image from the configured posts, fetch each URL once, store the "
-        "captures as WARC files, add the checks to the history and write the health reports.",
+        description="Extract every link and image from the configured posts, fetch each URL that is due once "
+        "(a new link at once, the others by the schedule: section of the configuration), store the captures as "
+        "WARC files, add the checks to the history and write the health reports.",
     )  # fmt: skip
 
 
@@ -138,7 +139,12 @@ def _add_job(
     _config_option(parser)
     _fail_on_option(parser)
     _job_options(parser)
-    parser.set_defaults(handler=run_command, store=store)
+    if store:
+        parser.add_argument(
+            "--all", action="store_true", dest="every_link",
+            help="check every link now, not only those due (see schedule: in config.yaml)",
+        )  # fmt: skip
+    parser.set_defaults(handler=run_command, store=store, every_link=not store)
 
 
 def _add_report(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -278,7 +284,9 @@ def run_command(args: argparse.Namespace) -> ExitCode:
             extraction = _extract(config, config.post_paths, quiet=args.quiet, log=log)
             _say(args.quiet, summary(extraction))
             with _progress_bar(len(extraction.fetchable), quiet=args.quiet) as advance:
-                result = job.run(config, job.both(log.checked, advance), extraction, store=args.store)
+                result = job.run(
+                    config, job.both(log.checked, advance), extraction, store=args.store, only_due=not args.every_link
+                )
         assert result.report is not None
         code = _verdicts(result.report, config, args.fail_on, quiet=args.quiet)
         if result.unreachable:

@@ -66,6 +66,11 @@ DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_MAX_BODY_MB = 100.0
 DEFAULT_DEAD_AFTER_CHECKS = 3
 DEFAULT_DEAD_AFTER_DAYS = 3.0
+# How many days after its last check a link is due again, by its verdict (archiver.schedule).
+DEFAULT_ALIVE_DAYS = 7.0
+DEFAULT_FAILING_DAYS = 1.0
+DEFAULT_DEAD_DAYS = 7.0
+DEFAULT_UNKNOWN_DAYS = 1.0
 DEFAULT_REPLAY_URL = "http://localhost:8080/web/"
 # Query parameters named like these hold secrets (see archiver.redact).
 DEFAULT_SECRET_PARAMS = ("token", "key", "secret", "password", "passwd", "sig", "signature", "auth", "credential")
@@ -191,7 +196,7 @@ def _words(words: list[str]) -> tuple[str, ...]:
     for word in words:
         if not re.fullmatch(r"[A-Za-z0-9]{1,64}", word):
             raise ValueError(f"{word!r} is not a word of 1 to 64 letters and digits")
-    return tuple(sorted({word.lower() for word in words}))
+    return tuple(dict.fromkeys(word.lower() for word in words))
 
 
 _Patterns = Annotated[tuple[re.Pattern[str], ...], _from_file(list[str], lambda p: tuple(map(_pattern, p)))]
@@ -349,6 +354,15 @@ class HealthConfig(_Section):
     dead_after_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_DEAD_AFTER_DAYS
 
 
+class ScheduleConfig(_Section):
+    """When `archiver run` checks a link again, by what its history says of it."""
+
+    alive_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_ALIVE_DAYS
+    failing_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_FAILING_DAYS
+    dead_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_DEAD_DAYS
+    unknown_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_UNKNOWN_DAYS
+
+
 class ReportConfig(_Section):
     """How reports point at the archive, and which query parameters they never show."""
 
@@ -414,6 +428,7 @@ class OutputConfig(_Section):
 FetchSettings = FetchConfig
 PackSettings = PackConfig
 HealthSettings = HealthConfig
+ScheduleSettings = ScheduleConfig
 ReportSettings = ReportConfig
 ArchiveSettings = ArchiveConfig
 RestoreSettings = RestoreConfig
@@ -425,6 +440,7 @@ class _StageSections(BaseModel):
     fetch: FetchConfig = FetchConfig()
     pack: PackConfig = PackConfig()
     health: HealthConfig = HealthConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     report: ReportConfig = ReportConfig()
     restore: RestoreConfig = RestoreConfig()
 
@@ -468,6 +484,7 @@ def load_config(path: Path) -> Config:
         fetch=parsed.fetch,
         pack=parsed.pack,
         health=parsed.health,
+        schedule=parsed.schedule,
         report=parsed.report,
         restore=parsed.restore.model_copy(update={"assets_dir": base / parsed.restore.assets_dir}),
     )

@@ -315,6 +315,22 @@ class _Flaky:
         return Response(200, b"recovered", [("Content-Type", "text/plain")])
 
 
+class _Validated:
+    """A page that gives an ETag and a Last-Modified (/validated/NAME), and answers a
+    conditional request that sends either of them back with 304 Not Modified."""
+
+    ETAG = '"v1"'
+    LAST_MODIFIED = "Tue, 01 Sep 2026 10:00:00 GMT"
+
+    async def __call__(self, server: MisbehavingServer, rest: str, connection: Connection) -> Response:
+        asked = server.headers[(connection.host, f"/validated/{rest}")]
+        validators = [("ETag", self.ETAG), ("Last-Modified", self.LAST_MODIFIED)]
+        if asked.get("if-none-match") == self.ETAG or asked.get("if-modified-since") == self.LAST_MODIFIED:
+            return Response(304, b"", validators)
+        page = f"<html><head><title>{rest}</title></head><body><p>The page {rest}, unchanged.</p></body></html>"
+        return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8"), *validators])
+
+
 def _plain(handler: Handler) -> Callable[[MisbehavingServer, str, Connection], Awaitable[Response | None]]:
     async def route(_: MisbehavingServer, rest: str, connection: Connection) -> Response | None:
         return await handler(rest, connection)
@@ -380,6 +396,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/loop/", _plain(_loop)),
     ("/status/", _plain(_status)),
     ("/flaky/", _Flaky()),
+    ("/validated/", _Validated()),
     ("/reset", _plain(_reset)),
     ("/hang", _plain(_hang)),
     ("/slow", _plain(_slow)),

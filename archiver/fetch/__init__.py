@@ -37,7 +37,17 @@ from archiver.fetch.hosts import HostMemory, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, tls_context
-from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchBackend, FetchResult, Finisher, Hop, Status
+from archiver.model import (
+    REDIRECT_CODES,
+    Capture,
+    Exchange,
+    FetchBackend,
+    FetchResult,
+    Finisher,
+    Hop,
+    Status,
+    Validators,
+)
 from archiver.redact import without_userinfo
 from archiver.times import utc_now
 
@@ -115,9 +125,12 @@ class Fetcher:
         """Close the connections."""
         await self._client.aclose()
 
-    async def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
+    async def fetch_all(
+        self, urls: Iterable[str], then: Finisher | None = None, validators: Mapping[str, Validators] | None = None
+    ) -> AsyncIterator[Capture]:
         """Fetch every URL once, yielding captures as they complete; `then`, when given,
         finishes each capture inside its own task (so that its awaits run concurrently).
+        A URL in `validators` is asked with a conditional request.
 
         URLs are taken host by host in turn, so that one host's many URLs do not keep
         the others waiting, and only a window of fetches runs ahead of the consumer, so
@@ -127,10 +140,13 @@ class Fetcher:
         running: set[asyncio.Task[Capture]] = set()
         unyielded: list[asyncio.Task[Capture]] = []
         window = self._settings.concurrency * _WINDOW_PER_SLOT
+        known = validators or {}
         try:
             while True:
                 started = islice(queue, window - len(running))
-                running.update(asyncio.ensure_future(self._fetch_and_finish(url, then)) for url in started)
+                running.update(
+                    asyncio.ensure_future(self._fetch_and_finish(url, then, known.get(url))) for url in started
+                )
                 if not running:
                     return
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -140,8 +156,8 @@ class Fetcher:
         finally:
             await _stopped(running, unyielded)
 
-    async def _fetch_and_finish(self, url: str, then: Finisher | None) -> Capture:
-        capture = await self.fetch(url)
+    async def _fetch_and_finish(self, url: str, then: Finisher | None, validators: Validators | None) -> Capture:
+        capture = await self.fetch(url, validators=validators)
         if then is None:
             return capture
         try:
@@ -150,9 +166,12 @@ class Fetcher:
             capture.close()
             raise
 
-    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
+    async def fetch(
+        self, url: str, urgent: bool = False, follow: bool = True, validators: Validators | None = None
+    ) -> Capture:
         """Fetch one URL, following redirects (unless not to `follow` them) and retrying
-        where that can help.
+        where that can help. With `validators` (what the server said of the answer
+        captured before), the first request is conditional: a 304 says it is unchanged.
 
         An `urgent` fetch (a probe that other captures wait on) goes to the front of the
         host's queue instead of waiting behind the host's other URLs.
@@ -166,7 +185,7 @@ class Fetcher:
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
         try:
-            attempt: _Attempt = await retrying(self._attempt, url, urgent, follow)
+            attempt: _Attempt = await retrying(self._attempt, url, urgent, follow, validators)
         except Exception as error:  # noqa: BLE001 - a fault with one URL must not end a nightly run
             _log.exception("unexpected error fetching %s", url)
             attempt = _Attempt(Status.NETWORK_ERROR, None, url, detail=f"internal error: {error!r}")
@@ -184,6 +203,7 @@ class Fetcher:
                 detail=attempt.detail,
                 size=sum(e.body_size for e in attempt.exchanges),
                 payload_digest=attempt.exchanges[-1].payload_digest if attempt.exchanges else "",
+                validators=Validators.of(attempt.exchanges[-1].response_headers) if attempt.exchanges else Validators(),
             ),
             exchanges=tuple(attempt.exchanges),
         )
@@ -192,10 +212,11 @@ class Fetcher:
         # An answer from what the run already knows about a host would not change.
         return not attempt.from_memory and should_retry(attempt, self._settings.retry_codes)
 
-    async def _attempt(self, url: str, urgent: bool, follow: bool) -> _Attempt:
+    async def _attempt(self, url: str, urgent: bool, follow: bool, validators: Validators | None) -> _Attempt:
         attempt = _Attempt(Status.NETWORK_ERROR, None, without_userinfo(url), urgent=urgent)
         visited = {attempt.final_url}
-        while await self._exchange_into(attempt) and follow:
+        conditional = validators.request_headers() if validators else {}
+        while await self._exchange_into(attempt, conditional if not attempt.exchanges else {}) and follow:
             location = attempt.exchanges[-1].location()
             if location is None:
                 break
@@ -224,12 +245,13 @@ class Fetcher:
             return True
         return False
 
-    async def _exchange_into(self, attempt: _Attempt) -> bool:
-        """Make one exchange for the attempt's current URL; False when the attempt is over."""
+    async def _exchange_into(self, attempt: _Attempt, headers: Mapping[str, str]) -> bool:
+        """Make one exchange for the attempt's current URL, with these extra request
+        `headers`; False when the attempt is over."""
         url = attempt.final_url
         try:
             host, origin = _host_and_origin(url)
-            request = self._client.build_request(url)
+            request = self._client.build_request(url, headers=headers)
         except (httpx.InvalidURL, ValueError) as error:  # ValueError covers hosts that IDNA refuses
             return attempt.end(Status.UNSUPPORTED, f"not a fetchable URL: {error}")
         refusal = await self._robots.refusal(url, self._slot(host, attempt.urgent)) if self._robots else None
