@@ -1,0 +1,43 @@
+"""A hung host (it takes the connection and never answers) among many live ones: it costs
+one timeout sequence in a run, not one per URL, and its URLs say why."""
+
+from __future__ import annotations
+
+import asyncio
+
+from archiver.fetch import Fetcher
+from archiver.fetch.errors import READ_TIMEOUT_DETAIL
+from archiver.model import FetchResult, Status
+from tests.conftest import Web
+
+LIVE_HOSTS = [f"live{i}.test" for i in range(30)]
+
+
+def _fetch(web: Web, urls: list[str], **settings: object) -> dict[str, FetchResult]:
+    names = dict.fromkeys([*LIVE_HOSTS, "hung.test"], web.addresses["alpha.test"])
+
+    async def run() -> dict[str, FetchResult]:
+        async with Fetcher(web.settings(resolve=names, **settings)) as fetcher:
+            results = {}
+            async for capture in fetcher.fetch_all(urls):
+                capture.close()
+                results[capture.result.url] = capture.result
+            return results
+
+    return asyncio.run(run())
+
+
+def test_a_hung_host_costs_one_timeout_sequence_and_its_urls_say_why(web: Web) -> None:
+    port = web.ports["alpha.test"]
+    live = [f"http://{host}:{port}/ok.html?hung-run-{i}" for i in range(2) for host in LIVE_HOSTS]
+    hung = [f"http://hung.test:{port}/hang?url-{i}" for i in range(5)]
+
+    by_url = _fetch(web, live + hung, per_host=1, attempts=3, read_timeout=0.3)
+
+    asked = sum(count for (host, _), count in web.server.hits.items() if host == "hung.test")
+    remembered = f"http://hung.test:{port} timed out 3 times in a row earlier in this run: {READ_TIMEOUT_DETAIL}"
+    assert asked == 3  # one URL's worth of attempts, not 5 x 3
+    assert {by_url[url].status for url in hung} == {Status.TIMEOUT}
+    assert sum(by_url[url].attempts for url in hung) == 3
+    assert {by_url[url].detail for url in hung} == {remembered}
+    assert {by_url[url].status for url in live} == {Status.OK}
