@@ -12,7 +12,7 @@ names. `archiver run` fetches them all with `read_timeout` set to `--timeout` an
 requisites).
 
 No run can end before a hung host with one URL has timed out on each of its attempts:
-the unavoidable time is the start (until the first request to a hung host) plus
+the unavoidable time is the start (until the run's first request, to any host) plus
 attempts x timeout plus the retries' backoff (tenacity's exponential wait with jitter:
 backoff x 2^n plus up to `backoff` more; the most it can be is used). The goal is a run
 within 1.1 times that. Also printed: how many requests the hung hosts received (one
@@ -119,7 +119,7 @@ def _report(
         first.setdefault(host, at)
     run_start = first.pop("*")  # the first request the server saw, to any host
     asked = [(host, at) for host, at in asked if host != "*"]
-    start = min(first.values())
+    start = run_start  # a hung host cannot be asked before the run asks anything
     unavoidable = start + args.attempts * args.timeout + backoff
     live = args.urls - sum(HUNG_HOST_URLS)
     print(f"{args.urls} URLs: {live} on {args.hosts} live hosts, {args.latency * 1000:.0f} ms")

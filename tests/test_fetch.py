@@ -356,11 +356,14 @@ def test_every_host_is_asked_first_then_each_in_turn_within_its_lanes() -> None:
     in_turn = [queue.take(), queue.take(), queue.take()]  # a and b: two each at most
     queue.finished("http://a.test/1")
     after_one = [queue.take(), queue.take()]
+    queue.finished("http://b.test/1")
+    only_firsts = queue.take(first_only=True)  # b.test/3 may start, but it is no host's first URL
 
     assert firsts == ["http://a.test/1", "http://b.test/1", "http://c.test/1"]
     assert in_turn == ["http://a.test/2", "http://b.test/2", None]
     assert after_one == ["http://a.test/3", None]
-    assert queue  # a.test/4 and b.test/3 are still to start
+    assert (only_firsts, queue.take(), queue.take()) == (None, "http://b.test/3", None)
+    assert queue  # a.test/4 is still to start
 
 
 def test_many_urls_of_one_host_do_not_hold_up_the_others(web: Web) -> None:

@@ -121,7 +121,10 @@ class Fetcher:
         Every host's first URL is started before any host's second, and a host never has
         more than a few of its URLs started at once (see `HostQueue`): so no host waits
         behind another host's queue, however the URLs are ordered. Only a window of
-        fetches runs ahead of the consumer, so that captures not yet written cannot pile up.
+        fetches runs ahead of the consumer, so that captures not yet written cannot pile
+        up; hosts' first URLs may fill a second window, so that where there are more hosts
+        than one window holds, a slow consumer does not keep the last of them from being
+        asked (a hung host among them, whose timeouts the whole run waits for).
         """
         queue = HostQueue(dict.fromkeys(urls), _host_or_nothing, self._settings.per_host * _WINDOW_PER_SLOT)
         running: set[asyncio.Task[Capture]] = set()
@@ -129,7 +132,7 @@ class Fetcher:
         window = self._settings.concurrency * _WINDOW_PER_SLOT
         try:
             while True:
-                while len(running) < window and (url := queue.take()) is not None:
+                while len(running) < 2 * window and (url := queue.take(len(running) >= window)) is not None:
                     running.add(asyncio.ensure_future(self._fetch_and_finish(url, then, queue)))
                 if not running:
                     return

@@ -100,12 +100,12 @@ class HostQueue:
     def __bool__(self) -> bool:
         return bool(self._waiting)
 
-    def take(self) -> str | None:
-        """The next URL to start: the first of a host not yet asked, else the next of the
-        hosts in turn that may start one; None when none may now."""
+    def take(self, first_only: bool = False) -> str | None:
+        """The next URL to start: the first of a host not yet asked, else (unless `first_only`)
+        the next of the hosts in turn that may start one; None when none may now."""
         if self._unasked:
             return self._take(self._unasked.popleft())
-        return self._take(self._turns.popleft()) if self._turns else None
+        return self._take(self._turns.popleft()) if self._turns and not first_only else None
 
     def finished(self, url: str) -> None:
         """A URL taken from the queue is done: its host may start another."""
