@@ -126,14 +126,14 @@ class Fetcher:
         than one window holds, a slow consumer does not keep the last of them from being
         asked (a hung host among them, whose timeouts the whole run waits for).
         """
-        queue = HostQueue(dict.fromkeys(urls), _host_or_nothing, self._settings.per_host * _WINDOW_PER_SLOT)
+        lanes = self._settings.per_host * _WINDOW_PER_SLOT  # a host's share: as many per slot as the window's
+        queue = HostQueue(dict.fromkeys(urls), _host_or_nothing, lanes)
         running: set[asyncio.Task[Capture]] = set()
         unyielded: list[asyncio.Task[Capture]] = []
         window = self._settings.concurrency * _WINDOW_PER_SLOT
         try:
             while True:
-                while len(running) < 2 * window and (url := queue.take(len(running) >= window)) is not None:
-                    running.add(asyncio.ensure_future(self._fetch_and_finish(url, then, queue)))
+                self._start_more(queue, running, window, then)
                 if not running:
                     return
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -142,6 +142,16 @@ class Fetcher:
                     yield unyielded.pop().result()
         finally:
             await _stopped(running, unyielded)
+
+    def _start_more(
+        self, queue: HostQueue, running: set[asyncio.Task[Capture]], window: int, then: Finisher | None
+    ) -> None:
+        """Start URLs while the window has room; hosts' first URLs may fill a second one."""
+        while len(running) < 2 * window:
+            url = queue.take(first_only=len(running) >= window)
+            if url is None:
+                return
+            running.add(asyncio.ensure_future(self._fetch_and_finish(url, then, queue)))
 
     async def _fetch_and_finish(self, url: str, then: Finisher | None, queue: HostQueue) -> Capture:
         try:

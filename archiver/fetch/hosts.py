@@ -98,6 +98,7 @@ class HostQueue:
         self._started: Counter[str] = Counter()
 
     def __bool__(self) -> bool:
+        """True while some URL is still to start."""
         return bool(self._waiting)
 
     def take(self, first_only: bool = False) -> str | None:
