@@ -527,3 +527,29 @@ def test_an_urgent_request_goes_to_the_front_of_the_host_queue() -> None:
         return served
 
     assert asyncio.run(order()) == ["first", "probe", "queued-0", "queued-1", "queued-2"]
+
+
+def test_every_host_is_asked_while_the_consumer_holds_up_the_window(web: Web) -> None:
+    """Hosts' first URLs may run a window beyond the consumer: with a window of 4 and the
+    consumer busy with its first capture, the last of six hosts is still asked."""
+    names = {f"crowd{i}.test": "127.0.0.2" for i in range(6)}
+    port = web.ports["alpha.test"]
+    urls = [f"http://crowd0.test:{port}/ok.html?busy-{i}" for i in range(10)]
+    urls += [f"http://{name}:{port}/ok.html?busy" for name in names]
+
+    async def asked_while_busy() -> bool:
+        async with Fetcher(web.settings(concurrency=1, resolve=names)) as fetcher:
+            captures = fetcher.fetch_all(urls)
+            (await anext(captures)).close()
+            for _ in range(500):  # the consumer is busy: the fetches already started go on
+                if web.server.hits[("crowd5.test", "/ok.html?busy")]:
+                    break
+                await asyncio.sleep(0.01)
+            asked = web.server.hits[("crowd5.test", "/ok.html?busy")] == 1
+            async for capture in captures:
+                capture.close()
+            return asked
+
+    web.server.reset_counts()
+    assert asyncio.run(asked_while_busy())
+    assert web.server.peak_total == 1  # the global limit holds all the same
