@@ -1,12 +1,14 @@
 """A hung host (it takes the connection and never answers) among many live ones: it costs
-one timeout sequence in a run, not one per URL, and its URLs say why."""
+one timeout sequence in a run, not one per URL, and its URLs say why; a host that
+answers slowly is not taken for one."""
 
 from __future__ import annotations
 
 import asyncio
 
 from archiver.fetch import Fetcher
-from archiver.fetch.errors import READ_TIMEOUT_DETAIL
+from archiver.fetch.errors import CONNECT_TIMEOUT_DETAIL, READ_TIMEOUT_DETAIL
+from archiver.fetch.hosts import HostMemory
 from archiver.model import FetchResult, Status
 from tests.conftest import Web
 
@@ -41,3 +43,33 @@ def test_a_hung_host_costs_one_timeout_sequence_and_its_urls_say_why(web: Web) -
     assert sum(by_url[url].attempts for url in hung) == 3
     assert {by_url[url].detail for url in hung} == {remembered}
     assert {by_url[url].status for url in live} == {Status.OK}
+
+
+def test_a_body_that_stalls_is_not_held_against_its_host(web: Web) -> None:
+    port = web.ports["alpha.test"]
+    slow = [f"http://live0.test:{port}/slow?stalls-{i}" for i in range(4)]  # the head at once, then a pause
+
+    by_url = _fetch(web, slow, per_host=1, attempts=1, read_timeout=0.1)
+
+    assert {by_url[url].status for url in slow} == {Status.TIMEOUT}
+    assert {by_url[url].detail for url in slow} == {READ_TIMEOUT_DETAIL}  # each asked, none from memory
+    assert sum(web.server.hits[("live0.test", f"/slow?stalls-{i}")] for i in range(4)) == 4
+
+
+def test_timeouts_in_a_row_make_a_host_known_hung_and_an_answer_between_them_does_not() -> None:
+    host, origin = "slow.example", "https://slow.example"
+    memory = HostMemory(hung_after=3)
+    for _ in range(2):
+        memory.record(host, origin, Status.TIMEOUT, CONNECT_TIMEOUT_DETAIL)
+    memory.record(host, origin, Status.OK, "")
+    for _ in range(2):
+        memory.record(host, origin, Status.TIMEOUT, CONNECT_TIMEOUT_DETAIL)
+    before = memory.verdict(host, origin)
+    memory.record(host, origin, Status.TIMEOUT, CONNECT_TIMEOUT_DETAIL)
+
+    assert before is None  # two in a row since it answered
+    assert memory.verdict(host, origin) == (
+        Status.TIMEOUT,
+        f"{origin} timed out 3 times in a row earlier in this run: {CONNECT_TIMEOUT_DETAIL}",
+    )
+    assert memory.verdict(host, "https://slow.example:8443") is None  # another port of the host is not known
