@@ -73,7 +73,8 @@ class HostMemory:
     @staticmethod
     def _why(key: str, known: _HostFailures) -> str:
         if known.status is Status.TIMEOUT:
-            return f"{key} timed out {known.count} times in a row earlier in this run: {known.detail}"
+            times = f" {known.count} times in a row" if known.count > 1 else ""
+            return f"{key} timed out{times} earlier in this run: {known.detail}"
         return f"{key} failed {known.count} times in this run: {known.detail}"
 
 
