@@ -84,7 +84,7 @@ def failed_at_connect(outcome: Outcome) -> bool:
     """No connection to the URL's host could be made (refused, unreachable, timed out)."""
     if _answered(outcome) or failed_at_dns(outcome):
         return False
-    if outcome.status is Status.TIMEOUT:  # ends so when the run already knew the host timed out
+    if outcome.status is Status.TIMEOUT:  # the detail of a host the run learned was timing out ends so too
         return outcome.detail.endswith(CONNECT_TIMEOUT_DETAIL)
     return outcome.status is Status.REFUSED or (
         outcome.status is Status.NETWORK_ERROR and not outcome.detail.startswith("internal error")
