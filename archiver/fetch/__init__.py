@@ -9,7 +9,8 @@ Politeness and safety: a global and a per-host concurrency limit, an optional de
 between requests to one host, an honest User-Agent, optional robots.txt; connections
 only to public addresses (see `network`), TLS always verified, a `user:password@` in a
 URL or a redirect never sent (it is dropped from the URL). A host whose name does not
-resolve or that refuses connections is learned once per run.
+resolve, that refuses connections, or that times out before it answers is learned once
+per run (see `hosts.HostMemory`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from itertools import islice, zip_longest
 from typing import IO
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -33,7 +33,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from archiver import __version__
 from archiver.config import FetchSettings
 from archiver.fetch.errors import status_for_error
-from archiver.fetch.hosts import HostMemory, HostSlots, RobotsRules
+from archiver.fetch.hosts import HostMemory, HostQueue, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, tls_context
@@ -51,7 +51,7 @@ from archiver.model import (
 from archiver.redact import without_userinfo
 from archiver.times import utc_now
 
-__all__ = ["Fetcher", "interleaved_by_host", "opened", "user_agent"]
+__all__ = ["Fetcher", "opened", "user_agent"]
 
 _log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class _Attempt:
     retry_after: float | None = None
     urgent: bool = False  # goes to the front of the host's queue (see Fetcher.fetch)
     contacted: bool = False  # True once a request of this attempt reached the network
+    answering: bool = False  # True once the current request's answer has begun
     from_memory: bool = False  # True when the attempt ended on what the run knew of a host
 
     def discard(self) -> None:
@@ -109,7 +110,7 @@ class Fetcher:
         headers = {"User-Agent": user_agent(settings.contact), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
         self._client = SingleExchangeClient(transport, timeout, headers)
         self._global = asyncio.Semaphore(settings.concurrency)
-        self._hosts = HostMemory()
+        self._hosts = HostMemory(hung_after=settings.attempts)
         self._host_slots: dict[str, HostSlots] = {}
         self._next_request_at: dict[str, float] = {}
         self._held_until: dict[str, float] = {}  # a rate-limited host's Retry-After, for all its requests
@@ -132,21 +133,23 @@ class Fetcher:
         finishes each capture inside its own task (so that its awaits run concurrently).
         A URL in `validators` is asked with a conditional request.
 
-        URLs are taken host by host in turn, so that one host's many URLs do not keep
-        the others waiting, and only a window of fetches runs ahead of the consumer, so
-        that captures not yet written cannot pile up.
+        Every host's first URL is started before any host's second, and a host never has
+        more than a few of its URLs started at once (see `HostQueue`): so no host waits
+        behind another host's queue, however the URLs are ordered. Only a window of
+        fetches runs ahead of the consumer, so that captures not yet written cannot pile
+        up; hosts' first URLs may fill a second window, so that where there are more hosts
+        than one window holds, a slow consumer does not keep the last of them from being
+        asked (a hung host among them, whose timeouts the whole run waits for).
         """
-        queue = iter(interleaved_by_host(dict.fromkeys(urls)))
+        lanes = self._settings.per_host * _WINDOW_PER_SLOT  # a host's share: as many per slot as the window's
+        queue = HostQueue(dict.fromkeys(urls), _host_or_nothing, lanes)
         running: set[asyncio.Task[Capture]] = set()
         unyielded: list[asyncio.Task[Capture]] = []
         window = self._settings.concurrency * _WINDOW_PER_SLOT
         known = validators or {}
         try:
             while True:
-                started = islice(queue, window - len(running))
-                running.update(
-                    asyncio.ensure_future(self._fetch_and_finish(url, then, known.get(url))) for url in started
-                )
+                self._start_more(queue, running, window, then, known)
                 if not running:
                     return
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -156,8 +159,28 @@ class Fetcher:
         finally:
             await _stopped(running, unyielded)
 
-    async def _fetch_and_finish(self, url: str, then: Finisher | None, validators: Validators | None) -> Capture:
-        capture = await self.fetch(url, validators=validators)
+    def _start_more(
+        self,
+        queue: HostQueue,
+        running: set[asyncio.Task[Capture]],
+        window: int,
+        then: Finisher | None,
+        validators: Mapping[str, Validators],
+    ) -> None:
+        """Start URLs while the window has room; hosts' first URLs may fill a second one."""
+        while len(running) < 2 * window:
+            url = queue.take(first_only=len(running) >= window)
+            if url is None:
+                return
+            running.add(asyncio.ensure_future(self._fetch_and_finish(url, then, queue, validators.get(url))))
+
+    async def _fetch_and_finish(
+        self, url: str, then: Finisher | None, queue: HostQueue, validators: Validators | None
+    ) -> Capture:
+        try:
+            capture = await self.fetch(url, validators=validators)
+        finally:
+            queue.finished(url)
         if then is None:
             return capture
         try:
@@ -260,10 +283,12 @@ class Fetcher:
         try:
             exchange = await self._exchange_in_slot(attempt, request, host, origin)
         except TimeoutError:
-            return attempt.end(Status.TIMEOUT, f"no complete answer within {self._settings.total_timeout:g} s")
+            detail = f"no complete answer within {self._settings.total_timeout:g} s"
+            self._hosts.record(host, origin, Status.TIMEOUT, detail, answered=attempt.answering)
+            return attempt.end(Status.TIMEOUT, detail)
         except httpx.HTTPError as error:
             status, detail = status_for_error(error)
-            self._hosts.record(host, origin, status, detail)
+            self._hosts.record(host, origin, status, detail, answered=attempt.answering)
             return attempt.end(status, detail)
         if exchange is None:
             return False
@@ -284,9 +309,9 @@ class Fetcher:
                 attempt.from_memory = True
                 attempt.end(*known)
                 return None
-            attempt.contacted = True
+            attempt.contacted, attempt.answering = True, False
             async with asyncio.timeout(self._settings.total_timeout):  # the exchange, not the wait for a slot
-                return await self._exchange(request)
+                return await self._exchange(request, attempt)
 
     @staticmethod
     def _take(attempt: _Attempt, exchange: Exchange) -> None:
@@ -328,9 +353,10 @@ class Fetcher:
         until = time.monotonic() + min(seconds, self._settings.retry_after_max)
         self._held_until[host] = max(self._held_until.get(host, 0.0), until)
 
-    async def _exchange(self, request: httpx.Request) -> Exchange:
+    async def _exchange(self, request: httpx.Request, attempt: _Attempt) -> Exchange:
         date = utc_now()
         response = await self._client.send(request)
+        attempt.answering = True
         try:
             peer = _peer_address(response)
             body, size, digest, truncated = await self._spool(response)
@@ -401,17 +427,12 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
-def interleaved_by_host(urls: Iterable[str]) -> list[str]:
-    """The URLs reordered to take each host in turn, keeping each host's own order."""
-    by_host: dict[str, list[str]] = {}
-    for url in urls:
-        try:
-            host = _host_and_origin(url)[0]
-        except ValueError:
-            host = ""  # fetching it will say what is wrong
-        by_host.setdefault(host, []).append(url)
-    rounds = zip_longest(*by_host.values())
-    return [url for round_ in rounds for url in round_ if url is not None]
+def _host_or_nothing(url: str) -> str:
+    """The URL's host name; "" for a URL without one (fetching it will say what is wrong)."""
+    try:
+        return _host_and_origin(url)[0]
+    except ValueError:
+        return ""
 
 
 def _discard_attempt(state: RetryCallState) -> None:
