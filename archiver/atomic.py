@@ -36,6 +36,16 @@ def write_text_atomically(path: Path, text: str) -> None:
     write_bytes_atomically(path, text.encode("utf-8"))
 
 
+def write_lines_atomically(path: Path, lines: Iterable[str]) -> None:
+    """Replace `path` with `lines` (UTF-8), written as they come (never all held at once),
+    in one step: a crash leaves the old file or the new one. Raises OutputError, naming the
+    path, when it cannot be written."""
+    try:
+        _write(path, (line.encode("utf-8") for line in lines), 0o666 & ~_UMASK, None)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
+
+
 def write_bytes_atomically(
     path: Path, data: bytes, mode: int | None = None, *, before_replace: Callable[[], object] | None = None
 ) -> None:
@@ -46,7 +56,7 @@ def write_bytes_atomically(
     before they take the path's place; when it raises, the path is left as it is and the
     exception goes on."""
     try:
-        _write(path, data, 0o666 & ~_UMASK if mode is None else mode, before_replace)
+        _write(path, (data,), 0o666 & ~_UMASK if mode is None else mode, before_replace)
     except OSError as error:
         raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
 
@@ -59,13 +69,14 @@ def make_folder(path: Path) -> None:
         raise OutputError(f"{path}: cannot create the folder: {error.strerror or error}") from error
 
 
-def _write(path: Path, data: bytes, mode: int, before_replace: Callable[[], object] | None) -> None:
+def _write(path: Path, chunks: Iterable[bytes], mode: int, before_replace: Callable[[], object] | None) -> None:
     make_folder(path.parent)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.archiver-{os.getpid()}-", suffix=".tmp")
     try:
         os.fchmod(handle, mode)  # mkstemp makes the file private
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            for chunk in chunks:
+                stream.write(chunk)
             stream.flush()
             os.fsync(stream.fileno())
         if before_replace is not None:

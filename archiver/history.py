@@ -101,6 +101,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
     7: (  # the final answer's validators, sent back by a later conditional request
         "ALTER TABLE checks ADD COLUMN etag TEXT",
         "ALTER TABLE checks ADD COLUMN last_modified TEXT",
+        "CREATE INDEX checks_by_run ON checks (run_id, id)",  # a run's checks, read at its end
     ),
 }
 # The checks verdicts are drawn from: those of runs that reached the network.
@@ -233,7 +234,14 @@ class History:
 
     def run_checks(self, run_id: int) -> list[Check]:
         """The checks one run has stored so far, in the order they were made."""
-        return [_check(row) for row in self._db.execute(f"{_SELECT_CHECK} WHERE run_id = ? ORDER BY id", (run_id,))]
+        return list(self.each_run_check(run_id))
+
+    def each_run_check(self, run_id: int, by_url: bool = False) -> Iterator[Check]:
+        """The checks one run has stored so far, read one by one (never all held at once),
+        in the order they were made, or (`by_url`) in URL order and then so."""
+        order = "url, id" if by_url else "id"
+        for row in self._db.execute(f"{_SELECT_CHECK} WHERE run_id = ? ORDER BY {order}", (run_id,)):
+            yield _check(row)
 
     def checks(self, url: str) -> list[Check]:
         """Every check of a URL, in the order the runs were made (the clock may have jumped)."""

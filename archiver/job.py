@@ -17,7 +17,7 @@ import json
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from archiver import fetch, health, pack, reach, report, schedule
 from archiver import restore as restore_stage
-from archiver.atomic import make_folder, remove_stale_temporaries, write_text_atomically
+from archiver.atomic import make_folder, remove_stale_temporaries, write_lines_atomically, write_text_atomically
 from archiver.config import Config
 from archiver.extract import extract
 from archiver.extract.listing import read_extraction, to_json
@@ -167,15 +167,17 @@ def run(
             frozenset(link.url for link in extraction.fetchable),
         )
         recorded = both(partial(history.add_check, run_id), progress)
-        before = history.run_checks(run_id)  # an interrupted run is judged whole, what it did before included
+        # an interrupted run is judged whole, what it did before included: all of it is in the history
+        judged = partial(history.each_run_check, run_id)
         summary = asyncio.run(
-            _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, before=before)
+            _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, judged=judged)
         )
         summary = replace(summary, not_due=len(planned.later), next_due=planned.next_due)
         history.finish_run(run_id, summary.unreachable)
-        checks, links = shown.value(history.run_checks(run_id)), shown.value(extraction.fetchable)
-        results = results_jsonl(checks, links, unreachable=summary.unreachable)
-        write_text_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), results)
+        lines = results_lines(
+            history.each_run_check(run_id, by_url=True), extraction.fetchable, shown, summary.unreachable
+        )
+        write_lines_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), lines)
         report = _write_reports(config, extraction, history)
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report)
 
@@ -349,13 +351,16 @@ async def _archive(
     store: bool,
     earlier: _Earlier,
     backend: FetchBackend | None,
-    before: Sequence[reach.Outcome] = (),
+    judged: Callable[[], Iterable[reach.Outcome]],
 ) -> RunSummary:
+    """Fetch, finish and store the links, telling `progress` of each result as it comes;
+    the run's summary. Whether the network was unreachable is judged from what `judged`
+    gives at the end: every outcome of the run, those of an interrupted part before it too."""
     started = time.monotonic()
     fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
     by_url = {link.url: link for link in links}
     conditions = _conditions(links, earlier.links, utc_now(), fresh_after)
-    results: list[FetchResult] = []
+    counted = _Counts()
     tally = RequisiteTally()
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
     with WarcPacker(config.output_dir, config.pack, info) if store else nullcontext() as packer:
@@ -371,19 +376,19 @@ async def _archive(
                     async for capture in captures:
                         tally = tally.plus(capture.requisites)
                         occurrences = by_url[capture.result.url].occurrences
-                        results.append(await _kept(capture, packer, occurrences, earlier, fresh_after))
-                        progress(results[-1])
+                        result = await _kept(capture, packer, occurrences, earlier, fresh_after)
+                        counted.add(result)
+                        progress(result)
             except BaseException:
                 canaries.cancel()
                 await asyncio.gather(canaries, return_exceptions=True)
                 raise
-            unreachable = reach.unreachable([*before, *results], await canaries)
+            unreachable = reach.unreachable(judged(), await canaries)
     why = str(unreachable or "")
     files = tuple(packer.closed_files) if packer else ()
-    summary = _summary(results, time.monotonic() - started, files)
+    summary = counted.summary(time.monotonic() - started, files)
     saved = packer.bytes_saved if packer else 0
-    unchanged = sum(result.code == NOT_MODIFIED for result in results)
-    return replace(summary, bytes_saved=saved, requisites=tally, unreachable=why, not_modified=unchanged)
+    return replace(summary, bytes_saved=saved, requisites=tally, unreachable=why)
 
 
 @asynccontextmanager
@@ -525,18 +530,25 @@ def _same_payload(
     return earlier.stored_at if earlier.payload_digest == result.payload_digest and fresh else None
 
 
-def results_jsonl(checks: Sequence[Check], links: Sequence[Link], *, unreachable: str = "") -> str:
-    """The per-URL results file of a run, from its checks (those made before an
-    interruption included): a header line (saying why the run does not count, when the
-    network looked `unreachable`), then one JSON object per URL, in URL order."""
+def results_lines(
+    checks: Iterable[Check], links: Iterable[Link], shown: Redactor, unreachable: str = ""
+) -> Iterator[str]:
+    """The lines of a run's results file, from its checks in URL order (those made before an
+    interruption included), read as they come: a header line (saying why the run does not
+    count, when the network looked `unreachable`), then one JSON object per URL, secrets
+    in its URLs `shown` as `***`."""
     header: dict[str, object] = {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION}
     if unreachable:
         header["unreachable"] = unreachable
+    yield json.dumps(header) + "\n"
     by_url = {link.url: link for link in links}
-    latest = {check.url: check for check in checks}  # a URL is checked once per run; the last word if not
-    lines = [json.dumps(header)]
-    lines += [json.dumps(_result(latest[url], by_url.get(url)), ensure_ascii=False) for url in sorted(latest)]
-    return "\n".join(lines) + "\n"
+    latest: Check | None = None
+    for check in checks:  # a URL is checked once per run; the last word if not
+        if latest is not None and latest.url != check.url:
+            yield json.dumps(shown.value(_result(latest, by_url.get(latest.url))), ensure_ascii=False) + "\n"
+        latest = check
+    if latest is not None:
+        yield json.dumps(shown.value(_result(latest, by_url.get(latest.url))), ensure_ascii=False) + "\n"
 
 
 def _result(check: Check, link: Link | None) -> dict[str, Any]:
@@ -558,19 +570,37 @@ def _result(check: Check, link: Link | None) -> dict[str, Any]:
     }
 
 
-def _summary(results: list[FetchResult], seconds: float, files: tuple[Path, ...]) -> RunSummary:
-    failures = Counter(result.status.value for result in results if result.status.is_failure)
-    return RunSummary(
-        urls=len(results),
-        ok=sum(result.status.is_ok for result in results),
-        failed=sum(failures.values()),
-        unknown=sum(result.status.is_unknown for result in results),
-        retried=sum(result.attempts > 1 for result in results),
-        bytes=sum(result.size for result in results),
-        seconds=seconds,
-        warc_files=files,
-        failures=tuple(sorted(failures.items(), key=lambda item: (-item[1], item[0]))),
-    )
+@dataclass
+class _Counts:
+    """A run's results, counted as they come (none of them kept)."""
+
+    urls: int = 0
+    ok: int = 0
+    unknown: int = 0
+    retried: int = 0
+    bytes: int = 0
+    not_modified: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def add(self, result: FetchResult) -> None:
+        """Count one result."""
+        self.urls += 1
+        self.ok += result.status.is_ok
+        self.unknown += result.status.is_unknown
+        self.retried += result.attempts > 1
+        self.bytes += result.size
+        self.not_modified += result.code == NOT_MODIFIED
+        if result.status.is_failure:
+            self.failures[result.status.value] += 1
+
+    def summary(self, seconds: float, files: tuple[Path, ...]) -> RunSummary:
+        """The run's summary, in these numbers."""
+        return RunSummary(
+            urls=self.urls, ok=self.ok, failed=sum(self.failures.values()), unknown=self.unknown,
+            retried=self.retried, bytes=self.bytes, seconds=seconds, warc_files=files,
+            failures=tuple(sorted(self.failures.items(), key=lambda item: (-item[1], item[0]))),
+            not_modified=self.not_modified,
+        )  # fmt: skip
 
 
 def _robots_policy(config: Config) -> str:
