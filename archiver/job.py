@@ -278,7 +278,10 @@ def _write_reports(config: Config, extraction: Extraction, history: History) -> 
     policy = dead_policy(config.health)
     now = utc_now()
     verdicts, unreachable = history.verdicts(policy), history.last_run_unreachable()
-    built = report.build(extraction, verdicts, policy, config.report.replay_url, now, unreachable=unreachable)
+    built = report.build(
+        extraction, verdicts, policy, config.report.replay_url, now, unreachable=unreachable,
+        previous=history.previous_verdicts(policy), restore=report.read_restore(config.output_dir),
+    )  # fmt: skip
     report.write_all(built, config.output_dir)
     return built
 
