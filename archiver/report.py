@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
 import logging
@@ -105,11 +106,24 @@ class Row:
 
     @property
     def host(self) -> str:
-        return urlsplit(self.link.url).hostname or ""
+        return host_of(self.link.url)
 
     @property
     def changes(self) -> tuple[Change, ...]:
         return changes_of(self.verdict, self.previous) if self.compared else ()
+
+
+def host_of(url: str) -> str:
+    """The host name of a URL, lowercase, without port or user."""
+    _, separator, rest = url.partition("://")
+    if not separator:
+        return urlsplit(url).hostname or ""
+    return _hostname(re.split("[/?#]", rest, maxsplit=1)[0])
+
+
+@functools.lru_cache(maxsize=4096)  # a blog cites a few hosts many times; splitting is what a report spends most on
+def _hostname(netloc: str) -> str:
+    return urlsplit(f"//{netloc}").hostname or ""
 
 
 @dataclass(frozen=True)
@@ -367,12 +381,16 @@ class _Counts:
         cited_in = {occurrence.post for occurrence in row.link.occurrences}
         for path in cited_in:
             self.posts.setdefault(path, Counter())[verdict] += 1
-        for year in {posts[path].date.year for path in cited_in if path in posts and posts[path].date}:  # type: ignore[union-attr]
+        for year in {year for path in cited_in if (year := _year(posts.get(path))) is not None}:
             self.years.setdefault(year, Counter())[verdict] += 1
         for change in row.changes:
             self.changes[change.value] += 1
             if len(self.changed[change.value]) < LISTED:
                 self.changed[change.value].append(_changed_link(row))
+
+
+def _year(post: Post | None) -> int | None:
+    return post.date.year if post and post.date else None
 
 
 def summarize(report: Report) -> Summary:

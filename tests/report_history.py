@@ -10,13 +10,15 @@ turns unknown, and the last `UNCHECKED` links were never checked.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from archiver import report
-from archiver.history import History
+from archiver.history import History, verdict_of
 from archiver.model import (
+    Check,
     DeadPolicy,
     Extraction,
     FetchResult,
@@ -61,6 +63,7 @@ def statuses(index: int, links: int) -> tuple[Status, Status, Status] | None:
     return (_OK, _OK, _WALL) if index % 97 == 2 else (_OK, _OK, _OK)
 
 
+@functools.cache  # one Path per post, shared by its links
 def post_path(number: int) -> Path:
     """The path of the post numbered `number`."""
     return Path(f"posts/{2012 + number % 14}-03-01-post-{number}.md")
@@ -108,3 +111,16 @@ def generate(folder: Path, links: int, runs: int = 3, replay_url: str = "http://
         verdicts, previous = history.verdicts(POLICY), history.previous_verdicts(POLICY)
     now = DAY0 + dt.timedelta(days=2 * runs - 2, hours=1)
     return Blog(extraction, report.build(extraction, verdicts, POLICY, replay_url, now, previous=previous))
+
+
+def first_run_report(links: int) -> report.Report:
+    """The report after the first run alone, its verdicts drawn by the history's own rule
+    from generated checks (for sizes where writing them to SQLite first would cost seconds)."""
+    extraction = extraction_of(links)
+    verdicts = [verdict_of([_as_check(result)], POLICY) for result in results(links, 0)]
+    return report.build(extraction, verdicts, POLICY, "http://localhost:8080/web/", DAY0 + dt.timedelta(hours=1))
+
+
+def _as_check(result: FetchResult) -> Check:
+    return Check(result.url, result.checked_at, result.status, result.code, result.final_url, result.attempts,
+                 result.detail, None, result.stored_at)  # fmt: skip

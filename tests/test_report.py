@@ -7,8 +7,10 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from unittest.mock import patch
 
 import jsonschema
 import pytest
@@ -21,7 +23,9 @@ from archiver import report
 from archiver.config import ExtractSettings
 from archiver.extract import extract
 from archiver.history import History
-from archiver.model import DeadPolicy, Extraction, FetchResult, RecordLocation, Status
+from archiver.model import DeadPolicy, Extraction, FetchResult, LinkKind, RecordLocation, Status, Verdict
+from archiver.restore import report as restore_report
+from archiver.restore.values import Rejection, Restoration, RestoreSummary
 from tests.browser import chromium
 
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
@@ -270,3 +274,61 @@ def test_html_escapes_values_inside_attributes(tmp_path: Path) -> None:
 
     assert "onerror=alert(1)>" not in html
     assert 'x\\"\\u003e\\u003cimg src=y onerror=alert(1)\\u003e.md' in html
+
+
+def _restore_summary(tmp_path: Path) -> RestoreSummary:
+    rejected = Rejection("wayback", "http://web.archive.org/web/2010/http://dead.example/gone", "2010-01-01",
+                         "the capture is a parking page")  # fmt: skip
+    return RestoreSummary(
+        restorations=(
+            Restoration("http://soft.example/z", LinkKind.IMAGE, Verdict.DEAD, new_url="/assets/z.png", source="own"),
+            Restoration("http://dead.example/gone", LinkKind.LINK, Verdict.DEAD, rejections=(rejected,)),
+            Restoration(f"http://lost.example/{HOSTILE_TEXT}", LinkKind.IMAGE, Verdict.DEAD),
+        ),
+        edits=(),
+        dry_run=False,
+        assets=tmp_path / "assets",
+    )
+
+
+def test_restore_results_from_restore_json_are_in_the_report(built: report.Report, tmp_path: Path) -> None:
+    restore_report.write_all(_restore_summary(tmp_path), tmp_path)
+    with_restore = replace(built, restore=report.read_restore(tmp_path))
+
+    restored = json.loads(report.to_json(with_restore))["restore"]
+    assert (restored["totals"]["restored"], restored["totals"]["rejected"], restored["totals"]["not-found"]) == (
+        1,
+        1,
+        1,
+    )
+    assert restored["rejected"] == [{"url": "http://dead.example/gone", "reasons": ["the capture is a parking page"]}]
+    assert restored["not_found"] == [f"http://lost.example/{HOSTILE_TEXT}"]
+    html = report.to_html(with_restore)
+    assert "the capture is a parking page" in html
+    assert "http://lost.example/&lt;script&gt;" in html
+    assert HOSTILE_TEXT not in html
+
+
+def test_an_unreadable_restore_json_is_named_and_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "restore.json").write_text('{"schema": "archiver/restore", "outcomes": [', encoding="utf-8")
+
+    assert report.read_restore(tmp_path) is None
+    assert str(tmp_path / "restore.json") in caplog.text
+    assert report.read_restore(tmp_path / "elsewhere") is None  # no restore yet: nothing to say
+
+
+def test_a_large_report_keeps_its_table_in_data_files_beside_the_page(built: report.Report, tmp_path: Path) -> None:
+    (tmp_path / "report-data-9.js").write_text("left by a larger report", encoding="utf-8")
+    paged = replace(built, single_file_links=2)
+    with patch.object(report, "DATA_PAGE_ROWS", 4):
+        written = {path.name for path in report.write_all(paged, tmp_path)}
+        html = (tmp_path / "report.html").read_text(encoding="utf-8")
+
+    assert {"report-data-1.js", "report-data-2.js"} <= written
+    assert sorted(path.name for path in tmp_path.glob("report-data-*.js")) == ["report-data-1.js", "report-data-2.js"]
+    assert "archiverReport.page(" not in html  # the summary page holds no rows
+    assert "alive.example" not in html
+    first = (tmp_path / "report-data-1.js").read_text(encoding="utf-8")
+    assert first.startswith("archiverReport.page(0,")
+    assert HOSTILE_TEXT not in first
+    assert first.index("http://dead.example/gone") < first.index("http://failing.example/x")  # worst first
