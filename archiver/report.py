@@ -49,7 +49,7 @@ DATA_FILE = "report-data-{}.js"
 RESTORE_FILE = "restore.json"  # written by `archiver restore` (archiver/restore/report.py)
 MIN_LINKS_TO_RANK = 5  # a post with fewer links is not ranked by its share of rot
 RANKED = 10  # posts and hosts named in the summary
-LISTED = 20  # links named under each change and restore outcome in the summary
+LISTED = 10  # links named under each change and restore outcome in the summary
 MARKDOWN_LINKS = 100  # failing links listed in report.md
 _WORST_FIRST = ("dead", "failing", "unknown", "alive", "recovered", UNCHECKED)
 _SEVERITY = {"dead": 0, "failing": 1, "unknown": 2, "recovered": 3, "alive": 4, UNCHECKED: 5}
@@ -423,7 +423,7 @@ def _worst_share(post: dict[str, Any]) -> tuple[bool, float, int, str]:
 
 def _changed_link(row: Row) -> dict[str, str]:
     first = row.link.occurrences[0] if row.link.occurrences else None
-    cited = f"{first.post.as_posix()}:{first.line}" if first else ""
+    cited = f"{first.post.name}:{first.line}" if first else ""
     return {"url": row.link.url, "verdict": row.verdict_name, "status": row.status_name, "cited": cited}
 
 
