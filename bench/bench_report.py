@@ -7,7 +7,8 @@ SQLite history (tests/report_history.py: 20 links a post, 40 a host), times the
 verdicts and each report format, then opens report.html from file:// in headless
 Chromium at 1,366 x 768, `--opens` times, and reads from the page's own clock
 (Performance API, from navigation start): the first contentful paint, when the first
-page of the table was shown (the page's `links-shown` mark), and the load event. Then
+page of the table was shown (the page's `links-shown` mark), the load event, and the
+page's height. Then
 the time from choosing a status filter to the filtered rows shown, which reads every
 data file. With `--single`, the page is written as one self-contained file whatever its
 size (what report.html was before it was split), for comparison.
@@ -37,7 +38,8 @@ _TIMES = """
 const paint = performance.getEntriesByName("first-contentful-paint")[0];
 const shown = performance.getEntriesByName("links-shown")[0];
 const navigation = performance.getEntriesByType("navigation")[0];
-return [paint ? paint.startTime : null, shown ? shown.startTime : null, navigation.loadEventEnd];
+return [paint ? paint.startTime : null, shown ? shown.startTime : null, navigation.loadEventEnd,
+        document.documentElement.scrollHeight];
 """
 
 
@@ -84,14 +86,15 @@ def _open(page: Path, built: report.Report, opens: int) -> None:
         values = [value for m in measured if (value := m[index]) is not None]
         print(f"{label:24} median {statistics.median(values):7.0f} ms, range {min(values):.0f} to {max(values):.0f} ms")
     print(f"{'status filter applied':24} {filtered:7.0f} ms (every data file read, rows matched and shown)")
+    print(f"{'page height':24} {measured[0][3]} px at 1,366 px wide")
 
 
-def _open_once(browser: WebDriver, page: Path) -> tuple[float | None, float | None, float]:
+def _open_once(browser: WebDriver, page: Path) -> tuple[float | None, float | None, float, int]:
     browser.get("about:blank")
     browser.get(page.as_uri())
     WebDriverWait(browser, 120).until(lambda d: d.execute_script(_TIMES)[1] is not None)
-    paint, shown, load = browser.execute_script(_TIMES)
-    return paint, shown, load
+    paint, shown, load, height = browser.execute_script(_TIMES)
+    return paint, shown, load, height
 
 
 def _filter(browser: WebDriver, built: report.Report) -> float:
