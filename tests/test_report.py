@@ -183,7 +183,9 @@ def _urls_shown(browser: WebDriver) -> list[str]:
 
 
 def _wait_for(browser: WebDriver, element_id: str, text: str) -> None:
-    WebDriverWait(browser, 10).until(lambda driver: driver.find_element(By.ID, element_id).text == text)
+    WebDriverWait(browser, 10, poll_frequency=0.02).until(
+        lambda driver: driver.find_element(By.ID, element_id).text == text
+    )
 
 
 def test_html_report_renders_every_link_and_filters_by_status(

@@ -44,11 +44,13 @@ def _text(browser: WebDriver, selector: str) -> list[str]:
 
 
 def _wait_for_text(browser: WebDriver, element_id: str, text: str) -> None:
-    WebDriverWait(browser, 20).until(lambda driver: driver.find_element(By.ID, element_id).text == text)
+    WebDriverWait(browser, 20, poll_frequency=0.02).until(
+        lambda driver: driver.find_element(By.ID, element_id).text == text
+    )
 
 
 def _wait_for_rows(browser: WebDriver, count: int) -> None:
-    WebDriverWait(browser, 20).until(
+    WebDriverWait(browser, 20, poll_frequency=0.02).until(
         lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "#links tbody tr")) == count
     )
 
