@@ -312,8 +312,7 @@ def to_html(report: Report) -> str:
     summary = summarize(report)
     template = _templates().get_template("report.html.j2")
     inline = () if report.paged else [_script_json(page) for page in _data_pages(report)]
-    config = {"links": len(report.rows), "pages": _page_count(report), "pageRows": DATA_PAGE_ROWS,
-              "file": DATA_FILE, "inline": not report.paged}  # fmt: skip
+    config = {"links": len(report.rows), "pages": _page_count(report), "pageRows": DATA_PAGE_ROWS, "file": DATA_FILE}
     return template.render(
         report=report, summary=summary, verdicts=VERDICTS, changes=[c.value for c in Change],
         kinds=[k.value for k in LinkKind], chart=year_chart(summary.years), ranked=RANKED, listed=LISTED,
