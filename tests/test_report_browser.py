@@ -98,6 +98,12 @@ def test_the_summary_matches_report_json_and_the_table_filters_and_pages(browser
         "return document.documentElement.clientWidth"
     )  # no horizontal scroll at 1,366 px
 
+    browser.find_element(By.CSS_SELECTOR, "#worst-hosts button.show").click()  # the summary leads to the table
+    worst = document["hosts"][0]
+    _wait_for_text(browser, "shown", f"{worst['links']} of 3000 links match")
+    assert browser.find_element(By.ID, "filter-host").get_attribute("value") == worst["host"]
+    assert browser.find_element(By.ID, "filter-status").get_attribute("value") == ""
+
 
 def test_a_report_of_100000_links_shows_its_summary_first_and_reads_rows_on_demand(
     browser: WebDriver, tmp_path: Path
