@@ -36,7 +36,17 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rapidfuzz.distance import Indel
 
-from archiver.model import Capture, Exchange, FetchBackend, FetchResult, Page, PriorCapture, RecordLocation, Status
+from archiver.model import (
+    NOT_MODIFIED,
+    Capture,
+    Exchange,
+    FetchBackend,
+    FetchResult,
+    Page,
+    PriorCapture,
+    RecordLocation,
+    Status,
+)
 from archiver.pack import read_answer
 from archiver.pages import READ_LIMIT, TEXT_LIMIT, page_of, page_or_none, read_page_off_loop
 from archiver.sites import on_host, site_key
@@ -102,6 +112,11 @@ _WALL_PHRASES = re.compile(
 )
 _REFUSING_CODES = frozenset({401, 403, 429, 503})
 # What "not found" pages say, which a page that merely shares a template does not.
+# One of these stands in every match of _MISSING_PHRASES, which starts at most _BEFORE_KEYWORD
+# characters before it ("erreur code : 404", "couldn't be found") and ends well within
+# _AFTER_KEYWORD after it (a page's text has its spaces folded).
+_MISSING_KEYWORDS = ("foun", "404", "exist", "no longer", "find", "not here", "page you", "oops")
+_BEFORE_KEYWORD, _AFTER_KEYWORD = 40, 80
 _MISSING_PHRASES = re.compile(
     rf"not found|{_ERROR_404}|doesn.t exist|does not exist"
     r"|no longer (available|exists)|could(n.t| not) (be )?found?|(can.t|cannot|could(n.t| not)|unable to) find"
@@ -302,8 +317,8 @@ class Classifier:
         """The capture, its result classified and its final answer read as a page (a
         `fetch_all` finisher)."""
         final = capture.final
-        if final is None or capture.result.code is None:
-            return capture
+        if final is None or capture.result.code in (None, NOT_MODIFIED):
+            return capture  # nothing to read (a 304 Not Modified: the page is the one captured before)
         page = await read_page_off_loop(final)
         return replace(capture, result=await self.judged(capture.result, final, page), page=page)
 
@@ -378,7 +393,22 @@ def _probe_can_help(evidence: Evidence) -> bool:
 def _says_something_is_missing(page: Page) -> bool:
     """The page's title or heading says it is not there, or its text says something is missing."""
     said = (_NOT_FOUND_HEADINGS.search(line) for line in (page.title, page.heading))
-    return any(said) or bool(_MISSING_PHRASES.search(page.title.lower()) or _MISSING_PHRASES.search(page.text))
+    return any(said) or bool(_MISSING_PHRASES.search(page.title.lower())) or text_says_missing(page.text)
+
+
+def text_says_missing(text: str) -> bool:
+    """Whether `_MISSING_PHRASES` is found in `text`, looked for only around the words
+    every one of its phrases holds. (Searched whole, the pattern costs about 1 ms per 9 KB
+    of text, a seventh of a run's time on the event loop: Python's regular expressions try
+    every alternative at every character.)"""
+    for keyword in _MISSING_KEYWORDS:
+        at = text.find(keyword)
+        while at >= 0:
+            near = _MISSING_PHRASES.search(text, max(0, at - _BEFORE_KEYWORD), at + _AFTER_KEYWORD)
+            if near is not None and _MISSING_PHRASES.match(text, near.start()):  # again, with all that follows
+                return True
+            at = text.find(keyword, at + 1)
+    return False
 
 
 def probe_url(origin: str, extension: str) -> str:

@@ -8,11 +8,22 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archiver import job
 from archiver.config import Config, ExtractSettings
 from archiver.fetch import Fetcher
-from archiver.health import Classifier, Evidence, Page, needs_probe, says_missing, similarity
+from archiver.health import (
+    _MISSING_PHRASES,
+    Classifier,
+    Evidence,
+    Page,
+    needs_probe,
+    says_missing,
+    similarity,
+    text_says_missing,
+)
 from archiver.model import FetchResult, Hop, Status
 from tests.conftest import Web
 
@@ -297,3 +308,17 @@ def test_every_run_asks_a_site_the_same_probe_path_and_another_site_another(web:
     assert first == second
     assert len(first["alpha.test"]) == len(first["beta.test"]) == 1
     assert first["alpha.test"] != first["beta.test"]
+
+
+_FRAGMENTS = ("not found", "404", "error 404", "erreur code : 404", "http 404", "- 404", "404 page", "404.", "4040",
+              "could not be found", "couldn't be foun", "can't find", "unable to find", "page you were looking for",
+              "oops", "does not exist", "no longer exists", "not here", "found", "find", "exist", "word", "page",
+              "error", "could", "can", "the", "-", "·", ":", "1", "2026")  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=40), st.sampled_from(("", " ", "x")))
+@settings(max_examples=400, deadline=None)
+def test_looking_near_the_key_words_finds_what_a_search_of_the_whole_text_finds(parts: list[str], glue: str) -> None:
+    text = glue.join(parts)
+
+    assert text_says_missing(text) is bool(_MISSING_PHRASES.search(text))
