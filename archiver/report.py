@@ -560,19 +560,17 @@ def _data_page(rows: list[Row], posts: Mapping[Path, Post], replay_url: str) -> 
 def _data_row(row: Row, cited: dict[Path, int], replay_url: str) -> list[Any]:
     """url, kind, host, verdict, status, code, detail, checked, dead since, last seen
     alive, changes, drifted from, replay address, captured, citations [post, line, text]."""
-    verdict, citations = row.verdict, []
-    for occurrence in row.link.occurrences:
-        index = cited.setdefault(occurrence.post, len(cited))
-        citations.append([index, occurrence.line, occurrence.text[:_CUT]])
-    latest = verdict.latest if verdict else None
-    archived = verdict.last_archived if verdict else None
+    link, verdict = row.link, row.verdict
+    citations = [[cited.setdefault(o.post, len(cited)), o.line, o.text[:_CUT]] for o in link.occurrences]
+    if verdict is None:
+        return [link.url, link.kind.value, row.host, UNCHECKED, UNCHECKED, None, "", "", "", "", [], "", "", "",
+                citations]  # fmt: skip
+    latest, archived = verdict.latest, verdict.last_archived
+    replay = replay_address(replay_url, *_indexed_as(archived)) if archived and replay_url else ""
     return [
-        row.link.url, row.link.kind.value, row.host, row.verdict_name, row.status_name,
-        latest.code if latest else None, latest.detail[:_CUT] if latest else "",
-        _day(latest.checked_at if latest else None), _day(verdict.dead_since if verdict else None),
-        _day(verdict.last_seen_alive if verdict else None), [change.value for change in row.changes],
-        (latest.drifted_from or "")[:10] if latest else "",
-        replay_address(replay_url, *_indexed_as(archived)) if archived and replay_url else "",
+        link.url, link.kind.value, row.host, verdict.verdict.value, latest.status.value, latest.code,
+        latest.detail[:_CUT], _day(latest.checked_at), _day(verdict.dead_since), _day(verdict.last_seen_alive),
+        [change.value for change in row.changes], (latest.drifted_from or "")[:10], replay,
         _day(archived.checked_at if archived else None), citations,
     ]  # fmt: skip
 
