@@ -292,9 +292,22 @@ class History:
         """The verdict of every URL ever checked, in URL order."""
         return [verdict_of(checks, policy) for checks in self._grouped()]
 
-    def _grouped(self) -> Iterator[list[Check]]:
+    def previous_verdicts(self, policy: DeadPolicy) -> tuple[dt.datetime, list[LinkVerdict]] | None:
+        """The verdicts as they stood before the latest run that counts, and when the run
+        before it started; None when fewer than two runs count."""
+        row = self._db.execute(
+            f"SELECT id, started_at FROM runs WHERE id IN (SELECT DISTINCT run_id FROM checks WHERE {_COUNTED})"
+            " ORDER BY id DESC LIMIT 1 OFFSET 1"
+        ).fetchone()
+        if row is None:
+            return None
+        previous = [verdict_of(checks, policy) for checks in self._grouped("run_id <= ?", (int(row[0]),))]
+        return dt.datetime.fromisoformat(str(row[1])), previous
+
+    def _grouped(self, only: str = "1", parameters: tuple[object, ...] = ()) -> Iterator[list[Check]]:
         group: list[Check] = []
-        for row in self._db.execute(f"{_SELECT_CHECK} WHERE {_COUNTED} ORDER BY url, run_id, id"):
+        query = f"{_SELECT_CHECK} WHERE {_COUNTED} AND {only} ORDER BY url, run_id, id"
+        for row in self._db.execute(query, parameters):
             check = _check(row)
             if group and group[-1].url != check.url:
                 yield group

@@ -326,8 +326,13 @@ def _write_reports(config: Config, extraction: Extraction, history: History) -> 
     policy = dead_policy(config.health)
     shown = Redactor(config.report.secret_params)  # links.json is redacted already; the history is not
     verdicts, unreachable = shown.value(history.verdicts(policy)), history.last_run_unreachable()
+    previous, restored = (
+        shown.value(history.previous_verdicts(policy)),
+        shown.value(report.read_restore(config.output_dir)),
+    )
     links, replay = shown.value(extraction), config.report.replay_url
-    built = report.build(links, verdicts, policy, replay, utc_now(), unreachable=unreachable)
+    built = report.build(links, verdicts, policy, replay, utc_now(), unreachable=unreachable, previous=previous,
+                         restore=restored)  # fmt: skip
     report.write_all(built, config.output_dir)
     return built
 

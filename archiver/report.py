@@ -1,57 +1,140 @@
-"""Report: history -> JSON, CSV, Markdown and a self-contained HTML page people read.
+"""Report: history -> JSON, CSV, Markdown and an HTML page people read, summary first.
 
 A report joins the latest extraction (which posts cite which URL, where) with each
-URL's verdict from the history. The JSON document is versioned (`archiver/report`,
-version 1; see docs/report-json.md); the HTML page is one file with no external assets,
-every value from posts or servers escaped.
+URL's verdict from the history, the verdicts as they stood before the latest run (what
+changed), and the restore results when `restore.json` is beside it. The JSON document is
+versioned (`archiver/report`, version 1; see docs/report-json.md). The HTML page is one
+file with no external assets up to `Report.single_file_links` links; above that it is a
+summary page and its table's data in `report-data-N.js` files beside it, loaded as
+scripts on demand (browsers refuse `fetch()` of `file://`, but load a script). The
+summary is counted in one pass over the rows and keeps only bounded lists, so its size
+never depends on the number of links. Every value from posts or servers is escaped.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
 import json
+import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from archiver import __version__
 from archiver.atomic import write_text_atomically
-from archiver.model import Check, DeadPolicy, Extraction, Link, LinkVerdict, Post, Verdict
+from archiver.model import Check, DeadPolicy, Extraction, Link, LinkKind, LinkVerdict, Post, Verdict
 from archiver.pack import replay_address
 from archiver.times import timestamp14, utc_iso
+
+_log = logging.getLogger(__name__)
 
 SCHEMA_NAME = "archiver/report"
 SCHEMA_VERSION = 1
 UNCHECKED = "unchecked"
-_MARKDOWN_ROWS = 50
+VERDICTS = (*[v.value for v in Verdict], UNCHECKED)
+SINGLE_FILE_LINKS = 5000  # above this, report.html is a summary and its table is in data files
+DATA_PAGE_ROWS = 2000  # links per data file
+DATA_FILE = "report-data-{}.js"
+RESTORE_FILE = "restore.json"  # written by `archiver restore` (archiver/restore/report.py)
+MIN_LINKS_TO_RANK = 5  # a post with fewer links is not ranked by its share of rot
+RANKED = 10  # posts and hosts named in the summary
+LISTED = 10  # links named under each change and restore outcome in the summary
+MARKDOWN_LINKS = 100  # failing links listed in report.md
+_WORST_FIRST = ("dead", "failing", "unknown", "alive", "recovered", UNCHECKED)
+_SEVERITY = {"dead": 0, "failing": 1, "unknown": 2, "recovered": 3, "alive": 4, UNCHECKED: 5}
+_CUT = 240  # characters of a citation's text or a detail kept in the HTML table
 CSV_COLUMNS = (
     "url", "kind", "internal", "host", "verdict", "status", "code", "final_url", "checked_at", "checks",
-    "failures_in_a_row", "dead_since", "last_seen_alive", "detail", "capture", "posts",
+    "failures_in_a_row", "dead_since", "last_seen_alive", "detail", "capture", "posts", "changes",
 )  # fmt: skip
+
+
+class Change(StrEnum):
+    """What became of a link since the run before the latest one."""
+
+    NEWLY_DEAD = "newly-dead"
+    NEWLY_FAILING = "newly-failing"
+    RECOVERED = "recovered"
+    DRIFTED = "drifted"
+
+
+def changes_of(now: LinkVerdict | None, before: LinkVerdict | None) -> tuple[Change, ...]:
+    """How a link's verdict moved from `before` (None: not checked then) to `now`."""
+    if now is None:
+        return ()
+    was = before.verdict if before else None
+    changes = []
+    if now.verdict is Verdict.DEAD and was is not Verdict.DEAD:
+        changes.append(Change.NEWLY_DEAD)
+    if now.verdict is Verdict.FAILING and was not in (Verdict.FAILING, Verdict.DEAD):
+        changes.append(Change.NEWLY_FAILING)
+    if now.verdict in (Verdict.ALIVE, Verdict.RECOVERED) and was in (Verdict.DEAD, Verdict.FAILING):
+        changes.append(Change.RECOVERED)
+    if now.latest.drifted_from and (before is None or before.latest.drifted_from != now.latest.drifted_from):
+        changes.append(Change.DRIFTED)
+    return tuple(changes)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One link in the report: where it is cited and what its history says."""
+    """One link in the report: where it is cited, what its history says, and what it said
+    before the latest run (`compared`: whether there was a run before it)."""
 
     link: Link
     verdict: LinkVerdict | None
+    previous: LinkVerdict | None = None
+    compared: bool = False
 
     @property
     def verdict_name(self) -> str:
         return self.verdict.verdict.value if self.verdict else UNCHECKED
 
     @property
+    def status_name(self) -> str:
+        return self.verdict.latest.status.value if self.verdict else UNCHECKED
+
+    @property
     def host(self) -> str:
-        return urlsplit(self.link.url).hostname or ""
+        return host_of(self.link.url)
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return changes_of(self.verdict, self.previous) if self.compared else ()
+
+
+def host_of(url: str) -> str:
+    """The host name of a URL, lowercase, without port or user."""
+    _, separator, rest = url.partition("://")
+    if not separator:
+        return urlsplit(url).hostname or ""
+    return _hostname(re.split("[/?#]", rest, maxsplit=1)[0])
+
+
+@functools.lru_cache(maxsize=4096)  # a blog cites a few hosts many times; splitting is what a report spends most on
+def _hostname(netloc: str) -> str:
+    return urlsplit(f"//{netloc}").hostname or ""
+
+
+@dataclass(frozen=True)
+class RestoreResults:
+    """What the latest `archiver restore` said (read from restore.json)."""
+
+    generated_at: str
+    totals: dict[str, int]
+    restored: tuple[tuple[str, str], ...]  # (url, where it is now)
+    rejected: tuple[tuple[str, tuple[str, ...]], ...]  # (url, why each capture was refused)
+    not_found: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -64,18 +147,26 @@ class Report:
     generated_at: dt.datetime
     replay_url: str
     unreachable: str = ""  # why the latest run does not count, when the network looked unreachable
+    previous_run: dt.datetime | None = None  # when the run the changes are counted from started
+    restore: RestoreResults | None = None
+    single_file_links: int = SINGLE_FILE_LINKS
 
     def count(self, verdict: str) -> int:
         return sum(row.verdict_name == verdict for row in self.rows)
 
     def totals(self) -> dict[str, int]:
         """How many links have each verdict, every verdict named."""
-        return {verdict: self.count(verdict) for verdict in (*[v.value for v in Verdict], UNCHECKED)}
+        return {verdict: self.count(verdict) for verdict in VERDICTS}
 
     def failing(self, verdicts: Iterable[str]) -> bool:
         """True when any link has one of these verdicts."""
         wanted = set(verdicts)
         return any(row.verdict_name in wanted for row in self.rows)
+
+    @property
+    def paged(self) -> bool:
+        """Whether report.html keeps its table in data files beside it."""
+        return len(self.rows) > self.single_file_links
 
 
 def build(
@@ -86,21 +177,99 @@ def build(
     now: dt.datetime,
     *,
     unreachable: str = "",
+    previous: tuple[dt.datetime, Iterable[LinkVerdict]] | None = None,
+    restore: RestoreResults | None = None,
 ) -> Report:
     """The report of the links an extraction found, with the verdicts of their history;
-    `unreachable` says why the latest run does not count, when it does not."""
+    `unreachable` says why the latest run does not count, when it does not; `previous`
+    is when the run before the latest started and the verdicts as they stood then."""
     by_url = {verdict.url: verdict for verdict in verdicts}
-    rows = tuple(Row(link, by_url.get(link.url)) for link in extraction.fetchable)
-    return Report(rows, extraction.posts, policy, now, replay_url, unreachable)
+    before = {verdict.url: verdict for verdict in previous[1]} if previous else {}
+    rows = tuple(
+        Row(link, by_url.get(link.url), before.get(link.url), previous is not None) for link in extraction.fetchable
+    )
+    since = previous[0] if previous else None
+    return Report(rows, extraction.posts, policy, now, replay_url, unreachable, since, restore)
+
+
+def read_restore(folder: Path) -> RestoreResults | None:
+    """The results of the latest restore, from `restore.json` in `folder`; None when there
+    is none, or (with a warning naming the file) when it cannot be read."""
+    path = folder / RESTORE_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return _restore_results(document)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        _log.warning("%s: not a restore report the health report can show (%s); restore results left out", path, error)
+        return None
+
+
+def _restore_results(document: dict[str, Any]) -> RestoreResults:
+    if document.get("schema") != "archiver/restore":
+        raise ValueError(f"schema is {document.get('schema')!r}, not 'archiver/restore'")
+    outcomes = document["outcomes"]
+    return RestoreResults(
+        generated_at=str(document["generated_at"]),
+        totals={str(state): int(count) for state, count in document["totals"].items()},
+        restored=tuple((str(o["url"]), str(o["new_url"] or "")) for o in outcomes if o["state"] == "restored"),
+        rejected=tuple((str(o["url"]), _reasons(o)) for o in outcomes if o["state"] == "rejected"),
+        not_found=tuple(str(o["url"]) for o in outcomes if o["state"] == "not-found"),
+    )
+
+
+def _reasons(outcome: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(rejection["reason"]) for rejection in outcome["rejected"])
 
 
 def write_all(report: Report, folder: Path) -> list[Path]:
-    """Write every format of `FORMATS` into `folder`; the files written."""
+    """Write every format of `FORMATS` into `folder` (the HTML page's data files first);
+    the files written. Data files an earlier, larger report left are removed."""
     paths = []
+    for name, text in html_data_files(report):
+        write_text_atomically(folder / name, text)
+        paths.append(folder / name)
     for filename, writer in FORMATS.values():
         write_text_atomically(folder / filename, writer(report))
         paths.append(folder / filename)
+    for stale in set(folder.glob(DATA_FILE.format("*"))) - set(paths):
+        stale.unlink(missing_ok=True)
     return paths
+
+
+def link_entry(row: Row, posts: Mapping[Path, Post], replay_url: str) -> dict[str, Any]:
+    """One link as report.json (and the command line's JSON) lists it; `posts` by path."""
+    verdict = row.verdict
+    latest = verdict.latest if verdict else None
+    archived = verdict.last_archived if verdict else None
+    return {
+        "url": row.link.url,
+        "kind": row.link.kind.value,
+        "internal": row.link.internal,
+        "host": row.host,
+        "verdict": row.verdict_name,
+        "status": row.status_name,
+        "code": latest.code if latest else None,
+        "final_url": latest.final_url if latest else None,
+        "checked_at": _optional_time(latest.checked_at if latest else None),
+        "checks": verdict.checks if verdict else 0,
+        "failures_in_a_row": verdict.failures_in_a_row if verdict else 0,
+        "dead_since": _optional_time(verdict.dead_since if verdict else None),
+        "last_seen_alive": _optional_time(verdict.last_seen_alive if verdict else None),
+        "detail": latest.detail if latest else "",
+        "capture": _capture(archived, replay_url) if archived else None,
+        "drifted_from": latest.drifted_from if latest else None,
+        "citations": [_citation(o.post, o.line, o.text, posts) for o in row.link.occurrences],
+        "previous_verdict": (row.previous.verdict.value if row.previous else UNCHECKED) if row.compared else None,
+        "changes": [change.value for change in row.changes],
+    }
+
+
+def link_entries(report: Report) -> Iterator[dict[str, Any]]:
+    """Every link of the report as report.json lists it, in the extraction's order."""
+    posts = {post.path: post for post in report.posts}
+    return (link_entry(row, posts, report.replay_url) for row in report.rows)
 
 
 def to_json(report: Report) -> str:
@@ -109,50 +278,57 @@ def to_json(report: Report) -> str:
 
 
 def to_csv(report: Report) -> str:
-    """One CSV row per link."""
+    """One CSV row per link; booleans are written `true` and `false`."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
-    for link in _document(report)["links"]:
+    for link in link_entries(report):
         capture = link["capture"]
         posts = "; ".join(f"{p['post']}:{p['line']}" for p in link["citations"])
-        writer.writerow({**link, "capture": capture["replay"] if capture else "", "posts": posts})
+        cells = {**link, "capture": capture["replay"] if capture else "", "posts": posts}
+        writer.writerow({**_csv_cells(cells), "changes": " ".join(link["changes"])})
     return buffer.getvalue()
 
 
+def _csv_cells(cells: dict[str, Any]) -> dict[str, Any]:
+    return {name: ("true" if value else "false") if isinstance(value, bool) else value for name, value in cells.items()}
+
+
 def to_markdown(report: Report) -> str:
-    """A short summary, for a pull request or an issue: totals and the links to act on."""
-    document = _document(report)
-    totals = document["totals"]["by_verdict"]
-    lines = [
-        f"## Link health: {document['totals']['links']} links",
-        "",
-        " · ".join(f"**{totals.get(v, 0)}** {v}" for v in (*[v.value for v in Verdict], UNCHECKED)),
-        "",
-    ]
+    """A summary short enough for a pull request: counts per verdict and status, what
+    changed since the last run, then the failing links grouped by post, with line numbers."""
+    summary = summarize(report)
+    lines = [f"## Link health: {summary.links} links in {len(report.posts)} posts", ""]
     if report.unreachable:
-        lines[1:1] = ["", f"> **The latest run does not count:** {report.unreachable}."]
-    order = {"dead": 0, "failing": 1}
-    worst = sorted((x for x in document["links"] if x["verdict"] in order), key=lambda x: order[x["verdict"]])
-    if worst:
-        lines += ["| verdict | status | URL | cited in |", "|---|---|---|---|"]
-        lines += [_markdown_row(link) for link in worst[:_MARKDOWN_ROWS]]
-        if len(worst) > _MARKDOWN_ROWS:
-            lines.append(f"\n… and {len(worst) - _MARKDOWN_ROWS} more in report.html.")
-    return "\n".join(lines) + "\n"
+        lines += [f"> **The latest run does not count:** {report.unreachable}.", ""]
+    lines += [_counts_line(summary.by_verdict, _WORST_FIRST), "", "Statuses: " + _counts_line(summary.by_status), ""]
+    lines += _markdown_changes(report, summary)
+    lines += _markdown_failing(report)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def to_html(report: Report) -> str:
-    """The self-contained HTML page."""
-    document = _document(report)
+    """The HTML page: the summary, then the table (its data inline, or in data files)."""
+    summary = summarize(report)
     template = _templates().get_template("report.html.j2")
+    inline = () if report.paged else [_script_json(page) for page in _data_pages(report)]
+    config = {"links": len(report.rows), "pages": _page_count(report), "pageRows": DATA_PAGE_ROWS, "file": DATA_FILE}
     return template.render(
-        report=document,
-        verdicts=[*[v.value for v in Verdict], UNCHECKED],
-        statuses=sorted({link["status"] for link in document["links"]}),
-        hosts=sorted({link["host"] for link in document["links"]}),
-        chart=_year_chart(document["rot_by_year"]),
-    )
+        report=report, summary=summary, verdicts=VERDICTS, changes=[c.value for c in Change],
+        kinds=[k.value for k in LinkKind], chart=year_chart(summary.years), ranked=RANKED, listed=LISTED,
+        min_links=MIN_LINKS_TO_RANK, config=_script_json(config), inline_pages=inline,
+        generated=_readable_time(report.generated_at),
+        since=_readable_time(report.previous_run) if report.previous_run else "",
+    )  # fmt: skip
+
+
+def html_data_files(report: Report) -> Iterator[tuple[str, str]]:
+    """The data files beside a paged report.html (none for a single-file page): each
+    file's name and text, a script that hands its page of table rows to the page."""
+    if not report.paged:
+        return
+    for index, page in enumerate(_data_pages(report)):
+        yield DATA_FILE.format(index + 1), f"archiverReport.page({index},{_script_json(page)});\n"
 
 
 Writer = Callable[[Report], str]
@@ -165,9 +341,94 @@ FORMATS: dict[str, tuple[str, Writer]] = {
 }
 
 
-def _document(report: Report) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Summary:
+    """What the report's summary says, counted in one pass over the rows: totals, the
+    changes since the last run (with the first `LISTED` links of each), and tallies by
+    post, host and the post's year (worst first)."""
+
+    links: int
+    by_verdict: dict[str, int]
+    by_status: dict[str, int]
+    changes: dict[str, int]
+    changed: dict[str, list[dict[str, str]]]
+    posts: list[dict[str, Any]]
+    hosts: list[dict[str, Any]]
+    years: list[dict[str, Any]]
+
+    @property
+    def ranked_posts(self) -> list[dict[str, Any]]:
+        """The posts with enough links to rank by their share of rot, worst first."""
+        return [post for post in self.posts if post["links"] >= MIN_LINKS_TO_RANK]
+
+
+@dataclass
+class _Counts:
+    verdicts: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[str] = field(default_factory=Counter)
+    changes: Counter[str] = field(default_factory=Counter)
+    changed: dict[str, list[dict[str, str]]] = field(default_factory=lambda: {c.value: [] for c in Change})
+    posts: dict[Path, Counter[str]] = field(default_factory=dict)
+    hosts: dict[str, Counter[str]] = field(default_factory=dict)
+    years: dict[int, Counter[str]] = field(default_factory=dict)
+
+    def add(self, row: Row, posts: Mapping[Path, Post]) -> None:
+        verdict = row.verdict_name
+        self.verdicts[verdict] += 1
+        self.statuses[row.status_name] += 1
+        self.hosts.setdefault(row.host, Counter())[verdict] += 1
+        cited_in = {occurrence.post for occurrence in row.link.occurrences}
+        for path in cited_in:
+            self.posts.setdefault(path, Counter())[verdict] += 1
+        for year in {year for path in cited_in if (year := _year(posts.get(path))) is not None}:
+            self.years.setdefault(year, Counter())[verdict] += 1
+        for change in row.changes:
+            self.changes[change.value] += 1
+            if len(self.changed[change.value]) < LISTED:
+                self.changed[change.value].append(_changed_link(row))
+
+
+def _year(post: Post | None) -> int | None:
+    return post.date.year if post and post.date else None
+
+
+def summarize(report: Report) -> Summary:
+    """Count the report's rows into its summary."""
     posts = {post.path: post for post in report.posts}
-    links = [_link(row, posts, report.replay_url) for row in report.rows]
+    counts = _Counts(posts={post.path: Counter() for post in report.posts})
+    for row in report.rows:
+        counts.add(row, posts)
+    post_rows = [
+        _tally({"post": path.as_posix(), "title": posts[path].title if path in posts else None}, c)
+        for path, c in counts.posts.items()
+    ]
+    host_rows = [_tally({"host": host}, c) for host, c in counts.hosts.items()]
+    return Summary(
+        links=len(report.rows),
+        by_verdict=dict(counts.verdicts.most_common()),
+        by_status=dict(counts.statuses.most_common()),
+        changes={change.value: counts.changes[change.value] for change in Change},
+        changed=counts.changed,
+        posts=sorted(post_rows, key=_worst_share),
+        hosts=sorted(host_rows, key=lambda row: (-row["rotten"], -row["rotten_share"], row["host"])),
+        years=[_tally({"year": year}, counts.years[year]) for year in sorted(counts.years)],
+    )
+
+
+def _worst_share(post: dict[str, Any]) -> tuple[bool, float, int, str]:
+    """Posts with enough links first, then by their share of rot, then by its count."""
+    return post["links"] < MIN_LINKS_TO_RANK, -post["rotten_share"], -post["rotten"], post["post"]
+
+
+def _changed_link(row: Row) -> dict[str, str]:
+    first = row.link.occurrences[0] if row.link.occurrences else None
+    cited = f"{first.post.name}:{first.line}" if first else ""
+    return {"url": row.link.url, "verdict": row.verdict_name, "status": row.status_name, "cited": cited}
+
+
+def _document(report: Report) -> dict[str, Any]:
+    summary = summarize(report)
+    links = list(link_entries(report))
     return {
         "schema": SCHEMA_NAME,
         "version": SCHEMA_VERSION,
@@ -175,40 +436,31 @@ def _document(report: Report) -> dict[str, Any]:
         "generated_at": utc_iso(report.generated_at),
         "policy": {"dead_after_checks": report.policy.checks, "dead_after_days": report.policy.days},
         "latest_run_unreachable": report.unreachable or None,
-        "totals": {
-            "links": len(links),
-            "by_verdict": dict(Counter(link["verdict"] for link in links).most_common()),
-            "by_status": dict(Counter(link["status"] for link in links).most_common()),
-        },
+        "totals": {"links": summary.links, "by_verdict": summary.by_verdict, "by_status": summary.by_status},
         "links": links,
-        "posts": _by_post(links, report.posts),
-        "hosts": _by_host(links),
-        "rot_by_year": _by_year(links, posts),
+        "posts": summary.posts,
+        "hosts": summary.hosts,
+        "rot_by_year": summary.years,
+        "changes": _changes_document(report, links),
+        "restore": _restore_document(report.restore) if report.restore else None,
     }
 
 
-def _link(row: Row, posts: dict[Path, Post], replay_url: str) -> dict[str, Any]:
-    verdict = row.verdict
-    latest = verdict.latest if verdict else None
-    archived = verdict.last_archived if verdict else None
+def _changes_document(report: Report, links: list[dict[str, Any]]) -> dict[str, Any]:
+    listed: dict[str, Any] = {change.value: [] for change in Change}
+    for link in links:
+        for change in link["changes"]:
+            listed[change].append(link["url"])
+    return {"since": _optional_time(report.previous_run), **listed}
+
+
+def _restore_document(results: RestoreResults) -> dict[str, Any]:
     return {
-        "url": row.link.url,
-        "kind": row.link.kind.value,
-        "internal": row.link.internal,
-        "host": row.host,
-        "verdict": row.verdict_name,
-        "status": latest.status.value if latest else UNCHECKED,
-        "code": latest.code if latest else None,
-        "final_url": latest.final_url if latest else None,
-        "checked_at": _optional_time(latest.checked_at if latest else None),
-        "checks": verdict.checks if verdict else 0,
-        "failures_in_a_row": verdict.failures_in_a_row if verdict else 0,
-        "dead_since": _optional_time(verdict.dead_since if verdict else None),
-        "last_seen_alive": _optional_time(verdict.last_seen_alive if verdict else None),
-        "detail": latest.detail if latest else "",
-        "capture": _capture(archived, replay_url) if archived else None,
-        "drifted_from": latest.drifted_from if latest else None,
-        "citations": [_citation(o.post, o.line, o.text, posts) for o in row.link.occurrences],
+        "generated_at": results.generated_at,
+        "totals": results.totals,
+        "restored": [{"url": url, "new_url": new_url or None} for url, new_url in results.restored],
+        "rejected": [{"url": url, "reasons": list(reasons)} for url, reasons in results.rejected],
+        "not_found": list(results.not_found),
     }
 
 
@@ -234,7 +486,7 @@ def _indexed_as(check: Check) -> tuple[str, str]:
     return timestamp14(dt.datetime.fromisoformat(stored.date)), stored.target_uri
 
 
-def _citation(path: Path, line: int, text: str, posts: dict[Path, Post]) -> dict[str, Any]:
+def _citation(path: Path, line: int, text: str, posts: Mapping[Path, Post]) -> dict[str, Any]:
     post = posts.get(path)
     return {
         "post": path.as_posix(),
@@ -245,59 +497,143 @@ def _citation(path: Path, line: int, text: str, posts: dict[Path, Post]) -> dict
     }
 
 
-def _by_post(links: list[dict[str, Any]], posts: tuple[Post, ...]) -> list[dict[str, Any]]:
-    counts: dict[str, Counter[str]] = {post.path.as_posix(): Counter() for post in posts}
-    for link in links:
-        for cited_in in {citation["post"] for citation in link["citations"]}:
-            counts.setdefault(cited_in, Counter())[link["verdict"]] += 1
-    by_path = {post.path.as_posix(): post for post in posts}
-    rows = [
-        _tally({"post": path, "title": by_path[path].title if path in by_path else None}, c)
-        for path, c in counts.items()
-    ]
-    return sorted(rows, key=lambda row: (-row["dead"], -row["failing"], row["post"]))
-
-
-def _by_host(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    counts: dict[str, Counter[str]] = {}
-    for link in links:
-        counts.setdefault(link["host"], Counter())[link["verdict"]] += 1
-    rows = [_tally({"host": host}, c) for host, c in counts.items()]
-    return sorted(rows, key=lambda row: (-row["dead"], -row["failing"], row["host"]))
-
-
-def _by_year(links: list[dict[str, Any]], posts: dict[Path, Post]) -> list[dict[str, Any]]:
-    counts: dict[int, Counter[str]] = {}
-    for link in links:
-        for year in {citation["year"] for citation in link["citations"] if citation["year"]}:
-            counts.setdefault(year, Counter())[link["verdict"]] += 1
-    return [_tally({"year": year}, counts[year]) for year in sorted(counts)]
-
-
 def _tally(row: dict[str, Any], counts: Counter[str]) -> dict[str, Any]:
+    links = sum(counts.values())
+    rotten = counts["dead"] + counts["failing"]
     return {
         **row,
-        "links": sum(counts.values()),
+        "links": links,
         **{v.value: counts[v.value] for v in Verdict},
         UNCHECKED: counts[UNCHECKED],
+        "rotten": rotten,
+        "rotten_share": round(rotten / links, 4) if links else 0.0,
     }
 
 
-def _year_chart(years: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bar geometry for the link-rot-by-year chart: the share of each year's links that rot."""
+_PLOT = {"left": 48, "top": 24, "height": 160, "bar": 36, "step": 58}
+
+
+def year_chart(years: list[dict[str, Any]]) -> dict[str, Any]:
+    """The geometry of the link-rot-by-year chart: for each year, stacked bars of the
+    share of its links that are dead and failing; the axis ticks; the chart's size."""
+    left, top, height, step = _PLOT["left"], _PLOT["top"], _PLOT["height"], _PLOT["step"]
     bars = []
     for index, year in enumerate(years):
         links = year["links"] or 1
-        dead, failing = year["dead"] / links, year["failing"] / links
-        geometry = {"x": 40 + index * 44, "dead_height": round(dead * 160), "failing_height": round(failing * 160)}
-        bars.append({**year, **geometry, "rotten": round((dead + failing) * 100)})
-    return bars
+        dead, failing = round(year["dead"] / links * height), round(year["failing"] / links * height)
+        x = left + 8 + index * step
+        bars.append({**year, "x": x, "middle": x + _PLOT["bar"] // 2, "dead_y": top + height - dead,
+                     "dead_height": dead, "failing_y": top + height - dead - failing, "failing_height": failing,
+                     "percent": round(year["rotten"] / links * 100)})  # fmt: skip
+    ticks = [{"y": top + height - round(share * height), "label": f"{round(share * 100)}%"}
+             for share in (0, 0.25, 0.5, 0.75, 1)]  # fmt: skip
+    width = left + 16 + max(len(years), 1) * step
+    return {"bars": bars, "ticks": ticks, "width": width, "left": left, "top": top, "bottom": top + height,
+            "bar_width": _PLOT["bar"], "height": top + height + 40}  # fmt: skip
 
 
-def _markdown_row(link: dict[str, Any]) -> str:
-    cited = ", ".join(_code(f"{c['post'].rsplit('/', 1)[-1]}:{c['line']}") for c in link["citations"][:3])
-    cells = (link["verdict"], link["status"], _autolink(link["url"]), cited)
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"  # a | would end the cell
+def _table_order(report: Report) -> list[Row]:
+    """The table's rows: the worst verdicts first, in the extraction's order within each."""
+    return sorted(report.rows, key=lambda row: _SEVERITY[row.verdict_name])
+
+
+def _page_count(report: Report) -> int:
+    return max(1, -(-len(report.rows) // DATA_PAGE_ROWS))
+
+
+def _data_pages(report: Report) -> Iterator[dict[str, Any]]:
+    """The table's rows in pages of `DATA_PAGE_ROWS`, compact: each page names the posts
+    it cites once, and each row is an array (its fields are read by the page's script)."""
+    posts = {post.path: post for post in report.posts}
+    ordered = _table_order(report)
+    for start in range(0, max(len(ordered), 1), DATA_PAGE_ROWS):
+        yield _data_page(ordered[start : start + DATA_PAGE_ROWS], posts, report.replay_url)
+
+
+def _data_page(rows: list[Row], posts: Mapping[Path, Post], replay_url: str) -> dict[str, Any]:
+    cited: dict[Path, int] = {}
+    encoded = [_data_row(row, cited, replay_url) for row in rows]
+    titles = [[path.as_posix(), posts[path].title if path in posts else None] for path in cited]
+    return {"posts": titles, "rows": encoded}
+
+
+def _data_row(row: Row, cited: dict[Path, int], replay_url: str) -> list[Any]:
+    """url, kind, host, verdict, status, code, detail, checked, dead since, last seen
+    alive, changes, drifted from, replay address, captured, citations [post, line, text]."""
+    link, verdict = row.link, row.verdict
+    citations = [[cited.setdefault(o.post, len(cited)), o.line, o.text[:_CUT]] for o in link.occurrences]
+    if verdict is None:
+        return [link.url, link.kind.value, row.host, UNCHECKED, UNCHECKED, None, "", "", "", "", [], "", "", "",
+                citations]  # fmt: skip
+    latest, archived = verdict.latest, verdict.last_archived
+    replay = replay_address(replay_url, *_indexed_as(archived)) if archived and replay_url else ""
+    return [
+        link.url, link.kind.value, row.host, verdict.verdict.value, latest.status.value, latest.code,
+        latest.detail[:_CUT], _day(latest.checked_at), _day(verdict.dead_since), _day(verdict.last_seen_alive),
+        [change.value for change in row.changes], (latest.drifted_from or "")[:10], replay,
+        _day(archived.checked_at if archived else None), citations,
+    ]  # fmt: skip
+
+
+def _script_json(value: Any) -> Markup:
+    """JSON that is safe inside a <script> element: nothing in it can end the element."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for character, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                               ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):  # fmt: skip
+        text = text.replace(character, escaped)
+    return Markup(text)  # every character that could end the script is escaped above
+
+
+def _counts_line(counts: Mapping[str, int], order: Iterable[str] = ()) -> str:
+    names = [*order, *sorted(set(counts) - set(order), key=lambda name: -counts[name])]
+    return " · ".join(f"**{counts.get(name, 0)}** {name}" for name in names) or "none"
+
+
+def _markdown_changes(report: Report, summary: Summary) -> list[str]:
+    if report.previous_run is None:
+        return ["No earlier run to compare with.", ""]
+    lines = [f"### Since the run of {_readable_time(report.previous_run)}", ""]
+    lines += [_counts_line(summary.changes, [c.value for c in Change]), ""]
+    for change in (Change.NEWLY_DEAD, Change.NEWLY_FAILING, Change.RECOVERED):
+        named = summary.changed[change.value][:10]
+        lines += [f"- {change.value}: {_autolink(link['url'])} ({link['status']})" for link in named]
+    return [*lines, ""] if lines[-1] else lines
+
+
+def _markdown_failing(report: Report) -> list[str]:
+    by_post: dict[Path, list[tuple[int, Row]]] = {}
+    for row in report.rows:
+        if row.verdict_name in ("dead", "failing"):
+            for occurrence in row.link.occurrences:
+                by_post.setdefault(occurrence.post, []).append((occurrence.line, row))
+    if not by_post:
+        return ["No dead or failing links."]
+    titles = {post.path: post.title for post in report.posts}
+    lines, listed = ["### Dead and failing links, by post", ""], 0
+    for path, cited in sorted(by_post.items(), key=lambda item: (-len(item[1]), item[0].as_posix())):
+        if listed >= MARKDOWN_LINKS:
+            break
+        title = f"**{_escape_markdown(titles[path] or '')}** " if titles.get(path) else ""
+        lines += [f"{title}{_code(path.as_posix())}", ""]
+        for line, row in sorted(cited, key=lambda item: item[0])[: MARKDOWN_LINKS - listed]:
+            lines.append(_markdown_item(line, row))
+            listed += 1
+        lines.append("")
+    total = sum(len(cited) for cited in by_post.values())
+    if total > listed:
+        lines.append(f"… and {total - listed} more in report.html.")
+    return lines
+
+
+def _markdown_item(line: int, row: Row) -> str:
+    code = row.verdict.latest.code if row.verdict else None
+    status = f"{row.status_name} ({code})" if code else row.status_name
+    return f"- line {line}: **{row.verdict_name}**, {status}: {_autolink(row.link.url)}"
+
+
+def _escape_markdown(text: str) -> str:
+    """Text with every character Markdown could read as markup backslash-escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~])", r"\\\1", text)
 
 
 def _autolink(url: str) -> str:
@@ -323,3 +659,12 @@ def _templates() -> Environment:
 
 def _optional_time(when: dt.datetime | None) -> str | None:
     return utc_iso(when) if when else None
+
+
+def _day(when: dt.datetime | None) -> str:
+    return when.date().isoformat() if when else ""
+
+
+def _readable_time(when: dt.datetime) -> str:
+    """A time as people read it: `2026-01-05 08:00 UTC`."""
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -86,6 +86,24 @@ def test_a_run_marked_unreachable_is_kept_but_counts_for_no_verdict(tmp_path: Pa
         assert history.last_run_unreachable() == ""
 
 
+def test_the_verdicts_before_the_latest_run_that_counts(tmp_path: Path) -> None:
+    other = "http://example.org/other"
+    with History.open(tmp_path) as history:
+        run_on(history, 0, result(0, Status.OK), result(0, Status.OK, other))
+        assert history.previous_verdicts(DeadPolicy()) is None  # one run: nothing to compare with
+        run_on(history, 2, result(2, Status.NOT_FOUND))  # the other URL is not checked again
+        run_id, _ = history.resume_or_start("run", DAY0 + dt.timedelta(days=4))
+        history.add_check(run_id, result(4, Status.DNS_FAILURE))
+        history.finish_run(run_id, "the network looked unreachable")
+
+        previous = history.previous_verdicts(DeadPolicy())
+
+    assert previous is not None
+    since, verdicts = previous
+    assert since == DAY0  # the run before the latest that counts (the unreachable one does not)
+    assert {v.url: (v.verdict, v.checks) for v in verdicts} == {URL: (Verdict.ALIVE, 1), other: (Verdict.ALIVE, 1)}
+
+
 def test_a_check_keeps_its_hops_duration_size_and_validators(tmp_path: Path) -> None:
     hops = (Hop(URL, 301, "/b"), Hop("http://a.example/b", 200))
     validators = Validators('W/"x1"', "Tue, 01 Sep 2026 10:00:00 GMT")

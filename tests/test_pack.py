@@ -482,6 +482,7 @@ def test_a_page_whose_text_changed_is_flagged_as_drifted_and_a_new_date_is_not(w
     assert drifted[redated] is None
     document = json.loads((config.output_dir / "report.json").read_text(encoding="utf-8"))
     assert {link["url"]: link["drifted_from"] for link in document["links"]}[rewritten] == first_capture[rewritten]
+    assert document["changes"]["drifted"] == [rewritten]  # since the run before, whose verdicts the report compares
 
 
 def test_drift_compares_a_compressed_page_with_its_stored_capture_decoded_alike(web: Web, tmp_path: Path) -> None:

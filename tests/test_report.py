@@ -7,21 +7,25 @@ import datetime as dt
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
+from unittest.mock import patch
 
 import jsonschema
 import pytest
 from markdown_it import MarkdownIt
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from archiver import report
 from archiver.config import ExtractSettings
 from archiver.extract import extract
 from archiver.history import History
-from archiver.model import DeadPolicy, Extraction, FetchResult, RecordLocation, Status
+from archiver.model import DeadPolicy, Extraction, FetchResult, LinkKind, RecordLocation, Status, Verdict
+from archiver.restore import report as restore_report
+from archiver.restore.values import Rejection, Restoration, RestoreSummary
 from tests.browser import chromium
 
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
@@ -66,8 +70,9 @@ def built(tmp_path: Path) -> report.Report:
         for index, day in enumerate((0, 2, 4)):
             results = [_check(url, day, statuses[index]) for url, statuses in HISTORIES.items()]
             history.record_run("run", DAY0 + dt.timedelta(days=day), results)
-        verdicts = history.verdicts(DeadPolicy())
-    return report.build(extraction, verdicts, DeadPolicy(), "http://localhost:8080/web/", DAY0 + dt.timedelta(days=5))
+        verdicts, previous = history.verdicts(DeadPolicy()), history.previous_verdicts(DeadPolicy())
+    now = DAY0 + dt.timedelta(days=5)
+    return report.build(extraction, verdicts, DeadPolicy(), "http://localhost:8080/web/", now, previous=previous)
 
 
 def test_json_report_has_each_link_with_its_verdict_and_dates(built: report.Report) -> None:
@@ -106,35 +111,81 @@ def test_views_by_post_host_and_year(built: report.Report) -> None:
     ]
 
 
-def test_markdown_lists_what_to_act_on(built: report.Report) -> None:
+def test_markdown_lists_what_to_act_on_by_post(built: report.Report) -> None:
     markdown = report.to_markdown(built)
 
-    assert "**2** dead" in markdown
-    assert "| dead | gone | <http://dead.example/gone> | `2009-05-01-old.md:4` |" in markdown
+    assert "**2** dead · **1** failing · **1** unknown · **1** alive" in markdown
+    assert "Statuses: **1** ok" in markdown or "**1** ok" in markdown
+    assert "**2** newly-dead · **1** newly-failing · **0** recovered · **0** drifted" in markdown
+    old_post = markdown.index("**An old post** `")
+    assert markdown.index("- line 4: **dead**, gone: <http://dead.example/gone>") > old_post
+    assert markdown.index("- line 5: **dead**, soft-404 (200): <http://soft.example/z>") > old_post
+    assert "- line 4: **failing**, timeout: <http://failing.example/x>" in markdown
     assert "alive.example" not in markdown
+
+
+def test_changes_since_the_previous_run(built: report.Report) -> None:
+    document = json.loads(report.to_json(built))
+    links = {link["url"]: link for link in document["links"]}
+
+    assert document["changes"]["since"] == (DAY0 + dt.timedelta(days=2)).isoformat()
+    assert document["changes"]["newly-dead"] == ["http://dead.example/gone", "http://soft.example/z"]
+    assert document["changes"]["newly-failing"] == ["http://failing.example/x"]
+    assert (links["http://dead.example/gone"]["previous_verdict"], links["http://dead.example/gone"]["changes"]) == (
+        "failing",
+        ["newly-dead"],
+    )
+    assert links["http://walled.example/y"]["changes"] == []
+    assert links["http://unchecked.example/"]["previous_verdict"] == "unchecked"
+
+
+def test_no_changes_without_an_earlier_run(tmp_path: Path) -> None:
+    extraction = _posts(tmp_path)
+    with History.open(tmp_path / "out") as history:
+        history.record_run("run", DAY0, [_check("http://failing.example/x", 0, Status.TIMEOUT)])
+        assert history.previous_verdicts(DeadPolicy()) is None
+        built = report.build(extraction, history.verdicts(DeadPolicy()), DeadPolicy(), "", DAY0)
+
+    document = json.loads(report.to_json(built))
+    assert document["changes"] == {"since": None, "newly-dead": [], "newly-failing": [], "recovered": [], "drifted": []}
+    assert "No earlier run to compare with." in report.to_markdown(built)
 
 
 def test_csv_has_a_row_per_link(built: report.Report) -> None:
     rows = list(csv.DictReader(io.StringIO(report.to_csv(built))))
 
     assert len(rows) == 6
-    assert next(r for r in rows if r["url"] == "http://dead.example/gone")["posts"].endswith("2009-05-01-old.md:4")
+    dead = next(r for r in rows if r["url"] == "http://dead.example/gone")
+    assert dead["posts"].endswith("2009-05-01-old.md:4")
+    assert (dead["internal"], dead["changes"]) == ("false", "newly-dead")
+    assert {row["internal"] for row in rows} == {"false"}  # one spelling of booleans, as extract's CSV
 
 
 def test_html_escapes_everything_from_posts_and_servers(built: report.Report) -> None:
     html = report.to_html(built)
 
     assert HOSTILE_TEXT not in html
-    assert "“&lt;script&gt;alert(1)&lt;/script&gt;”" in html
-    assert "A newer post &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html  # in the table's data, as JSON
     assert "<link" not in html  # self-contained: nothing loaded from elsewhere
-    assert "src=" not in html
+    assert 'src="' not in html
+    assert not list(report.html_data_files(built))
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with chromium() as driver:
         yield driver
+
+
+def _urls_shown(browser: WebDriver) -> list[str]:
+    links = browser.find_elements(By.CSS_SELECTOR, "#links tbody tr a.url")
+    return [str(link.get_attribute("textContent")) for link in links]
+
+
+def _wait_for(browser: WebDriver, element_id: str, text: str) -> None:
+    WebDriverWait(browser, 10, poll_frequency=0.02).until(
+        lambda driver: driver.find_element(By.ID, element_id).text == text
+    )
 
 
 def test_html_report_renders_every_link_and_filters_by_status(
@@ -145,16 +196,16 @@ def test_html_report_renders_every_link_and_filters_by_status(
     page.write_text(report.to_html(built), encoding="utf-8")
     browser.get(page.as_uri())
 
-    rows = browser.find_elements(By.CSS_SELECTOR, "#links tbody tr")
-    assert [row.find_elements(By.TAG_NAME, "td")[2].text for row in rows] == [r.link.url for r in built.rows]
+    assert sorted(_urls_shown(browser)) == sorted(r.link.url for r in built.rows)
+    assert _urls_shown(browser)[:2] == ["http://dead.example/gone", "http://soft.example/z"]  # worst first
     Select(browser.find_element(By.ID, "filter-status")).select_by_visible_text("gone")
-    visible = [row for row in rows if row.is_displayed()]
-    assert [row.find_elements(By.TAG_NAME, "td")[2].text for row in visible] == ["http://dead.example/gone"]
-    assert browser.find_element(By.ID, "shown").text == "1 shown"
-    assert HOSTILE_TEXT in visible[0].text  # shown as text, never run
+    _wait_for(browser, "shown", "1 of 6 links match")
+    assert _urls_shown(browser) == ["http://dead.example/gone"]
+    row = browser.find_element(By.CSS_SELECTOR, "#links tbody tr")
+    assert HOSTILE_TEXT in str(row.find_element(By.CSS_SELECTOR, ".cited").get_attribute("title"))  # text, never run
     Select(browser.find_element(By.ID, "filter-status")).select_by_visible_text("all")
     Select(browser.find_element(By.ID, "filter-verdict")).select_by_visible_text("dead")
-    assert browser.find_element(By.ID, "shown").text == "2 shown"
+    _wait_for(browser, "shown", "2 of 6 links match")
 
 
 def test_html_report_sorts_by_a_column(built: report.Report, browser: object, tmp_path: Path) -> None:
@@ -163,12 +214,10 @@ def test_html_report_sorts_by_a_column(built: report.Report, browser: object, tm
     page.write_text(report.to_html(built), encoding="utf-8")
     browser.get(page.as_uri())
 
-    browser.find_element(By.CSS_SELECTOR, "#links th[data-column='2']").click()
-    urls = [
-        row.find_elements(By.TAG_NAME, "td")[2].text
-        for row in browser.find_elements(By.CSS_SELECTOR, "#links tbody tr")
-    ]
-    assert urls == sorted(urls)
+    browser.find_element(By.CSS_SELECTOR, "#links th[data-key='url'] button").click()
+    _wait_for(browser, "shown", "6 of 6 links match")
+    assert _urls_shown(browser) == sorted(r.link.url for r in built.rows)
+    assert browser.find_element(By.CSS_SELECTOR, "#links th[data-key='url']").get_attribute("aria-sort") == "ascending"
 
 
 def test_json_report_follows_its_published_schema(built: report.Report) -> None:
@@ -207,15 +256,13 @@ def test_markdown_cells_survive_pipes_backticks_and_angle_brackets(tmp_path: Pat
         history.record_run("run", DAY0, [_check("http://odd.example/a|b?q=<x>", 0, Status.NOT_FOUND)])
         built = report.build(extraction, history.verdicts(DeadPolicy()), DeadPolicy(), "", DAY0)
 
-    tokens = MarkdownIt("commonmark").enable("table").parse(report.to_markdown(built))
-    cells = [token.children or [] for token in tokens if token.type == "inline"]
-    row = cells[-4:]  # the table's last row: verdict, status, URL, cited in
+    tokens = MarkdownIt("commonmark").parse(report.to_markdown(built))
+    children = [child for token in tokens if token.type == "inline" for child in token.children or []]
 
-    assert [child.content for child in row[0]] == ["failing"]
-    assert [child.attrs.get("href") for child in row[2] if child.type == "link_open"] == [
-        "http://odd.example/a%7Cb?q=%3Cx%3E"  # the | is back in the URL (percent-encoded by the renderer)
+    assert [child.attrs.get("href") for child in children if child.type == "link_open"] == [
+        "http://odd.example/a%7Cb?q=%3Cx%3E"  # the whole URL, | and <> in it (percent-encoded by the renderer)
     ]
-    assert [child.content for child in row[3] if child.type == "code_inline"] == ["a|b `x`.md:1"]
+    assert [child.content for child in children if child.type == "code_inline"] == [(folder / "a|b `x`.md").as_posix()]
 
 
 def test_html_escapes_values_inside_attributes(tmp_path: Path) -> None:
@@ -228,4 +275,62 @@ def test_html_escapes_values_inside_attributes(tmp_path: Path) -> None:
     html = report.to_html(built)
 
     assert "onerror=alert(1)>" not in html
-    assert "x&#34;&gt;&lt;img src=y onerror=alert(1)&gt;.md" in html
+    assert 'x\\"\\u003e\\u003cimg src=y onerror=alert(1)\\u003e.md' in html
+
+
+def _restore_summary(tmp_path: Path) -> RestoreSummary:
+    rejected = Rejection("wayback", "http://web.archive.org/web/2010/http://dead.example/gone", "2010-01-01",
+                         "the capture is a parking page")  # fmt: skip
+    return RestoreSummary(
+        restorations=(
+            Restoration("http://soft.example/z", LinkKind.IMAGE, Verdict.DEAD, new_url="/assets/z.png", source="own"),
+            Restoration("http://dead.example/gone", LinkKind.LINK, Verdict.DEAD, rejections=(rejected,)),
+            Restoration(f"http://lost.example/{HOSTILE_TEXT}", LinkKind.IMAGE, Verdict.DEAD),
+        ),
+        edits=(),
+        dry_run=False,
+        assets=tmp_path / "assets",
+    )
+
+
+def test_restore_results_from_restore_json_are_in_the_report(built: report.Report, tmp_path: Path) -> None:
+    restore_report.write_all(_restore_summary(tmp_path), tmp_path)
+    with_restore = replace(built, restore=report.read_restore(tmp_path))
+
+    restored = json.loads(report.to_json(with_restore))["restore"]
+    assert (restored["totals"]["restored"], restored["totals"]["rejected"], restored["totals"]["not-found"]) == (
+        1,
+        1,
+        1,
+    )
+    assert restored["rejected"] == [{"url": "http://dead.example/gone", "reasons": ["the capture is a parking page"]}]
+    assert restored["not_found"] == [f"http://lost.example/{HOSTILE_TEXT}"]
+    html = report.to_html(with_restore)
+    assert "the capture is a parking page" in html
+    assert "http://lost.example/&lt;script&gt;" in html
+    assert HOSTILE_TEXT not in html
+
+
+def test_an_unreadable_restore_json_is_named_and_left_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "restore.json").write_text('{"schema": "archiver/restore", "outcomes": [', encoding="utf-8")
+
+    assert report.read_restore(tmp_path) is None
+    assert str(tmp_path / "restore.json") in caplog.text
+    assert report.read_restore(tmp_path / "elsewhere") is None  # no restore yet: nothing to say
+
+
+def test_a_large_report_keeps_its_table_in_data_files_beside_the_page(built: report.Report, tmp_path: Path) -> None:
+    (tmp_path / "report-data-9.js").write_text("left by a larger report", encoding="utf-8")
+    paged = replace(built, single_file_links=2)
+    with patch.object(report, "DATA_PAGE_ROWS", 4):
+        written = {path.name for path in report.write_all(paged, tmp_path)}
+        html = (tmp_path / "report.html").read_text(encoding="utf-8")
+
+    assert {"report-data-1.js", "report-data-2.js"} <= written
+    assert sorted(path.name for path in tmp_path.glob("report-data-*.js")) == ["report-data-1.js", "report-data-2.js"]
+    assert "archiverReport.page(" not in html  # the summary page holds no rows
+    assert "alive.example" not in html
+    first = (tmp_path / "report-data-1.js").read_text(encoding="utf-8")
+    assert first.startswith("archiverReport.page(0,")
+    assert HOSTILE_TEXT not in first
+    assert first.index("http://dead.example/gone") < first.index("http://failing.example/x")  # worst first
