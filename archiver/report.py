@@ -165,6 +165,12 @@ FORMATS: dict[str, tuple[str, Writer]] = {
 }
 
 
+def link_entries(report: Report) -> list[dict[str, Any]]:
+    """The report's links as report.json's `links` entries, for other documents that share them."""
+    posts = {post.path: post for post in report.posts}
+    return [_link(row, posts, report.replay_url) for row in report.rows]
+
+
 def _document(report: Report) -> dict[str, Any]:
     posts = {post.path: post for post in report.posts}
     links = [_link(row, posts, report.replay_url) for row in report.rows]

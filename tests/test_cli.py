@@ -173,7 +173,7 @@ def test_a_number_out_of_range_exits_3_naming_file_key_and_range(
     [
         (["extract", "no/such/post.md"], "no/such/post.md: no such file or folder"),
         (["run", "--config", "missing.yaml"], "missing.yaml: configuration file not found"),
-        (["run"], "config.yaml: configuration file not found"),
+        (["run"], "config.yaml: no configuration file in this folder; give the posts to archive (archiver run"),
         (["extract", "--format", "xml", "x.md"], "invalid choice: 'xml'"),
         (["extract", "--base-url", "example.org", "x.md"], "must be an absolute http(s) URL"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
