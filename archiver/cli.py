@@ -361,11 +361,11 @@ def run_command(args: argparse.Namespace) -> ExitCode:
     say = _Chatter(quiet=args.quiet, to_stderr=args.format != "text")
     log = EventLog(args.log)
     try:
-        with lock.exclusive(config.output_dir, command):
-            log.event("start", command=command, output=str(config.output_dir))
-            with progress.shown(Console(stderr=True), quiet=args.quiet, verbose=args.verbose) as shown:
-                extraction = _read(config, inputs, quiet=args.quiet, log=log)
-                say(summary(extraction))
+        log.event("start", command=command, output=str(config.output_dir))
+        with progress.shown(Console(stderr=True), quiet=args.quiet, verbose=args.verbose) as shown:
+            extraction = _read(config, inputs, quiet=args.quiet, log=log)  # before the lock: nothing is written
+            say(summary(extraction))
+            with lock.exclusive(config.output_dir, command):
                 shown.start(len(extraction.fetchable))
                 checked = job.both(log.checked, shown.checked)
                 result = job.run(config, checked, extraction, store=args.store, phase=shown.phase)
@@ -422,14 +422,9 @@ def _read(config: Config, inputs: Inputs, quiet: bool, log: EventLog) -> Extract
     extraction = read_inputs(inputs, config.extract, config.fetch, stdin=sys.stdin.buffer)
     _warn(extraction, quiet, log)
     if not extraction.posts:
-        raise InputError("no post could be read from the inputs given: " + ", ".join(args_named(inputs)))
+        why = "; ".join(map(str, extraction.problems)) or "no posts in " + ", ".join(map(str, inputs.paths))
+        raise InputError(f"no post could be read from the inputs given ({why})")
     return extraction
-
-
-def args_named(inputs: Inputs) -> list[str]:
-    """What the inputs name, as the command line gave them."""
-    return [*(str(p) for p in inputs.paths), *inputs.urls, *(["-"] if inputs.stdin else []),
-            *(str(problem.path) for problem in inputs.problems)]  # fmt: skip
 
 
 def _say(quiet: bool, text: str) -> None:

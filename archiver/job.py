@@ -299,7 +299,7 @@ def _no_phase(_: str) -> None:
 @dataclass
 class _Phases:
     """Tells `say` when only pages' requisites are still being fetched: every URL is
-    either done or its page is fetching requisites."""
+    either done or its page is fetching requisites (from then on, nothing else is)."""
 
     total: int
     say: Phase
@@ -311,8 +311,8 @@ class _Phases:
         """`done` more URLs are done, `in_requisites` more pages fetch their requisites."""
         self.done += done
         self.in_requisites += in_requisites
-        if self.current and self.done >= self.total:
-            return  # every URL is done: the run moves on to the report, which it says itself
+        if self.current == REQUISITES_PHASE or (self.current and self.done >= self.total):
+            return  # no URL is left to fetch, and none comes back; the report is said by the run itself
         now = REQUISITES_PHASE if self.in_requisites and self.done + self.in_requisites >= self.total else FETCH_PHASE
         if now != self.current:
             self.current = now
