@@ -2,13 +2,17 @@
 
 It answers plain-HTTP requests in absolute form (`GET http://host:port/path HTTP/1.1`),
 as a client configured with a proxy sends them, by making the request itself and
-relaying the answer, with host names looked up in `resolve` first (as the test hosts
+relaying the answer; `CONNECT host:port` (for https) by joining the two connections; in
+both cases
+with host names looked up in `resolve` first (as the test hosts
 need). Each request's URL and User-Agent is kept in `requests`.
 """
 
 from __future__ import annotations
 
 import http.client
+import select
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,6 +60,16 @@ def recording_proxy(resolve: Mapping[str, str] | None = None) -> Iterator[Record
             self.end_headers()
             self.wfile.write(body)
 
+        def do_CONNECT(self) -> None:
+            proxy.requests.append((f"CONNECT {self.path}", self.headers.get("User-Agent", "")))
+            host, _, port = self.path.rpartition(":")
+            upstream = socket.create_connection((addresses.get(host, host), int(port)), timeout=5)
+            self.send_response(200)
+            self.end_headers()
+            self.close_connection = True
+            with upstream:
+                _join(self.connection, upstream)
+
         def log_message(self, *_: object) -> None:
             pass
 
@@ -70,3 +84,16 @@ def recording_proxy(resolve: Mapping[str, str] | None = None) -> Iterator[Record
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def _join(client: socket.socket, upstream: socket.socket) -> None:
+    """Pass bytes both ways until either side closes."""
+    while True:
+        readable, _, _ = select.select([client, upstream], [], [], 5)
+        if not readable:
+            return
+        for source in readable:
+            data = source.recv(65536)
+            if not data:
+                return
+            (upstream if source is client else client).sendall(data)

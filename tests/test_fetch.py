@@ -533,12 +533,16 @@ def test_through_a_proxy_every_request_goes_there_and_the_guard_still_refuses_wh
         sent = list(proxy.requests)
         refused = fetch_one(web.settings(proxy=proxy.url, allow_networks=()), url)
         literal = fetch_one(web.settings(proxy=proxy.url), "http://169.254.169.254/latest/meta-data/")
+        tunnelled = fetch_one(web.settings(proxy=proxy.url), web.url("secure.test", "/ok.html"))
+        untrusted = fetch_one(web.settings(proxy=proxy.url), web.url("badtls.test", "/ok.html"))
 
     assert (allowed.status, allowed.code) == (Status.OK, 200)
     assert sent == [(url, "audit/1.0")]
+    assert (tunnelled.status, untrusted.status) == (Status.OK, Status.TLS_ERROR)  # verified through the tunnel
     assert refused.status is literal.status is Status.BLOCKED
     assert "alpha.test resolves to 127.0.0.2, which is not a public address" in refused.detail
-    assert proxy.requests == sent  # nothing refused reached the proxy
+    secure, bad = (f"CONNECT {host}:{web.ports[host]}" for host in ("secure.test", "badtls.test"))
+    assert [request for request, _ in proxy.requests] == [url, secure, bad]  # nothing refused reached the proxy
 
 
 def test_trust_env_takes_the_proxy_from_the_environment_unless_no_proxy_names_the_host(

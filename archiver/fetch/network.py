@@ -5,6 +5,11 @@ the host itself (after any `resolve` override, like curl's `--resolve`), refuses
 address that is not public unless an allowed network contains it, and connects to the
 address it checked. Because the check is made on the address actually connected to,
 DNS rebinding and redirects to internal hosts are caught as well as direct links.
+
+Through a proxy the proxy resolves and connects, so the guard cannot see the address
+used: `GuardedBackend.check_through_proxy` checks, before each request, what this
+machine can see of the host (an address literal, a `resolve` override, what the local
+resolver answers), and lets a name the local resolver does not know go to the proxy.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@ and the client that sends one exchange at a time through it.
 
 httpcore's pool does work proportional to its size on every request, so one pool of 64
 connections shared by all hosts slows down as concurrency grows. A pool per host, sized
-to the per-host limit, keeps every pool small however many hosts run at once.
+to the per-host limit, keeps every pool small however many hosts run at once. A host
+that `fetch.proxy` (or, with `fetch.trust_env`, the environment) sends through a proxy
+gets a proxy pool instead, its host checked by the guard before each request.
 """
 
 from __future__ import annotations
