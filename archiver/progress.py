@@ -40,21 +40,27 @@ class _Rate(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text("- URLs/s" if speed is None else f"{speed:.1f} URLs/s", style="progress.data.speed")
+        return Text("-/s" if speed is None else f"{speed:.1f}/s", style="progress.data.speed")
+
+
+class _TimeLeft(TimeRemainingColumn):
+    """The time left at the current rate, after "ETA"."""
+
+    def render(self, task: Task) -> Text:
+        return Text.assemble("ETA ", super().render(task))
 
 
 def columns() -> tuple[ProgressColumn, ...]:
-    """What the bar shows, left to right."""
+    """What the bar shows, left to right; it fits in 80 columns."""
     counts = ("[green]{task.fields[ok]} ok[/] [red]{task.fields[failed]} failed[/] "
-              "[yellow]{task.fields[unknown]} unknown")  # fmt: skip
+              "[yellow]{task.fields[unknown]} unknown[/]")  # fmt: skip
     return (
         TextColumn("{task.fields[phase]:<10}"),
-        BarColumn(bar_width=30),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
-        TextColumn(counts + "[/]"),
+        TextColumn(counts),
         _Rate(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
+        _TimeLeft(),
         TimeElapsedColumn(),
     )
 

@@ -1,6 +1,8 @@
 """The command line without a configuration file: posts, globs, standard input, live pages,
 feeds and sitemaps named as inputs; results as JSON or JUnit XML; an archive folder
-copied elsewhere; a proxy. Each test runs in a temporary folder with no config.yaml."""
+copied elsewhere; a proxy. Each test runs in a temporary folder with no config.yaml:
+in a subprocess as a user runs it, or, where the process itself is not what is tested,
+through `main` in this one (a subprocess costs about a second of imports)."""
 
 from __future__ import annotations
 
@@ -51,15 +53,19 @@ def test_check_a_post_as_json_lists_every_url_as_report_json_does(tmp_path: Path
     assert not (tmp_path / "config.yaml").exists()
 
 
-def test_check_a_glob_of_posts_as_junit_xml_to_a_file(tmp_path: Path, web: Web) -> None:
+def test_check_a_glob_of_posts_as_junit_xml_to_a_file(
+    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     _post(tmp_path / "posts", _local(web, "/ok.html"), name="a.md")
     _post(tmp_path / "posts" / "2024" / "deep", _local(web, "/status/410"), name="b.md")
     _post(tmp_path / "posts", _local(web, "/status/500"), name="not-a-post.txt")
 
-    result = archiver("check", "posts/**/*.md", "--format", "junit", "-o", "results.xml", *LOOPBACK, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
 
-    assert result.returncode == ExitCode.OK, result.stderr
-    assert result.stdout == ""
+    code = main(["check", "posts/**/*.md", "--format", "junit", "-o", "results.xml", *LOOPBACK])
+
+    assert code == ExitCode.OK
+    assert capsys.readouterr().out == ""
     suite = ElementTree.parse(tmp_path / "results.xml").getroot().find("testsuite")
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "1", "0")
@@ -82,11 +88,15 @@ def test_check_reads_a_list_of_urls_on_standard_input(tmp_path: Path, web: Web) 
     assert [(c["post"], c["line"]) for link in links for c in link["citations"]] == [("<stdin>", 1), ("<stdin>", 2)]
 
 
-def test_check_a_live_blog_through_its_feed(tmp_path: Path, web: Web) -> None:
-    result = archiver("check", _local(web, "/blog/feed.xml"), "--format", "json", *LOOPBACK, cwd=tmp_path)
+def test_check_a_live_blog_through_its_feed(
+    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
 
-    assert result.returncode == ExitCode.OK, result.stderr
-    links = {link["url"]: link for link in json.loads(result.stdout)["links"]}
+    code = main(["check", _local(web, "/blog/feed.xml"), "--format", "json", *LOOPBACK])
+
+    assert code == ExitCode.OK
+    links = {link["url"]: link for link in json.loads(capsys.readouterr().out)["links"]}
     expected = ["/ok.html", "/image.png", "/status/404", "/redirect/1"]  # relative in the posts
     assert set(links) == {_local(web, path) for path in expected}
     one = f"127.0.0.2:{web.ports['alpha.test']}/blog/posts/one.html"
@@ -126,15 +136,16 @@ def test_report_and_export_work_on_a_copied_archive_without_config_or_posts(tmp_
         assert "datapackage.json" in wacz.namelist()
 
 
-def test_check_through_a_proxy_sends_every_request_there(tmp_path: Path, web: Web) -> None:
+def test_check_through_a_proxy_sends_every_request_there(
+    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     urls = [_local(web, "/ok.html"), _local(web, "/status/404")]
     _post(tmp_path, *urls)
+    monkeypatch.chdir(tmp_path)
 
     with recording_proxy() as proxy:
-        result = archiver(
-            "check", "post.md", "--proxy", proxy.url, "-u", "audit/1.0", "--format", "json", *LOOPBACK, cwd=tmp_path
-        )
+        code = main(["check", "post.md", "--proxy", proxy.url, "-u", "audit/1.0", "--format", "json", *LOOPBACK])
 
-    assert result.returncode == ExitCode.OK, result.stderr
+    assert code == ExitCode.OK
     assert sorted(proxy.requests) == [(url, "audit/1.0") for url in sorted(urls)]
-    assert [link["status"] for link in json.loads(result.stdout)["links"]] == ["ok", "not-found"]
+    assert [link["status"] for link in json.loads(capsys.readouterr().out)["links"]] == ["ok", "not-found"]
