@@ -7,7 +7,7 @@ anything else a file or folder. `read_inputs` reads them all into one `Extractio
 
 A URL is fetched through the same guarded fetcher as every link (address policy, body
 size limit, retries) and read by what it turns out to be: a sitemap (its pages are
-fetched), a sitemap index (its sitemaps, then their pages), an RSS or Atom feed (the
+fetched; gzipped too), a sitemap index (its sitemaps, then their pages), an RSS or Atom feed (the
 page of each entry), else a post itself (HTML, or Markdown when served as text). Each
 page becomes a post whose address is the page's URL, so its relative links resolve as
 a browser resolves them. Sitemaps are parsed with defusedxml and feeds with feedparser,
@@ -41,6 +41,7 @@ STDIN = "-"
 STDIN_NAME = Path("<stdin>")
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 _FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
+_GZIP_MAGIC = b"\x1f\x8b"
 _HOSTILE_XML = (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden)
 
 
@@ -176,6 +177,8 @@ def _read_capture(capture: Capture, role: _Role, limit: int) -> PostDocument | _
         return Problem(name, f"{result.url} could not be fetched ({describe(result)}); skipped")
     final.body.seek(0)
     data = payload_within(final.body.read(), final.header("Content-Encoding"), limit)
+    if data is not None and data.startswith(_GZIP_MAGIC):  # sitemap.xml.gz, served as a gzip file
+        data = payload_within(data, "gzip", limit)
     if data is None or final.truncated:
         return Problem(name, f"{result.url} is larger than fetch.max_body_mb; skipped")
     content_type = (final.header("Content-Type") or "").split(";", 1)[0].strip().lower()

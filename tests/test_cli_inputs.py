@@ -88,12 +88,13 @@ def test_check_reads_a_list_of_urls_on_standard_input(tmp_path: Path, web: Web) 
     assert [(c["post"], c["line"]) for link in links for c in link["citations"]] == [("<stdin>", 1), ("<stdin>", 2)]
 
 
-def test_check_a_live_blog_through_its_feed(
-    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("document", ["/blog/feed.xml", "/blog/sitemap.xml"])
+def test_check_a_live_blog_through_its_feed_or_sitemap(
+    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], document: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
 
-    code = main(["check", _local(web, "/blog/feed.xml"), "--format", "json", *LOOPBACK])
+    code = main(["check", _local(web, document), "--format", "json", *LOOPBACK])
 
     assert code == ExitCode.OK
     links = {link["url"]: link for link in json.loads(capsys.readouterr().out)["links"]}
@@ -149,3 +150,15 @@ def test_check_through_a_proxy_sends_every_request_there(
     assert code == ExitCode.OK
     assert sorted(proxy.requests) == [(url, "audit/1.0") for url in sorted(urls)]
     assert [link["status"] for link in json.loads(capsys.readouterr().out)["links"]] == ["ok", "not-found"]
+
+
+def test_check_as_markdown_prints_report_md(
+    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _post(tmp_path, _local(web, "/ok.html"), _local(web, "/status/500"))
+    monkeypatch.chdir(tmp_path)
+
+    code = main(["check", "post.md", "--format", "markdown", "--attempts", "1", *LOOPBACK])
+
+    assert code == ExitCode.OK
+    assert capsys.readouterr().out == (tmp_path / "archives" / "report.md").read_text(encoding="utf-8")

@@ -7,6 +7,8 @@ import asyncio
 import io
 from pathlib import Path
 
+import pytest
+
 from archiver.config import ExtractSettings, FetchSettings
 from archiver.inputs import Inputs, fetch_posts, parse_inputs, read_inputs, stdin_post
 from archiver.model import PostDocument, Problem
@@ -33,8 +35,11 @@ def test_arguments_are_sorted_and_what_names_nothing_is_a_problem(tmp_path: Path
     ]
 
 
-def test_a_sitemap_and_an_atom_feed_lead_to_their_posts_each_fetched_once(web: Web) -> None:
-    documents, problems = _posts(web, "/blog/sitemap.xml", "/blog/atom.xml")
+@pytest.mark.parametrize(
+    "given", [("/blog/sitemap.xml", "/blog/atom.xml"), ("/blog/sitemap-index.xml",), ("/blog/sitemap.xml.gz",)]
+)
+def test_a_sitemap_and_an_atom_feed_lead_to_their_posts_each_fetched_once(web: Web, given: tuple[str, ...]) -> None:
+    documents, problems = _posts(web, *given)
 
     assert problems == []
     site = f"alpha.test:{web.ports['alpha.test']}"

@@ -19,7 +19,8 @@ longest-robots*, redirected to mailto: on mailto-robots*), /utf8-headers and
 /no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2),
 /whoami (a page naming the scheme, host and port it was asked on), and a small blog
 under /blog/: two posts (/blog/posts/one.html, two.html), an RSS feed (/blog/feed.xml),
-an Atom feed (/blog/atom.xml), a sitemap (/blog/sitemap.xml), a sitemap index naming it
+an Atom feed (/blog/atom.xml), a sitemap (/blog/sitemap.xml, and gzipped as a file at
+/blog/sitemap.xml.gz), a sitemap index naming it
 (/blog/sitemap-index.xml) and an XML document with an entity bomb (/blog/bomb.xml).
 
 A listener may answer TLS and plain HTTP on one port (told apart by the first byte a
@@ -278,7 +279,9 @@ def _blog_documents(site: str) -> dict[str, Response]:
         f"posts/{name}": Response(200, page.encode(), [("Content-Type", "text/html")])
         for name, page in BLOG_POSTS.items()
     }
-    return {**{name: Response(200, text.encode(), _XML) for name, text in feeds.items()}, **pages}
+    gzipped = Response(200, gzip.compress(sitemap.encode(), mtime=0), [("Content-Type", "application/gzip")])
+    return {**{name: Response(200, text.encode(), _XML) for name, text in feeds.items()}, **pages,
+            "sitemap.xml.gz": gzipped}  # fmt: skip
 
 
 async def _blog(rest: str, connection: Connection) -> Response:
