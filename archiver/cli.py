@@ -27,7 +27,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from archiver import __version__, export, job, lock, progress, restore, results, stop
+from archiver import __version__, export, job, lock, output, progress, restore, stop
 from archiver.atomic import write_text_atomically
 from archiver.config import (
     DEFAULT_CONFIG_FILE,
@@ -48,7 +48,7 @@ from archiver.report import FORMATS, Report
 from archiver.restore import rewrite
 
 EXTRACT_FORMATS = ("table", "json", "csv")
-RESULT_FORMATS = ("text", *results.FORMATS)
+RESULT_FORMATS = ("text", *output.FORMATS)
 INPUTS_USAGE = "PATH|GLOB|URL|-"
 FAIL_ON = {"dead": ("dead",), "failing": ("dead", "failing"), "never": ()}
 
@@ -181,7 +181,7 @@ def _result_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "-o", "--output-file", type=Path, metavar="FILE", dest="output_file",
-        help="write the --format output to FILE instead of standard output",
+        help="write the --format output to FILE instead of standard output (text: the summary line)",
     )  # fmt: skip
 
 
@@ -376,7 +376,9 @@ def run_command(args: argparse.Namespace) -> ExitCode:
             code = ExitCode.UNREACHABLE
         print(f"{result}; {_counts(result.report)}", file=sys.stderr if say.to_stderr else sys.stdout)
         if args.format != "text":
-            _write_results(results.FORMATS[args.format](result.report, command), args.output_file)
+            _write_results(output.FORMATS[args.format](result.report, command), args.output_file)
+        elif args.output_file is not None:
+            _write_results(f"{result}; {_counts(result.report)}\n", args.output_file)
         log.event("summary", text=str(result), verdicts=result.report.totals(), exit_code=int(code))
         return code
     finally:

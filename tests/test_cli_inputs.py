@@ -44,7 +44,7 @@ def test_check_a_post_as_json_lists_every_url_as_report_json_does(tmp_path: Path
 
     assert result.returncode == ExitCode.OK, result.stderr
     document = json.loads(result.stdout)
-    assert (document["schema"], document["command"]) == ("archiver/results", "check")
+    assert (document["schema"], document["command"]) == ("archiver/verdicts", "check")
     assert {link["url"]: link["status"] for link in document["links"]} == dict(
         zip(urls, ["ok", "not-found", "ok"], strict=True)
     )

@@ -1,8 +1,8 @@
-"""A run's or a check's results on standard output: text, JSON, Markdown or JUnit XML.
+"""Output: a run's verdicts as `archiver check` and `archiver run` write them to standard
+output (or `-o FILE`) with `--format json|markdown|junit`, for a script or a CI system.
 
-What `archiver check --format FORMAT` and `archiver run --format FORMAT` write, for a
-terminal, a script or a CI system. Built from the run's `report.Report`, so every format
-says what report.json says: the JSON document (`archiver/results`, version 1; see
+Built from the run's `report.Report`, so every format
+says what report.json says: the JSON document (`archiver/verdicts`, version 1; see
 docs/report-json.md) holds report.json's own `links` entries, made by `report.link_entries`;
 Markdown is report.md's; in JUnit XML each link is a test case, failing when its verdict
 is `dead` or `failing`, skipped when `unknown` or `unchecked`.
@@ -20,7 +20,7 @@ from archiver import __version__
 from archiver.report import Report, link_entries, to_markdown
 from archiver.times import utc_iso
 
-SCHEMA_NAME = "archiver/results"
+SCHEMA_NAME = "archiver/verdicts"
 SCHEMA_VERSION = 1
 FAILED_VERDICTS = ("dead", "failing")
 SKIPPED_VERDICTS = ("unknown", "unchecked")
