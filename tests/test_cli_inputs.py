@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+from importlib import resources
 from pathlib import Path
 from xml.etree import ElementTree
 
+import jsonschema
 import pytest
+from referencing import Registry, Resource
 
 from archiver import job
 from archiver.cli import ExitCode, main
@@ -44,6 +47,7 @@ def test_check_a_post_as_json_lists_every_url_as_report_json_does(tmp_path: Path
 
     assert result.returncode == ExitCode.OK, result.stderr
     document = json.loads(result.stdout)
+    _verdicts_schema().validate(document)
     assert (document["schema"], document["command"]) == ("archiver/verdicts", "check")
     assert {link["url"]: link["status"] for link in document["links"]} == dict(
         zip(urls, ["ok", "not-found", "ok"], strict=True)
@@ -162,3 +166,12 @@ def test_check_as_markdown_prints_report_md(
 
     assert code == ExitCode.OK
     assert capsys.readouterr().out == (tmp_path / "archives" / "report.md").read_text(encoding="utf-8")
+
+
+def _verdicts_schema() -> jsonschema.Draft202012Validator:
+    """The verdicts document's JSON Schema, with report.json's, whose link entries it uses."""
+    schemas = resources.files("archiver") / "schemas"
+    report, verdicts = (json.loads((schemas / name).read_text(encoding="utf-8"))
+                        for name in ("report-v1.json", "verdicts-v1.json"))  # fmt: skip
+    registry = Registry().with_resource("archiver/report/1", Resource.from_contents(report))
+    return jsonschema.Draft202012Validator(verdicts, registry=registry, format_checker=jsonschema.FormatChecker())
