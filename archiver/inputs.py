@@ -12,7 +12,8 @@ page of each entry), else a post itself (HTML, or Markdown when served as text).
 page becomes a post whose address is the page's URL, so its relative links resolve as
 a browser resolves them. Sitemaps are parsed with defusedxml and feeds with feedparser,
 after defusedxml has refused entity declarations, so a hostile document cannot expand
-or reach outside. A URL that cannot be fetched or read is a `Problem`, and the rest go on.
+or reach outside; a feed that is not well-formed XML is read by feedparser's loose
+parser, as feed readers do. A URL that cannot be fetched or read is a `Problem`, and the rest go on.
 """
 
 from __future__ import annotations
@@ -206,8 +207,11 @@ def _read_listing(data: bytes, base: str, role: _Role, name: Path) -> _Listing |
     try:
         root = SafeElementTree.fromstring(data)
     except _HOSTILE_XML:
-        return Problem(name, f"{base} declares XML entities or a DTD, which are refused; skipped")
+        return Problem(name, f"{base} declares XML entities, which are refused; skipped")
     except ElementTree.ParseError as error:
+        links = _feed_links(data, base) if role is _Role.GIVEN else []  # feedparser reads a broken feed loosely
+        if links:
+            return _Listing(_absolute(base, links), _Role.PAGE)
         return Problem(name, f"{base} is not well-formed XML ({error}); skipped")
     kind = root.tag.rpartition("}")[2]
     if kind in ("urlset", "sitemapindex"):
@@ -221,7 +225,7 @@ def _read_listing(data: bytes, base: str, role: _Role, name: Path) -> _Listing |
 
 def _feed_links(data: bytes, base: str) -> list[str]:
     parsed = feedparser.parse(data, response_headers={"content-location": base})
-    return [str(entry.get("link", "")) for entry in parsed.entries]
+    return [str(entry.get("link", "")) for entry in parsed.entries if entry.get("link")]
 
 
 def _text(element: ElementTree.Element) -> str:

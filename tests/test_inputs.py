@@ -36,7 +36,13 @@ def test_arguments_are_sorted_and_what_names_nothing_is_a_problem(tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    "given", [("/blog/sitemap.xml", "/blog/atom.xml"), ("/blog/sitemap-index.xml",), ("/blog/sitemap.xml.gz",)]
+    "given",
+    [
+        ("/blog/sitemap.xml", "/blog/atom.xml"),
+        ("/blog/sitemap-index.xml",),
+        ("/blog/sitemap.xml.gz",),
+        ("/blog/broken-feed.xml",),
+    ],
 )
 def test_a_sitemap_and_an_atom_feed_lead_to_their_posts_each_fetched_once(web: Web, given: tuple[str, ...]) -> None:
     documents, problems = _posts(web, *given)
@@ -56,7 +62,7 @@ def test_what_cannot_be_fetched_or_read_is_named_by_its_url(web: Web) -> None:
     assert documents == []
     messages = sorted(problem.message for problem in problems)
     assert messages == [
-        f"{web.url('alpha.test', '/blog/bomb.xml')} declares XML entities or a DTD, which are refused; skipped",
+        f"{web.url('alpha.test', '/blog/bomb.xml')} declares XML entities, which are refused; skipped",
         f"{web.url('alpha.test', '/huge/300000')} is larger than fetch.max_body_mb; skipped",
         f"{web.url('alpha.test', '/status/404')} could not be fetched (not-found 404); skipped",
     ]

@@ -19,9 +19,10 @@ longest-robots*, redirected to mailto: on mailto-robots*), /utf8-headers and
 /no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2),
 /whoami (a page naming the scheme, host and port it was asked on), and a small blog
 under /blog/: two posts (/blog/posts/one.html, two.html), an RSS feed (/blog/feed.xml),
-an Atom feed (/blog/atom.xml), a sitemap (/blog/sitemap.xml, and gzipped as a file at
-/blog/sitemap.xml.gz), a sitemap index naming it
-(/blog/sitemap-index.xml) and an XML document with an entity bomb (/blog/bomb.xml).
+an Atom feed (/blog/atom.xml), a feed that is not well-formed (/blog/broken-feed.xml),
+a sitemap (/blog/sitemap.xml, and gzipped as a file at /blog/sitemap.xml.gz), a sitemap
+index naming it (/blog/sitemap-index.xml) and an XML document with an entity bomb
+(/blog/bomb.xml).
 
 A listener may answer TLS and plain HTTP on one port (told apart by the first byte a
 client sends), and two addresses may share a port number, so that URLs that differ only
@@ -274,7 +275,9 @@ def _blog_documents(site: str) -> dict[str, Response]:
     nested = f"<sitemap><loc>{site}/blog/sitemap.xml</loc></sitemap>"
     index = f'<?xml version="1.0"?><sitemapindex {namespace}>{nested}</sitemapindex>'
     bomb = '<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><urlset>&b;</urlset>'
-    feeds = {"feed.xml": rss, "atom.xml": atom, "sitemap.xml": sitemap, "sitemap-index.xml": index, "bomb.xml": bomb}
+    broken = rss.replace("<title>Blog</title>", "<title>Tom & Jerry</title>")  # a bare &: not well-formed
+    feeds = {"feed.xml": rss, "atom.xml": atom, "sitemap.xml": sitemap, "sitemap-index.xml": index, "bomb.xml": bomb,
+             "broken-feed.xml": broken}  # fmt: skip
     pages = {
         f"posts/{name}": Response(200, page.encode(), [("Content-Type", "text/html")])
         for name, page in BLOG_POSTS.items()
