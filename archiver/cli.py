@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.inputs import Inputs, parse_inputs, read_inputs
 from archiver.model import Extraction
+from archiver.redact import Redactor
 from archiver.report import FORMATS, Report
 from archiver.restore import rewrite
 
@@ -136,8 +138,9 @@ _INPUTS_HELP = (
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_job(
         commands, "run", store=True, summary_line="run the main job over the posts named, or the configured ones",
-        description="Extract every link and image from the posts, fetch each URL once, store the "
-        "captures as WARC files, add the checks to the history and write the health reports. " + _INPUTS_HELP,
+        description="Extract every link and image from the posts, fetch each URL that is due once (a new link at "
+        "once, the others by the schedule: section of the configuration), store the captures as WARC files, add "
+        "the checks to the history and write the health reports. " + _INPUTS_HELP,
     )  # fmt: skip
 
 
@@ -162,7 +165,12 @@ def _add_job(
     _result_options(parser)
     _job_options(parser)
     _override_options(parser)
-    parser.set_defaults(handler=run_command, store=store)
+    if store:
+        parser.add_argument(
+            "--all", action="store_true", dest="every_link",
+            help="check every link now, not only those due (see schedule: in config.yaml)",
+        )  # fmt: skip
+    parser.set_defaults(handler=run_command, store=store, every_link=not store)
 
 
 def _output_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -250,7 +258,8 @@ def export_command(args: argparse.Namespace) -> ExitCode:
     """`archiver export --wacz FILE`."""
     config = _archive_config(args, "export")
     with lock.exclusive(config.output_dir, "export"):
-        pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz)
+        shown = Redactor(config.report.secret_params)
+        pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz, shown)
     print(f"wrote {args.wacz}: {pages} pages")
     return ExitCode.OK
 
@@ -359,16 +368,18 @@ def run_command(args: argparse.Namespace) -> ExitCode:
     inputs = parse_inputs(args.inputs)
     config = with_overrides(_config(args.config, missing=_MISSING[command], needed=not inputs.given), _overrides(args))
     say = _Chatter(quiet=args.quiet, to_stderr=args.format != "text")
-    log = EventLog(args.log)
+    redactor = Redactor(config.report.secret_params)
+    log = EventLog(args.log, redactor)
     try:
         log.event("start", command=command, output=str(config.output_dir))
-        with progress.shown(Console(stderr=True), quiet=args.quiet, verbose=args.verbose) as shown:
+        console = Console(stderr=True)
+        with progress.shown(console, quiet=args.quiet, verbose=args.verbose, redact=redactor.text) as shown:
             extraction = _read(config, inputs, quiet=args.quiet, log=log)  # before the lock: nothing is written
             say(summary(extraction))
             with lock.exclusive(config.output_dir, command):
-                shown.start(len(extraction.fetchable))
                 checked = job.both(log.checked, shown.checked)
-                result = job.run(config, checked, extraction, store=args.store, phase=shown.phase)
+                result = job.run(config, checked, extraction, store=args.store, only_due=not args.every_link,
+                                 phase=shown.phase)  # fmt: skip
         assert result.report is not None
         code = _verdicts(result.report, config, args.fail_on, say)
         if result.unreachable:
@@ -422,10 +433,12 @@ def _read(config: Config, inputs: Inputs, quiet: bool, log: EventLog) -> Extract
     if not inputs.given:
         return _extract(config, config.post_paths, quiet=quiet, log=log)
     extraction = read_inputs(inputs, config.extract, config.fetch, stdin=sys.stdin.buffer)
-    _warn(extraction, quiet, log)
+    _warn(extraction, quiet, log, Redactor(config.report.secret_params))
     if not extraction.posts:
         why = "; ".join(map(str, extraction.problems)) or "no posts in " + ", ".join(map(str, inputs.paths))
-        raise InputError(f"no post could be read from the inputs given ({why})")
+        raise InputError(
+            f"no post could be read from the inputs given ({Redactor(config.report.secret_params).text(why)})"
+        )
     return extraction
 
 
@@ -459,7 +472,7 @@ def extract_command(args: argparse.Namespace) -> ExitCode:
     config = _config(args.config, missing=_MISSING["extract"], needed=not args.paths)
     if args.base_url is not None:
         config = with_overrides(config, Overrides(base_url=args.base_url))
-    extraction = _extract(config, args.paths or config.post_paths)
+    extraction = Redactor(config.report.secret_params).value(_extract(config, args.paths or config.post_paths))
     if args.format == "table" and args.output is None:
         write_table(extraction, sys.stdout)
         return ExitCode.OK
@@ -491,8 +504,11 @@ def _config(path: Path | None, missing: str, needed: bool = True) -> Config:
     if path is None:
         if needed:
             raise ConfigError(DEFAULT_CONFIG_FILE, f"no configuration file in this folder; {missing}")
-        return default_config(())
-    return load_config(path)
+        config = default_config(())
+    else:
+        config = load_config(path)
+    _redacting_warnings(Redactor(config.report.secret_params))
+    return config
 
 
 def _archive_config(args: argparse.Namespace, command: str) -> Config:
@@ -505,16 +521,38 @@ def _with_output_dir(config: Config, output_dir: Path | None) -> Config:
     return with_overrides(config, Overrides(output_dir=output_dir))
 
 
+def _redacting_warnings(shown: Redactor) -> None:
+    """Warnings the stages log (a page that cannot be read names its URL) show no secret."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("archiver: warning: %(message)s"))
+    handler.addFilter(_Redacting(shown))
+    package = logging.getLogger("archiver")
+    package.handlers = [handler]
+    package.propagate = False
+
+
+class _Redacting(logging.Filter):
+    """Replaces a log record's message with its text, redacted."""
+
+    def __init__(self, shown: Redactor) -> None:
+        super().__init__()
+        self._shown = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self._shown.text(record.getMessage()), None
+        return True
+
+
 def _extract(config: Config, paths: Sequence[Path], quiet: bool = False, log: EventLog | None = None) -> Extraction:
     extraction = extract(paths, config.extract)
-    _warn(extraction, quiet, log)
+    _warn(extraction, quiet, log, Redactor(config.report.secret_params))
     return extraction
 
 
-def _warn(extraction: Extraction, quiet: bool, log: EventLog | None) -> None:
+def _warn(extraction: Extraction, quiet: bool, log: EventLog | None, shown: Redactor) -> None:
     for problem in extraction.problems:
         if not quiet:
-            print(f"archiver: warning: {problem}", file=sys.stderr)
+            print(f"archiver: warning: {shown.text(str(problem))}", file=sys.stderr)
         if log is not None:
             log.warning(problem)
 

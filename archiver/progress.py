@@ -73,22 +73,18 @@ class RunProgress:
     verbose: Callable[[str], None] | None
     task: TaskID | None = None
     counts: Counter[str] = field(default_factory=Counter)
+    redact: Callable[[str], str] = str  # what a line shows of a URL's secrets
 
-    def phase(self, name: str) -> None:
-        """The run has moved on to phase `name`."""
+    def phase(self, name: str, total: int) -> None:
+        """The run has moved on to phase `name`, and fetches `total` URLs in all."""
         if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, phase=name)
-
-    def start(self, total: int) -> None:
-        """The URLs are known: `total` of them to fetch."""
-        if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, total=total, phase=FETCH)
+            self.bar.update(self.task, total=total, phase=name)
             self.bar.start_task(self.task)
 
     def checked(self, result: FetchResult) -> None:
         """One URL is done."""
         if self.verbose is not None:
-            self.verbose(describe(result))
+            self.verbose(self.redact(describe(result)))
         if self.bar is None or self.task is None:
             return
         kind = "ok" if result.status.is_ok else "unknown" if result.status.is_unknown else "failed"
@@ -106,17 +102,23 @@ def describe(result: FetchResult) -> str:
 
 @contextmanager
 def shown(
-    console: Console, quiet: bool = False, verbose: bool = False, clock: Callable[[], float] | None = None
+    console: Console,
+    *,
+    quiet: bool = False,
+    verbose: bool = False,
+    clock: Callable[[], float] | None = None,
+    redact: Callable[[str], str] = str,
 ) -> Iterator[RunProgress]:
     """A run's progress on `console`: a bar when it is a terminal and not `quiet`, and
-    with `verbose` a line per URL (on the terminal above the bar); `clock` tells the
-    time in seconds for the rate and the time left (default: a monotonic clock)."""
+    with `verbose` a line per URL (on the terminal above the bar), shown through `redact`;
+    `clock` tells the time in seconds for the rate and the time left (default: a
+    monotonic clock)."""
     if quiet or not console.is_terminal:
-        yield RunProgress(None, _printer(console) if verbose and not quiet else None)
+        yield RunProgress(None, _printer(console) if verbose and not quiet else None, redact=redact)
         return
     with Progress(*columns(), console=console, transient=True, get_time=clock) as bar:
         task = bar.add_task("run", total=None, start=False, phase=EXTRACT, ok=0, failed=0, unknown=0)
-        yield RunProgress(bar, _printer(bar.console) if verbose else None, task)
+        yield RunProgress(bar, _printer(bar.console) if verbose else None, task, redact=redact)
 
 
 def _printer(console: Console) -> Callable[[str], None]:

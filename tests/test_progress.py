@@ -37,11 +37,11 @@ def _terminal() -> Console:
 def test_on_a_terminal_the_bar_shows_phase_counts_rate_and_time_left() -> None:
     clock, console = _Clock(), _terminal()
     with progress.shown(console, clock=clock) as shown:
-        shown.start(10)
+        shown.phase("fetch", 10)
         for status in (Status.OK, Status.NOT_FOUND, Status.OK, Status.BOT_WALL):
             clock.now += 0.5
             shown.checked(_result(status))
-        shown.phase("requisites")
+        shown.phase("requisites", 10)
         assert shown.bar is not None
         text = _rendered(shown.bar.get_renderable())
 
@@ -54,7 +54,7 @@ def test_on_a_terminal_the_bar_shows_phase_counts_rate_and_time_left() -> None:
 def test_without_a_terminal_or_when_quiet_nothing_is_shown_but_verbose_lines() -> None:
     plain = Console(file=io.StringIO(), width=160)
     with progress.shown(plain) as silent:
-        silent.start(1)
+        silent.phase("fetch", 1)
         silent.checked(_result(Status.OK, 200))
     with progress.shown(_terminal(), quiet=True) as quiet:
         quiet.checked(_result(Status.OK, 200))
@@ -71,16 +71,16 @@ def test_without_a_terminal_or_when_quiet_nothing_is_shown_but_verbose_lines() -
 
 def test_a_run_says_when_it_fetches_and_when_it_writes_the_report(tmp_path: Path, web: Web) -> None:
     write_blog(tmp_path, web, [web.url("alpha.test", "/ok.html"), web.url("beta.test", "/status/404")])
-    phases: list[str] = []
+    phases: list[tuple[str, int]] = []
 
-    job.run(load_config(tmp_path / "config.yaml"), store=False, phase=phases.append)
+    job.run(load_config(tmp_path / "config.yaml"), store=False, phase=lambda name, total: phases.append((name, total)))
 
-    assert phases == ["fetch", "report"]
+    assert phases == [("fetch", 2), ("report", 2)]
 
 
 def test_the_requisites_phase_begins_when_only_requisites_are_left() -> None:
     said: list[str] = []
-    phases = job._Phases(2, said.append)
+    phases = job._Phases(2, lambda name, _: said.append(name))
 
     phases.moved()
     phases.moved(in_requisites=1)  # one page fetches its requisites, another URL is still fetched

@@ -14,7 +14,7 @@ import os
 import ssl
 import urllib.request
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -207,9 +207,9 @@ class SingleExchangeClient:
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
         self._closed = False
 
-    def build_request(self, url: str) -> httpx.Request:
-        """A GET request for `url`, with the client's headers, cookies and timeouts."""
-        return self._client.build_request("GET", url)
+    def build_request(self, url: str, headers: Mapping[str, str] | None = None) -> httpx.Request:
+        """A GET request for `url`, with the client's headers (and these more), cookies and timeouts."""
+        return self._client.build_request("GET", url, headers=headers)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The answer to `request` alone, its body still to be read (the caller closes it)."""
