@@ -432,13 +432,12 @@ def _read(config: Config, inputs: Inputs, quiet: bool, log: EventLog) -> Extract
     when inputs were given and not one post could be read."""
     if not inputs.given:
         return _extract(config, config.post_paths, quiet=quiet, log=log)
-    extraction = read_inputs(inputs, config.extract, config.fetch, stdin=sys.stdin.buffer)
-    _warn(extraction, quiet, log, Redactor(config.report.secret_params))
+    redactor = Redactor(config.report.secret_params)
+    extraction = read_inputs(inputs, config.extract, config.fetch, stdin=sys.stdin.buffer, redact=redactor.text)
+    _warn(extraction, quiet, log, redactor)
     if not extraction.posts:
         why = "; ".join(map(str, extraction.problems)) or "no posts in " + ", ".join(map(str, inputs.paths))
-        raise InputError(
-            f"no post could be read from the inputs given ({Redactor(config.report.secret_params).text(why)})"
-        )
+        raise InputError(f"no post could be read from the inputs given ({redactor.text(why)})")
     return extraction
 
 

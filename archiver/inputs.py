@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -95,16 +95,19 @@ def read_inputs(
     inputs: Inputs,
     settings: ExtractSettings,
     fetching: FetchSettings,
+    *,
     stdin: IO[bytes] | None = None,
     backend: FetchBackend | None = None,
+    redact: Callable[[str], str] = str,
 ) -> Extraction:
     """Every post the inputs name, read into one extraction: the files, the pages the
-    URLs lead to (fetched with `backend`, else a `Fetcher` of `fetching`), and standard
-    input (a post, or a list of URLs, one a line) read from `stdin`."""
+    URLs lead to (fetched with `backend`, else a `Fetcher` of `fetching`, and named
+    through `redact`, which hides what a URL carries of secrets), and standard input (a
+    post, or a list of URLs, one a line) read from `stdin`."""
     documents: list[PostDocument] = []
     problems = list(inputs.problems)
     if inputs.urls:
-        pages, unread = asyncio.run(fetch_posts(inputs.urls, fetching, backend))
+        pages, unread = asyncio.run(fetch_posts(inputs.urls, fetching, backend, redact))
         documents += pages
         problems += unread
     if inputs.stdin and stdin is not None:
@@ -136,11 +139,14 @@ class _Listing:
 
 
 async def fetch_posts(
-    urls: Iterable[str], settings: FetchSettings, backend: FetchBackend | None = None
+    urls: Iterable[str],
+    settings: FetchSettings,
+    backend: FetchBackend | None = None,
+    redact: Callable[[str], str] = str,
 ) -> tuple[list[PostDocument], list[Problem]]:
     """The posts `urls` lead to, fetched round by round (the URLs given, the sitemaps an
-    index lists, the pages a sitemap or feed lists), each URL once; and what could not
-    be fetched or read."""
+    index lists, the pages a sitemap or feed lists), each URL once, each named by
+    `page_name` through `redact`; and what could not be fetched or read."""
     documents: list[PostDocument] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -152,7 +158,7 @@ async def fetch_posts(
             listed: dict[str, _Role] = {}
             async for capture in fetcher.fetch_all(pending):
                 try:
-                    found = _read_capture(capture, pending[capture.result.url], limit)
+                    found = _read_capture(capture, pending[capture.result.url], limit, redact)
                 finally:
                     capture.close()
                 if isinstance(found, PostDocument):
@@ -165,15 +171,19 @@ async def fetch_posts(
     return sorted(documents, key=lambda d: d.name.as_posix()), problems
 
 
-def page_name(url: str) -> Path:
-    """What a fetched post is called in messages and reports: its host and path."""
+def page_name(url: str, redact: Callable[[str], str] = str) -> Path:
+    """What a fetched post is called in messages and reports: its host, path and query
+    (never a user or password the URL carries), through `redact`."""
     parts = urlsplit(url)
-    return Path(parts.netloc + (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+    host = parts.netloc.rpartition("@")[2]
+    return Path(redact(host + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")))
 
 
-def _read_capture(capture: Capture, role: _Role, limit: int) -> PostDocument | _Listing | Problem:
+def _read_capture(
+    capture: Capture, role: _Role, limit: int, redact: Callable[[str], str]
+) -> PostDocument | _Listing | Problem:
     result, final = capture.result, capture.final
-    name = page_name(result.url)
+    name = page_name(result.url, redact)
     if not result.status.is_ok or final is None:
         return Problem(name, f"{result.url} could not be fetched ({describe(result)}); skipped")
     final.body.seek(0)

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from archiver.config import ExtractSettings, FetchSettings
-from archiver.inputs import Inputs, fetch_posts, parse_inputs, read_inputs, stdin_post
+from archiver.inputs import Inputs, fetch_posts, page_name, parse_inputs, read_inputs, stdin_post
 from archiver.model import PostDocument, Problem
+from archiver.redact import Redactor
 from tests.conftest import Web
 
 
@@ -89,3 +90,12 @@ def test_standard_input_is_a_markdown_post_or_an_html_one() -> None:
     assert [str(post.path) for post in markdown.posts] == ["<stdin>"]
     assert stdin_post(b"  <p><a href='x'>x</a></p>").html
     assert not stdin_post(b"# Title\n").html
+
+
+def test_a_fetched_post_is_named_by_its_host_and_path_without_secrets() -> None:
+    assert page_name("https://bob:SEKRET@blog.example:8443/2019/a-post/?p=2#top") == Path(
+        "blog.example:8443/2019/a-post/?p=2"
+    )
+    assert page_name("https://blog.example") == Path("blog.example")
+    hidden = Redactor(["token"]).text
+    assert page_name("https://blog.example/?p=2&token=SEKRET", hidden) == Path("blog.example/?p=2&token=***")
