@@ -14,6 +14,11 @@ for any real use and finite, so that a slip of the keyboard is told apart from a
 before a stage trips over it. Any problem with the file (unreadable, not YAML, an unknown
 key, a wrong type or range, a path that does not exist) raises one `ConfigError` that
 names the file and the key.
+
+Command-line options that stand for keys (`--timeout`, `--max-concurrency` ...) come as
+`Overrides`; `with_overrides` validates each section they change again, by the same
+class, so an option out of range is refused as the file's value would be, with an
+`OptionError` that names the option.
 """
 
 from __future__ import annotations
