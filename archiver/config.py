@@ -14,6 +14,11 @@ for any real use and finite, so that a slip of the keyboard is told apart from a
 before a stage trips over it. Any problem with the file (unreadable, not YAML, an unknown
 key, a wrong type or range, a path that does not exist) raises one `ConfigError` that
 names the file and the key.
+
+Command-line options that stand for keys (`--timeout`, `--max-concurrency` ...) come as
+`Overrides`; `with_overrides` validates each section they change again, by the same
+class, so an option out of range is refused as the file's value would be, with an
+`OptionError` that names the option.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import ipaddress
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_origin
+from typing import Annotated, Any, Literal, TypeVar, get_origin
 from urllib.parse import urlsplit
 
 import yaml
@@ -43,7 +49,7 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
-from archiver.errors import ConfigError
+from archiver.errors import ConfigError, OptionError
 
 DEFAULT_CONFIG_FILE = Path("config.yaml")
 DEFAULT_OUTPUT_DIR = Path("archives")
@@ -295,6 +301,17 @@ class FetchConfig(_Section):
     allow_networks: _Networks = ()
     resolve: dict[str, str] = Field(default_factory=dict)
     canaries: _Urls = Field(default=(), max_length=MAX_CANARIES)  # see archiver.reach
+    user_agent: str | None = Field(default=None, min_length=1)  # None: archiver's own, with `contact`
+    proxy: str | None = None  # every request goes through this HTTP(S) proxy
+    trust_env: bool = False  # use HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY when `proxy` is not set
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        absolute_http_url(value)
+        return value
 
     @field_validator("ca_bundle", mode="before")
     @classmethod
@@ -498,6 +515,81 @@ def default_config(post_paths: Iterable[Path], base_url: str | None = None) -> C
         output_dir=DEFAULT_OUTPUT_DIR,
         extract=ExtractSettings(base_url=base_url),
     )
+
+
+# What a command-line option sets: (section, key) in the configuration, validated by the
+# section's own rules, so that a value out of range is refused as the file's would be.
+OPTION_KEYS: dict[str, tuple[str, str]] = {
+    "--max-concurrency": ("fetch", "concurrency"),
+    "--per-host": ("fetch", "per_host"),
+    "--attempts": ("fetch", "attempts"),
+    "--user-agent": ("fetch", "user_agent"),
+    "--proxy": ("fetch", "proxy"),
+    "--timeout": ("fetch", "total_timeout"),
+}
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Settings given on the command line, which take the place of the configuration's."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)  # by option, from OPTION_KEYS
+    include: tuple[str, ...] = ()  # added to links.include
+    exclude: tuple[str, ...] = ()  # added to links.exclude
+    allow: tuple[str, ...] = ()  # added to fetch.allow_networks
+    output_dir: Path | None = None
+    base_url: str | None = None  # posts.base_url
+
+
+def with_overrides(config: Config, overrides: Overrides) -> Config:
+    """`config` with the command line's settings in place of its own, each checked by
+    the rules of its key; a bad one raises `OptionError` naming the option."""
+    fetch = _overridden(config.fetch, _fetch_changes(config.fetch, overrides))
+    extract_changes = _list_changes(config.extract, overrides)
+    if overrides.base_url is not None:
+        extract_changes["base_url"] = ("--base-url", overrides.base_url)
+    extract = _overridden(config.extract, extract_changes)
+    changes: dict[str, Any] = {"fetch": fetch, "extract": extract}
+    if overrides.output_dir is not None:
+        changes["output_dir"] = overrides.output_dir
+    return config.model_copy(update=changes)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _fetch_changes(fetch: FetchConfig, overrides: Overrides) -> dict[str, tuple[str, Any]]:
+    """The fetch keys the options change, each with the option that changes it."""
+    changes = {OPTION_KEYS[option][1]: (option, value) for option, value in overrides.values.items()
+               if value is not None and OPTION_KEYS[option][0] == "fetch"}  # fmt: skip
+    if "total_timeout" in changes:  # one timeout bounds the others too, as lychee's --timeout does
+        option, seconds = changes["total_timeout"]
+        if isinstance(seconds, int | float) and seconds > 0:
+            for key in ("connect_timeout", "read_timeout"):
+                changes[key] = (option, min(getattr(fetch, key), seconds))
+    if overrides.allow:
+        changes["allow_networks"] = ("--allow", (*fetch.allow_networks, *overrides.allow))
+    return changes
+
+
+def _list_changes(extract: ExtractSettings, overrides: Overrides) -> dict[str, tuple[str, Any]]:
+    changes: dict[str, tuple[str, Any]] = {}
+    for key, added in (("include", overrides.include), ("exclude", overrides.exclude)):
+        if added:
+            changes[key] = (f"--{key}", (*getattr(extract, key), *added))
+    return changes
+
+
+def _overridden(section: _Model, changes: Mapping[str, tuple[str, Any]]) -> _Model:
+    if not changes:
+        return section
+    values = {**dict(section), **{key: value for key, (_, value) in changes.items()}}
+    try:
+        return type(section).model_validate(values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        option = changes.get(str(first["loc"][0]), ("", None))[0] if first["loc"] else ""
+        raise OptionError(option or _dotted(first["loc"]), first["msg"].removeprefix("Value error, ")) from None
 
 
 def _extract_settings(posts: PostsConfig, links: LinksConfig) -> ExtractSettings:

@@ -5,6 +5,7 @@ status). What raises is a fault of the environment or of what the user asked for
 
     ArchiverError
     ├── ConfigError     the configuration file is missing, unreadable or invalid
+    ├── OptionError     a command-line option's value is out of its key's range
     ├── InputError      a path given on the command line does not exist
     ├── OutputError     an output file or folder cannot be written
     └── LockedError     another run is using the output folder
@@ -30,6 +31,14 @@ class ConfigError(ArchiverError):
         self.key = key
         where = f"{path}: {key}" if key else str(path)
         super().__init__(f"{where}: {message}")
+
+
+class OptionError(ArchiverError):
+    """A command-line option's value breaks its configuration key's rules; the message names the option."""
+
+    def __init__(self, option: str, message: str) -> None:
+        self.option = option
+        super().__init__(f"{option}: {message}")
 
 
 class InputError(ArchiverError):

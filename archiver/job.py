@@ -30,7 +30,7 @@ from archiver.atomic import make_folder, remove_stale_temporaries, write_lines_a
 from archiver.config import Config
 from archiver.extract import extract
 from archiver.extract.listing import read_extraction, to_json
-from archiver.fetch import user_agent
+from archiver.fetch import user_agent_of
 from archiver.health import Classifier
 from archiver.history import History, dead_policy
 from archiver.model import (
@@ -64,6 +64,8 @@ RESULTS_SCHEMA = "archiver/results"
 RESULTS_VERSION = 1
 
 Progress = Callable[[FetchResult], None]
+Phase = Callable[[str, int], None]  # the phase a run is in, and how many URLs it fetches
+FETCH_PHASE, REQUISITES_PHASE, REPORT_PHASE = "fetch", "requisites", "report"
 # Pages fetching their requisites at once, per slot of the global concurrency: each holds up
 # to `pack.max_requisite_mb` until it is written; 8 pages at 64 slots kept every slot busy.
 _REQUISITE_PAGES_PER_SLOT = 8
@@ -134,13 +136,17 @@ def run(
     backend: FetchBackend | None = None,
     *,
     only_due: bool = False,
+    phase: Phase | None = None,
 ) -> RunSummary:
     """Extract the configured posts, fetch every link (with `only_due`, every link that
     `archiver.schedule` says is due), classify it, pack the captures (with `store`), add
     the checks to the history and write the reports.
 
-    `backend` fetches instead of a `Fetcher` built from `config.fetch` (the caller closes it).
+    `backend` fetches instead of a `Fetcher` built from `config.fetch` (the caller closes it);
+    `phase` is told when the run moves on to fetching, to pages' requisites alone, and to the
+    report, with the number of URLs the run fetches.
     """
+    phase = phase or _no_phase
     refuse_in_a_starting_process()
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
@@ -169,10 +175,13 @@ def run(
         recorded = both(partial(history.add_check, run_id), progress)
         # an interrupted run is judged whole, what it did before included: all of it is in the history
         judged = partial(history.each_run_check, run_id)
+        phases = _Phases(len(pending), phase)
         summary = asyncio.run(
-            _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, judged=judged)
-        )
+            _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, judged=judged,
+                     phases=phases)
+        )  # fmt: skip
         summary = replace(summary, not_due=len(planned.later), next_due=planned.next_due)
+        phase(REPORT_PHASE, len(pending))
         history.finish_run(run_id, summary.unreachable)
         lines = results_lines(
             history.each_run_check(run_id, by_url=True), extraction.fetchable, shown, summary.unreachable
@@ -337,6 +346,45 @@ def _write_reports(config: Config, extraction: Extraction, history: History) -> 
     return built
 
 
+def _no_phase(_: str, __: int) -> None:
+    return None
+
+
+@dataclass
+class _Phases:
+    """Tells `say` when only pages' requisites are still being fetched: every URL is
+    either done or its page is fetching requisites (from then on, nothing else is)."""
+
+    total: int
+    say: Phase
+    done: int = 0
+    in_requisites: int = 0
+    current: str = ""
+
+    def moved(self, done: int = 0, in_requisites: int = 0) -> None:
+        """`done` more URLs are done, `in_requisites` more pages fetch their requisites."""
+        self.done += done
+        self.in_requisites += in_requisites
+        if self.current == REQUISITES_PHASE or (self.current and self.done >= self.total):
+            return  # no URL is left to fetch, and none comes back; the report is said by the run itself
+        now = REQUISITES_PHASE if self.in_requisites and self.done + self.in_requisites >= self.total else FETCH_PHASE
+        if now != self.current:
+            self.current = now
+            self.say(now, self.total)
+
+    def watching(self, finish: Finisher) -> Finisher:
+        """`finish` (the requisites' finisher), counted while it runs."""
+
+        async def watched(capture: Capture) -> Capture:
+            self.moved(in_requisites=1)
+            try:
+                return await finish(capture)
+            finally:
+                self.moved(in_requisites=-1)
+
+        return watched
+
+
 @dataclass(frozen=True)
 class _Earlier:
     """What earlier runs stored, for revisits and drift, and where a run's new requisite
@@ -357,24 +405,27 @@ async def _archive(
     earlier: _Earlier,
     backend: FetchBackend | None,
     judged: Callable[[], Iterable[reach.Outcome]],
+    phases: _Phases | None = None,
 ) -> RunSummary:
     """Fetch, finish and store the links, telling `progress` of each result as it comes;
     the run's summary. Whether the network was unreachable is judged from what `judged`
     gives at the end: every outcome of the run, those of an interrupted part before it too."""
     started = time.monotonic()
+    phases = phases or _Phases(len(links), _no_phase)
+    phases.moved()
     fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
     by_url = {link.url: link for link in links}
     conditions = _conditions(links, earlier.links, utc_now(), fresh_after)
     counted = _Counts()
     tally = RequisiteTally()
-    info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
+    info = {"http-header-user-agent": user_agent_of(config.fetch), "robots": _robots_policy(config)}
     with WarcPacker(config.output_dir, config.pack, info) if store else nullcontext() as packer:
         async with fetch.opened(backend, config.fetch) as fetcher:
             finish: Finisher = Classifier(fetcher, earlier.links, partial(health.stored_page, config.output_dir)).finish
             if packer is not None and config.pack.requisites:
                 pages_at_once = max(1, config.fetch.concurrency // _REQUISITE_PAGES_PER_SLOT)
                 requisites = RequisiteFetcher(fetcher, config.pack, earlier.link_urls, pages_at_once)
-                finish = chained(finish, requisites.finish)
+                finish = chained(finish, phases.watching(requisites.finish))
             canaries = asyncio.ensure_future(_canaries(fetcher, config.fetch.canaries))
             try:
                 async with _closing(fetcher.fetch_all(by_url, then=finish, validators=conditions)) as captures:
@@ -384,6 +435,7 @@ async def _archive(
                         result = await _kept(capture, packer, occurrences, earlier, fresh_after)
                         counted.add(result)
                         progress(result)
+                        phases.moved(done=1)
             except BaseException:
                 canaries.cancel()
                 await asyncio.gather(canaries, return_exceptions=True)

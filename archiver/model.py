@@ -173,6 +173,16 @@ class Post:
 
 
 @dataclass(frozen=True)
+class PostDocument:
+    """A post given as bytes rather than a file: a page fetched from its URL, or standard input."""
+
+    name: Path  # what messages and reports call it: the page's host and path, or <stdin>
+    address: str | None  # the post's own URL, which its relative links resolve against
+    data: bytes
+    html: bool
+
+
+@dataclass(frozen=True)
 class Extraction:
     """Everything the extractor found in a set of posts."""
 

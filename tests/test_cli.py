@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -12,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from archiver.cli import ExitCode
+from archiver.cli import ExitCode, build_parser, main
 from tests.conftest import FIXTURE_POSTS, HOLD_LOCK, REPO, SEED_POST, Web
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "archiver"
 
 
-def archiver(*args: str | Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    """Run `python -m archiver` with `args` and capture its output."""
+def archiver(*args: str | Path, cwd: Path = REPO, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m archiver` with `args` (and `stdin` on its standard input) and capture its output."""
     command = [sys.executable, "-m", "archiver", *map(str, args)]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    given = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False, **given)
 
 
 # The example post's hosts, sent to a loopback address where nothing listens: a run
@@ -173,7 +175,7 @@ def test_a_number_out_of_range_exits_3_naming_file_key_and_range(
     [
         (["extract", "no/such/post.md"], "no/such/post.md: no such file or folder"),
         (["run", "--config", "missing.yaml"], "missing.yaml: configuration file not found"),
-        (["run"], "config.yaml: configuration file not found"),
+        (["run"], "config.yaml: no configuration file in this folder; give the posts to archive (archiver run"),
         (["extract", "--format", "xml", "x.md"], "invalid choice: 'xml'"),
         (["extract", "--base-url", "example.org", "x.md"], "must be an absolute http(s) URL"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -305,3 +307,69 @@ def test_every_exit_code_is_in_the_documented_tables(document: str) -> None:
             if line.startswith("| ")}  # fmt: skip
 
     assert {str(int(code)) for code in ExitCode} <= rows
+
+
+@pytest.mark.parametrize("command", ["run", "check", "report", "export", "verify", "restore"])
+def test_every_command_on_an_archive_folder_lists_output_dir_in_its_help(command: str) -> None:
+    text = _help(command)
+
+    assert "--output DIR" in text
+    assert "--config FILE" in text
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_run_and_check_list_their_inputs_and_settings_in_their_help(command: str) -> None:
+    text = _help(command)
+
+    for option in (
+        "PATH|GLOB|URL|-",
+        "sitemap",
+        "feed",
+        "--format {text,json,markdown,junit}",
+        "-o FILE",
+        "--timeout SECONDS",
+        "--max-concurrency N",
+        "--per-host N",
+        "--attempts N",
+        "--include REGEX",
+        "--exclude REGEX",
+        "--user-agent TEXT",
+        "--proxy URL",
+        "--allow NETWORK",
+        "--verbose",
+        "--quiet",
+    ):
+        assert option in text, option
+
+
+def _help(command: str) -> str:
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return " ".join(subcommands.choices[command].format_help().split())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check"], "give the posts to check (archiver check PATH|GLOB|URL|- ...) or --config FILE"),
+        (["report"], "give the archive folder (archiver report --output DIR) or --config FILE"),
+        (["export", "--wacz", "a.wacz"], "give the archive folder (archiver export --wacz FILE --output DIR)"),
+        (["verify"], "give the archive folder (archiver verify --output DIR) or --config FILE"),
+        (["restore"], "give --config FILE: restore rewrites the posts the configuration names"),
+        (["check", "post.md", "--timeout", "0"], "--timeout: must be more than 0 and at most 86,400, not 0.0"),
+        (["check", "post.md", "--per-host", "0"], "--per-host: must be from 1 to 1,000, not 0"),
+        (["check", "post.md", "--exclude", "("], "--exclude: '(' is not a valid regular expression"),
+        (["check", "missing.md", "posts/*.md"], "missing.md: no such file or folder; posts/*.md: the pattern matches"),
+    ],
+)
+def test_a_missing_config_or_a_bad_option_says_what_to_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "post.md").write_text("[a](http://a.example/)\n", encoding="utf-8")
+
+    code = main(args)
+
+    assert code == ExitCode.BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "archives").exists()

@@ -18,12 +18,15 @@ from archiver.config import (
     ExtractSettings,
     FetchSettings,
     HealthSettings,
+    Overrides,
     PackSettings,
     ReportSettings,
     RestoreSettings,
+    default_config,
     load_config,
+    with_overrides,
 )
-from archiver.errors import ConfigError
+from archiver.errors import ConfigError, OptionError
 from tests.conftest import REPO
 
 
@@ -320,3 +323,52 @@ def test_settings_given_in_the_stage_s_form_are_converted_and_checked_item_by_it
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="configuration file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_options_take_the_place_of_keys_and_add_to_lists() -> None:
+    config = load_config(REPO / "config.yaml")
+    overrides = Overrides(
+        values={"--timeout": 5.0, "--max-concurrency": 8, "--per-host": 2, "--attempts": 1,
+                "--user-agent": "audit/1.0", "--proxy": "http://proxy.example:3128"},
+        include=("^https://",), exclude=("tracker",), allow=("10.0.0.0/8",), output_dir=Path("elsewhere"),
+    )  # fmt: skip
+
+    changed = with_overrides(config, overrides)
+
+    fetch = changed.fetch
+    assert (fetch.total_timeout, fetch.connect_timeout, fetch.read_timeout) == (5.0, 5.0, 5.0)
+    assert (fetch.concurrency, fetch.per_host, fetch.attempts) == (8, 2, 1)
+    assert (fetch.user_agent, fetch.proxy) == ("audit/1.0", "http://proxy.example:3128")
+    assert fetch.allow_networks == (ipaddress.ip_network("10.0.0.0/8"),)
+    assert [p.pattern for p in changed.extract.include] == ["^https://"]
+    assert [p.pattern for p in changed.extract.exclude] == ["tracker"]
+    assert changed.output_dir == Path("elsewhere")
+    assert (changed.post_paths, changed.pack) == (config.post_paths, config.pack)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (Overrides(values={"--timeout": 0.0}), "--timeout: must be more than 0 and at most 86,400, not 0.0"),
+        (Overrides(values={"--max-concurrency": 10_001}), "--max-concurrency: must be from 1 to 10,000, not 10001"),
+        (Overrides(values={"--per-host": 0}), "--per-host: must be from 1 to 1,000, not 0"),
+        (Overrides(values={"--attempts": 101}), "--attempts: must be from 1 to 100, not 101"),
+        (Overrides(values={"--proxy": "socks5://p:1080"}), "--proxy: must be an absolute http(s) URL"),
+        (Overrides(values={"--user-agent": ""}), "--user-agent: String should have at least 1 character"),
+        (Overrides(exclude=("([",)), "--exclude: '([' is not a valid regular expression"),
+        (Overrides(allow=("intranet",)), "--allow: 'intranet' is not a network such as 10.0.0.0/8"),
+    ],
+)
+def test_an_option_out_of_its_keys_range_is_refused_by_the_option_name(overrides: Overrides, message: str) -> None:
+    with pytest.raises(OptionError) as raised:
+        with_overrides(default_config(()), overrides)
+
+    assert str(raised.value).startswith(message)
+
+
+def test_proxy_and_trust_env_are_read_from_the_file(tmp_path: Path) -> None:
+    text = "posts:\n  paths: [posts]\nfetch:\n  proxy: http://proxy.example:3128\n  trust_env: true\n"
+
+    fetch = load_config(_config(tmp_path, text)).fetch
+
+    assert (fetch.proxy, fetch.trust_env, fetch.user_agent) == ("http://proxy.example:3128", True, None)

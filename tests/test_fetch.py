@@ -19,6 +19,7 @@ from archiver.fetch.network import AddressPolicy, GuardedBackend, is_public
 from archiver.fetch.transport import HostPoolTransport, tls_context
 from archiver.model import Capture, FetchResult, Status
 from tests.conftest import Web
+from tests.proxy import recording_proxy
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
 
 
@@ -527,6 +528,45 @@ def test_an_urgent_request_goes_to_the_front_of_the_host_queue() -> None:
         return served
 
     assert asyncio.run(order()) == ["first", "probe", "queued-0", "queued-1", "queued-2"]
+
+
+def test_through_a_proxy_every_request_goes_there_and_the_guard_still_refuses_what_it_can_see(web: Web) -> None:
+    url = web.url("alpha.test", "/ok.html")
+    with recording_proxy(web.addresses) as proxy:
+        allowed = fetch_one(web.settings(proxy=proxy.url, user_agent="audit/1.0"), url)
+        sent = list(proxy.requests)
+        refused = fetch_one(web.settings(proxy=proxy.url, allow_networks=()), url)
+        literal = fetch_one(web.settings(proxy=proxy.url), "http://169.254.169.254/latest/meta-data/")
+        tunnelled = fetch_one(web.settings(proxy=proxy.url), web.url("secure.test", "/ok.html"))
+        untrusted = fetch_one(web.settings(proxy=proxy.url), web.url("badtls.test", "/ok.html"))
+
+    assert (allowed.status, allowed.code) == (Status.OK, 200)
+    assert sent == [(url, "audit/1.0")]
+    assert (tunnelled.status, untrusted.status) == (Status.OK, Status.TLS_ERROR)  # verified through the tunnel
+    assert refused.status is literal.status is Status.BLOCKED
+    assert "alpha.test resolves to 127.0.0.2, which is not a public address" in refused.detail
+    secure, bad = (f"CONNECT {host}:{web.ports[host]}" for host in ("secure.test", "badtls.test"))
+    assert [request for request, _ in proxy.requests] == [url, secure, bad]  # nothing refused reached the proxy
+
+
+def test_trust_env_takes_the_proxy_from_the_environment_unless_no_proxy_names_the_host(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = web.url("alpha.test", "/ok.html")
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    with recording_proxy(web.addresses) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        ignored = fetch_one(web.settings(), url)
+        after_ignored = len(proxy.requests)
+        trusted = fetch_one(web.settings(trust_env=True), url)
+        after_trusted = len(proxy.requests)
+        monkeypatch.setenv("NO_PROXY", "alpha.test")
+        bypassed = fetch_one(web.settings(trust_env=True), url)
+
+    assert ignored.status is trusted.status is bypassed.status is Status.OK
+    assert (after_ignored, after_trusted, len(proxy.requests)) == (0, 1, 1)
 
 
 def test_every_host_is_asked_while_the_consumer_holds_up_the_window(web: Web) -> None:

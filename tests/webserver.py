@@ -17,7 +17,12 @@ huge-robots*, with a wildcard on wildcard-robots*, with overlapping rules on
 longest-robots*, redirected to mailto: on mailto-robots*), /utf8-headers and
 /utf8-redirect (header bytes that are not latin-1),
 /no-location/CODE (a redirect without Location), /odd-retry-after (Retry-After: 0xB2),
-/whoami (a page naming the scheme, host and port it was asked on).
+/whoami (a page naming the scheme, host and port it was asked on), and a small blog
+under /blog/: two posts (/blog/posts/one.html, two.html), an RSS feed (/blog/feed.xml),
+an Atom feed (/blog/atom.xml), a feed that is not well-formed (/blog/broken-feed.xml),
+a sitemap (/blog/sitemap.xml, and gzipped as a file at /blog/sitemap.xml.gz), a sitemap
+index naming it (/blog/sitemap-index.xml) and an XML document with an entity bomb
+(/blog/bomb.xml).
 
 A listener may answer TLS and plain HTTP on one port (told apart by the first byte a
 client sends), and two addresses may share a port number, so that URLs that differ only
@@ -249,6 +254,45 @@ async def _whoami(_: str, connection: Connection) -> Response:
     return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
 
+BLOG_POSTS = {
+    "one.html": '<html><head><title>One</title></head><body><p><a href="/ok.html">ok</a> and '
+    '<img src="../../image.png" alt="pic"> and <a href="/status/404">gone</a></p></body></html>',
+    "two.html": '<html><head><title>Two</title></head><body><a href="/redirect/1">moved</a></body></html>',
+}
+_XML = [("Content-Type", "application/xml")]
+
+
+def _blog_documents(site: str) -> dict[str, Response]:
+    """The blog's feeds and sitemaps, naming its posts by their absolute addresses on `site`."""
+    posts = [f"{site}/blog/posts/{name}" for name in BLOG_POSTS]
+    items = "".join(f"<item><title>{url}</title><link>{url}</link></item>" for url in posts)
+    rss = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>{items}</channel></rss>'
+    atom = ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Blog</title>'
+            '<entry><title>One</title><link href="/blog/posts/one.html"/><id>1</id></entry></feed>')  # fmt: skip
+    urls = "".join(f"<url><loc>{url}</loc></url>" for url in posts)
+    namespace = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    sitemap = f'<?xml version="1.0" encoding="UTF-8"?><urlset {namespace}>{urls}</urlset>'
+    nested = f"<sitemap><loc>{site}/blog/sitemap.xml</loc></sitemap>"
+    index = f'<?xml version="1.0"?><sitemapindex {namespace}>{nested}</sitemapindex>'
+    bomb = '<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><urlset>&b;</urlset>'
+    broken = rss.replace("<title>Blog</title>", "<title>Tom & Jerry</title>")  # a bare &: not well-formed
+    feeds = {"feed.xml": rss, "atom.xml": atom, "sitemap.xml": sitemap, "sitemap-index.xml": index, "bomb.xml": bomb,
+             "broken-feed.xml": broken}  # fmt: skip
+    pages = {
+        f"posts/{name}": Response(200, page.encode(), [("Content-Type", "text/html")])
+        for name, page in BLOG_POSTS.items()
+    }
+    gzipped = Response(200, gzip.compress(sitemap.encode(), mtime=0), [("Content-Type", "application/gzip")])
+    return {**{name: Response(200, text.encode(), _XML) for name, text in feeds.items()}, **pages,
+            "sitemap.xml.gz": gzipped}  # fmt: skip
+
+
+async def _blog(rest: str, connection: Connection) -> Response:
+    port = connection.writer.get_extra_info("sockname")[1]
+    document = _blog_documents(f"http://{connection.host}:{port}").get(rest)
+    return document or Response(404, b"<html><body>Not found</body></html>", [("Content-Type", "text/html")])
+
+
 async def _credential_redirect(_: str, connection: Connection) -> Response:
     """A redirect to a URL with a user, a password and a signed query, on the same host."""
     port = connection.writer.get_extra_info("sockname")[1]
@@ -416,6 +460,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/caf%C3%A9", _plain(_fixed(Response(200, "café page".encode(), _TEXT)))),
     ("/no-location/", _plain(_no_location)),
     ("/whoami", _plain(_whoami)),
+    ("/blog/", _plain(_blog)),
     ("/odd-retry-after", _plain(_fixed(Response(503, b"busy", [*_TEXT, ("Retry-After", b"\xb2")])))),
 ]
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from archiver.config import ExtractSettings
@@ -19,7 +20,7 @@ from archiver.extract.html import page
 from archiver.extract.markdown import MAX_NESTING, markdown_references
 from archiver.extract.positions import InFile
 from archiver.extract.reference import Reference
-from archiver.extract.sources import PostSource, discover, front_matter_text, post_date, read_post
+from archiver.extract.sources import PostSource, discover, front_matter_text, post_date, post_source, read_post
 from archiver.extract.urls import ResolvedUrl, resolve
 from archiver.model import (
     KIND_PRECEDENCE,
@@ -27,6 +28,7 @@ from archiver.model import (
     Link,
     Occurrence,
     Post,
+    PostDocument,
     Problem,
     Skip,
     SkipReason,
@@ -40,8 +42,9 @@ _ADDRESS_KEYS = ("link", "permalink", "canonical_url")
 _log = logging.getLogger(__name__)
 
 
-def extract(paths: Iterable[Path], settings: ExtractSettings) -> Extraction:
-    """Read every post under `paths` and gather the links they cite.
+def extract(paths: Iterable[Path], settings: ExtractSettings, documents: Iterable[PostDocument] = ()) -> Extraction:
+    """Read every post under `paths`, then each post of `documents` (read from bytes: a
+    fetched page, standard input), and gather the links they cite.
 
     Raises InputError only when a given path does not exist; each unreadable or broken
     post becomes a Problem and the others are still read.
@@ -49,22 +52,39 @@ def extract(paths: Iterable[Path], settings: ExtractSettings) -> Extraction:
     collector = _Collector(settings)
     posts: list[Post] = []
     problems: list[Problem] = []
-    for path in discover(paths):
+    readers = [(path, partial(_read_post, path)) for path in discover(paths)]
+    readers += [(document.name, partial(_read_document, document)) for document in documents]
+    for name, read in readers:
         try:
-            post, post_problems = _read_post(path, collector)
+            post, post_problems = read(collector)
         except Exception as error:  # noqa: BLE001 - one hostile post must not stop the run
-            _log.debug("failure reading %s", path, exc_info=True)
-            post, post_problems = None, [Problem(path, f"could not be read ({type(error).__name__}: {error}); skipped")]
+            _log.debug("failure reading %s", name, exc_info=True)
+            post, post_problems = None, [Problem(name, f"could not be read ({type(error).__name__}: {error}); skipped")]
         posts.extend([post] if post else [])
         problems.extend(post_problems)
     return Extraction(posts=tuple(posts), links=collector.links(), problems=tuple(problems))
 
 
 def _read_post(path: Path, collector: _Collector) -> tuple[Post | None, list[Problem]]:
-    source = read_post(path, collector.settings.max_post_bytes)
+    return _read_source(read_post(path, collector.settings.max_post_bytes), collector, None)
+
+
+def _read_document(document: PostDocument, collector: _Collector) -> tuple[Post | None, list[Problem]]:
+    limit = collector.settings.max_post_bytes
+    if len(document.data) > limit:
+        return None, [Problem(document.name, f"over posts.max_size_mb ({limit:,} bytes); skipped")]
+    return _read_source(post_source(document.name, document.data, document.html), collector, document.address)
+
+
+def _read_source(
+    source: PostSource | Problem, collector: _Collector, address: str | None
+) -> tuple[Post | None, list[Problem]]:
+    """A post read from its source; `address`, when given, is its own URL (a fetched page's)."""
     if isinstance(source, Problem):
         return None, [source]
-    reading, problems = _parse(source, collector.settings.base_url)
+    reading, problems = _parse(source, address or collector.settings.base_url)
+    if address is not None:
+        reading = replace(reading, address=address, site=address)
     cited = collector.add(source, reading)
     post = Post(source.path, reading.address, reading.title, post_date(source), cited)
     return post, [*source.problems, *problems, *_credentials(source, reading)]

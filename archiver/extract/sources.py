@@ -44,11 +44,12 @@ class PostSource:
     problems: tuple[Problem, ...]
     data: bytes  # the file's bytes
     origin: Position  # the offset in `data` of each position in `body`
+    html: bool | None = None  # None: told by the file name's suffix
 
     @property
     def is_html(self) -> bool:
         """True when the post is written in HTML rather than Markdown."""
-        return self.path.suffix.lower() in (".html", ".htm")
+        return self.html if self.html is not None else self.path.suffix.lower() in (".html", ".htm")
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -83,6 +84,13 @@ def read_post(path: Path, max_bytes: int) -> PostSource | Problem:
         data = path.read_bytes()
     except OSError as error:
         return Problem(path, f"cannot read: {error.strerror or error}")
+    return post_source(path, data)
+
+
+def post_source(path: Path, data: bytes, html: bool | None = None) -> PostSource | Problem:
+    """A post read from its bytes, `path` naming it (a file, or what stands for a page or
+    standard input); `html` says what it is written in when its name does not."""
+    size = len(data)
     refusal = _refusal(data)
     if refusal:
         return Problem(path, refusal)
@@ -94,7 +102,7 @@ def read_post(path: Path, max_bytes: int) -> PostSource | Problem:
         problems.append(Problem(path, f"unusually large post ({_megabytes(size)}); read in full"))
     front_matter, body, front_problems, blanked = _split_front_matter(path, text)
     origin = composed(blanked, crlf, decoded.byte_offsets())
-    return PostSource(path, front_matter, body, tuple(problems + front_problems), data, origin)
+    return PostSource(path, front_matter, body, tuple(problems + front_problems), data, origin, html)
 
 
 def _file_kind(mode: int) -> str:

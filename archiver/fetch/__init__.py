@@ -36,7 +36,7 @@ from archiver.fetch.errors import status_for_error
 from archiver.fetch.hosts import HostMemory, HostQueue, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
-from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, tls_context
+from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, proxy_choice, tls_context
 from archiver.model import (
     REDIRECT_CODES,
     Capture,
@@ -51,7 +51,7 @@ from archiver.model import (
 from archiver.redact import without_userinfo
 from archiver.times import utc_now
 
-__all__ = ["Fetcher", "opened", "user_agent"]
+__all__ = ["Fetcher", "opened", "user_agent", "user_agent_of"]
 
 _log = logging.getLogger(__name__)
 
@@ -64,6 +64,11 @@ _TARGET_SHOWN = 200  # characters of a redirect target kept in a detail (a data:
 def user_agent(contact: str | None) -> str:
     """The User-Agent every request sends: the tool's name and version, and a contact."""
     return f"archiver/{__version__} (link archiver{'; +' + contact if contact else ''})"
+
+
+def user_agent_of(settings: FetchSettings) -> str:
+    """The User-Agent of these settings: the configured one, else archiver's own with the contact."""
+    return settings.user_agent or user_agent(settings.contact)
 
 
 @dataclass
@@ -105,16 +110,19 @@ class Fetcher:
         self._settings = settings
         self._host_delays = host_delays or {}
         backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
-        transport = transport or HostPoolTransport(tls_context(settings.ca_bundle), backend, settings.per_host)
+        proxies = proxy_choice(settings.proxy, settings.trust_env)
+        transport = transport or HostPoolTransport(
+            tls_context(settings.ca_bundle), backend, settings.per_host, proxies=proxies
+        )
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-        headers = {"User-Agent": user_agent(settings.contact), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+        headers = {"User-Agent": user_agent_of(settings), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
         self._client = SingleExchangeClient(transport, timeout, headers)
         self._global = asyncio.Semaphore(settings.concurrency)
         self._hosts = HostMemory(hung_after=settings.attempts)
         self._host_slots: dict[str, HostSlots] = {}
         self._next_request_at: dict[str, float] = {}
         self._held_until: dict[str, float] = {}  # a rate-limited host's Retry-After, for all its requests
-        self._robots = RobotsRules(self._client, user_agent(settings.contact)) if settings.robots else None
+        self._robots = RobotsRules(self._client, user_agent_of(settings)) if settings.robots else None
 
     async def __aenter__(self) -> Fetcher:
         return self

@@ -5,6 +5,11 @@ the host itself (after any `resolve` override, like curl's `--resolve`), refuses
 address that is not public unless an allowed network contains it, and connects to the
 address it checked. Because the check is made on the address actually connected to,
 DNS rebinding and redirects to internal hosts are caught as well as direct links.
+
+Through a proxy the proxy resolves and connects, so the guard cannot see the address
+used: `GuardedBackend.check_through_proxy` checks, before each request, what this
+machine can see of the host (an address literal, a `resolve` override, what the local
+resolver answers), and lets a name the local resolver does not know go to the proxy.
 """
 
 from __future__ import annotations
@@ -103,6 +108,21 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
+
+    async def check_through_proxy(self, host: str, port: int, timeout: float | None = None) -> None:
+        """Raise AddressBlocked when a request to `host` sent through a proxy would reach
+        an address the policy refuses, as far as this machine can tell: the proxy
+        connects by name, so only an address literal, a `resolve` override or what the
+        local resolver answers can be checked (every address it gives must be permitted).
+        A name the local resolver does not know is left to the proxy, which may know it."""
+        try:
+            addresses = await self._resolve(host, port, timeout)
+        except (NameNotFound, ResolverFailed, httpcore.ConnectTimeout):
+            return
+        refused = [address for address in addresses if not self._policy.permits(address)]
+        if refused:
+            shown = ", ".join(str(a) for a in refused)
+            raise AddressBlocked(f"{host} resolves to {shown}, which is not a public address and is not allowed")
 
     async def _resolve(self, host: str, port: int, timeout: float | None) -> list[IPAddress]:
         host = host.strip("[]").lower()

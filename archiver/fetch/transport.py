@@ -3,16 +3,20 @@ and the client that sends one exchange at a time through it.
 
 httpcore's pool does work proportional to its size on every request, so one pool of 64
 connections shared by all hosts slows down as concurrency grows. A pool per host, sized
-to the per-host limit, keeps every pool small however many hosts run at once.
+to the per-host limit, keeps every pool small however many hosts run at once. A host
+that `fetch.proxy` (or, with `fetch.trust_env`, the environment) sends through a proxy
+gets a proxy pool instead, its host checked by the guard before each request.
 """
 
 from __future__ import annotations
 
 import os
 import ssl
+import urllib.request
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import certifi
 import httpcore
@@ -23,6 +27,31 @@ from archiver.fetch.network import GuardedBackend
 _KEEPALIVE_SECONDS = 15.0
 DEFAULT_IDLE_POOLS_KEPT = 64
 _Origin = tuple[str, str, int | None]
+ProxyChoice = Callable[[str, str], str | None]  # (scheme, host) -> the proxy's URL, or None: direct
+
+
+def no_proxy(_: str, __: str) -> None:
+    """Every request goes direct."""
+    return
+
+
+def proxy_choice(proxy: str | None, trust_env: bool) -> ProxyChoice:
+    """Which proxy a request takes: `proxy` for all, else (with `trust_env`) the one the
+    standard variables name for its scheme (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY), unless
+    NO_PROXY names its host; else none."""
+    if proxy:
+        return lambda _, __: proxy
+    if not trust_env:
+        return no_proxy
+    proxies = urllib.request.getproxies_environment()
+
+    def from_environment(scheme: str, host: str) -> str | None:
+        chosen = proxies.get(scheme) or proxies.get("all")
+        if chosen is None or urllib.request.proxy_bypass(host):
+            return None
+        return chosen
+
+    return from_environment
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -47,6 +76,35 @@ class _GuardedHostTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class _ProxiedHostTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport sending one host's requests through a proxy. The connection to
+    the proxy is not guarded (the proxy is the user's choice); the host asked for is
+    checked before each request, as far as the guard can see it (`check_through_proxy`)."""
+
+    def __init__(self, context: ssl.SSLContext, backend: GuardedBackend, connections: int, proxy: str) -> None:
+        super().__init__(verify=context, trust_env=False)
+        self._guard = backend
+        parts = urlsplit(proxy)
+        auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+        address = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        self._pool = httpcore.AsyncHTTPProxy(
+            proxy_url=address,
+            proxy_auth=auth,
+            ssl_context=context,
+            proxy_ssl_context=context if parts.scheme == "https" else None,
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=_KEEPALIVE_SECONDS,
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            await self._guard.check_through_proxy(request.url.host, request.url.port or 0)
+        except httpcore.ConnectError as refused:
+            raise httpx.ConnectError(str(refused), request=request) from refused
+        return await super().handle_async_request(request)
+
+
 class HostPoolTransport(httpx.AsyncBaseTransport):
     """Sends each request through the pool of its own scheme, host and port.
 
@@ -61,12 +119,14 @@ class HostPoolTransport(httpx.AsyncBaseTransport):
         backend: GuardedBackend,
         connections_per_host: int,
         idle_pools_kept: int = DEFAULT_IDLE_POOLS_KEPT,
+        proxies: ProxyChoice = no_proxy,
     ) -> None:
         self._context = context
         self._backend = backend
         self._connections = connections_per_host
+        self._proxies = proxies
         self._idle_pools_kept = idle_pools_kept
-        self._pools: OrderedDict[_Origin, _GuardedHostTransport] = OrderedDict()
+        self._pools: OrderedDict[_Origin, httpx.AsyncHTTPTransport] = OrderedDict()
         self._in_use: Counter[_Origin] = Counter()
 
     @property
@@ -79,7 +139,7 @@ class HostPoolTransport(httpx.AsyncBaseTransport):
         pool = self._pools.get(key)
         if pool is None:
             await self._close_idle_pools()
-            pool = self._pools[key] = _GuardedHostTransport(self._context, self._backend, self._connections)
+            pool = self._pools[key] = self._pool_for(request.url.scheme, request.url.host)
         self._pools.move_to_end(key)
         self._in_use[key] += 1
         try:
@@ -90,6 +150,12 @@ class HostPoolTransport(httpx.AsyncBaseTransport):
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Released(response.stream, lambda: self._done_with(key))
         return response
+
+    def _pool_for(self, scheme: str, host: str) -> httpx.AsyncHTTPTransport:
+        proxy = self._proxies(scheme, host)
+        if proxy is None:
+            return _GuardedHostTransport(self._context, self._backend, self._connections)
+        return _ProxiedHostTransport(self._context, self._backend, self._connections, proxy)
 
     def _done_with(self, key: _Origin) -> None:
         self._in_use[key] -= 1
