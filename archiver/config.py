@@ -78,6 +78,9 @@ DEFAULT_ASSETS_URL = "/assets/restored/"
 DEFAULT_ARCHIVE_NAME = "Internet Archive"
 DEFAULT_ARCHIVE_URL = "https://web.archive.org/web/"
 DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE = 20.0
+CDX_AUTO, CDX_OFF = "auto", "off"  # an archive's `cdx`: found from its address, or none (TimeMaps only)
+DEFAULT_MATCH_RENAMED = True
+DEFAULT_RETRY_NOT_FOUND_DAYS = 30.0
 LinkStyle = Literal["replace", "append"]
 DEFAULT_LINK_STYLE: LinkStyle = "append"
 
@@ -352,12 +355,36 @@ class ArchiveConfig(_Section):
     requests_per_minute: Annotated[float, _within(MIN_ARCHIVE_REQUESTS_PER_MINUTE, MAX_ARCHIVE_REQUESTS_PER_MINUTE)] = (
         DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE
     )
+    cdx: str = CDX_AUTO  # its CDX endpoint: "auto" (from `url`), "off", or the endpoint's address
 
     @field_validator("url")
     @classmethod
     def _base(cls, value: str) -> str:
         absolute_http_url(value)
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("cdx")
+    @classmethod
+    def _cdx(cls, value: str) -> str:
+        if value in (CDX_AUTO, CDX_OFF):
+            return value
+        try:
+            return absolute_http_url(value)
+        except ValueError:
+            raise ValueError(f'must be "{CDX_AUTO}", "{CDX_OFF}" or an absolute http(s) URL, got {value!r}') from None
+
+    @property
+    def cdx_url(self) -> str:
+        """The CDX endpoint asked for many URLs at once; "" for none. Found from a
+        Wayback-style address: the Internet Archive's `/cdx/search/cdx`, else pywb's `{url}cdx`."""
+        if self.cdx == CDX_OFF:
+            return ""
+        if self.cdx != CDX_AUTO:
+            return self.cdx
+        parts = urlsplit(self.url)
+        if parts.hostname == "web.archive.org":
+            return f"{parts.scheme}://{parts.netloc}/cdx/search/cdx"
+        return f"{self.url}cdx"
 
     @property
     def host(self) -> str:
@@ -383,6 +410,8 @@ class RestoreConfig(_Section):
     link_style: LinkStyle = DEFAULT_LINK_STYLE
     archives: _Archives = DEFAULT_ARCHIVES
     reject_digests: _Digests = frozenset()
+    match_renamed: bool = DEFAULT_MATCH_RENAMED  # the same file name elsewhere on the same site, when the URL has none
+    retry_not_found_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_RETRY_NOT_FOUND_DAYS
 
     @field_validator("assets_url")
     @classmethod

@@ -30,6 +30,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from archiver.config import HealthSettings
 from archiver.errors import OutputError
 from archiver.model import (
+    ArchiveAnswer,
     Check,
     DeadPolicy,
     FetchResult,
@@ -43,7 +44,7 @@ from archiver.model import (
 from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -96,6 +97,15 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE checks ADD COLUMN hops TEXT",  # JSON: [[url, code, location or null], ...]
         "ALTER TABLE checks ADD COLUMN duration REAL",
         "ALTER TABLE checks ADD COLUMN size INTEGER",
+    ),
+    7: (  # what web archives answered restore's lookups: a URL found nowhere is not asked again too soon
+        """CREATE TABLE IF NOT EXISTS archive_answers (
+            url TEXT NOT NULL,
+            archive TEXT NOT NULL,            -- the archive's name
+            asked_at TEXT NOT NULL,           -- ISO 8601, UTC
+            answer TEXT NOT NULL,             -- archiver.model.NOT_ARCHIVED
+            PRIMARY KEY (url, archive)
+        )""",
     ),
 }
 # The checks verdicts are drawn from: those of runs that reached the network.
@@ -272,6 +282,27 @@ class History:
             (url, capture.payload_digest, utc_iso(capture.captured_at), stored.filename, stored.offset,
              stored.length, stored.record_id, stored.date, stored.target_uri),
         )  # fmt: skip
+
+    def archive_answers(self) -> list[ArchiveAnswer]:
+        """What web archives last answered restore's lookups, one per URL and archive."""
+        rows = self._db.execute("SELECT url, archive, asked_at, answer FROM archive_answers ORDER BY url, archive")
+        return [ArchiveAnswer(str(url), str(archive), dt.datetime.fromisoformat(str(asked_at)), str(answer))
+                for url, archive, asked_at, answer in rows]  # fmt: skip
+
+    @_writing
+    def remember_answers(self, answers: Iterable[ArchiveAnswer]) -> None:
+        """Keep what archives answered, each replacing the earlier answer for its URL and archive."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO archive_answers VALUES (?, ?, ?, ?)",
+                ((a.url, a.archive, utc_iso(a.asked_at), a.answer) for a in answers),
+            )
+
+    @_writing
+    def forget_answers(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget the answers for these (URL, archive) pairs: they were asked again and had captures."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM archive_answers WHERE url = ? AND archive = ?", keys)
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
         """The verdict of every URL ever checked, in URL order."""

@@ -483,6 +483,20 @@ class PriorCapture:
     captured_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class ArchiveAnswer:
+    """What a web archive answered when asked for a URL's captures, remembered across
+    restores so that a URL it had none of is not asked again too soon."""
+
+    url: str
+    archive: str  # the archive's name
+    asked_at: dt.datetime
+    answer: str  # NOT_ARCHIVED: the archive had no capture of the URL (nor of its file elsewhere)
+
+
+NOT_ARCHIVED = "not-archived"
+
+
 Finisher = Callable[[Capture], Awaitable[Capture]]
 
 
