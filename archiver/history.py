@@ -298,12 +298,6 @@ class History:
                 ((a.url, a.archive, utc_iso(a.asked_at), a.answer) for a in answers),
             )
 
-    @_writing
-    def forget_answers(self, keys: Iterable[tuple[str, str]]) -> None:
-        """Forget the answers for these (URL, archive) pairs: they were asked again and had captures."""
-        with self._transaction():
-            self._db.executemany("DELETE FROM archive_answers WHERE url = ? AND archive = ?", keys)
-
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
         """The verdict of every URL ever checked, in URL order."""
         return [verdict_of(checks, policy) for checks in self._grouped()]

@@ -158,17 +158,24 @@ def run(
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report)
 
 
-def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -> RestoreSummary:
-    """Restore what the configured posts cite and the history calls dead (see `archiver.restore`)."""
+def restore(
+    config: Config, scope: Scope, backend: FetchBackend | None = None, now: dt.datetime | None = None
+) -> RestoreSummary:
+    """Restore what the configured posts cite and the history calls dead (see `archiver.restore`);
+    what the archives answered is kept in the history (unless a dry run). `now` stands in for the clock."""
     refuse_in_a_starting_process()
     extraction = extract(config.post_paths, config.extract)
     stale = 0 if scope.dry_run else _remove_stale_temporaries(config, extraction)
     with History.open(config.output_dir) as history:
         verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
+        answers = history.archive_answers()
     summary = restore_stage.restore(
         extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
-        replay_url=config.report.replay_url, backend=backend,
+        replay_url=config.report.replay_url, backend=backend, answers=answers, now=now,
     )  # fmt: skip
+    if summary.answers and not scope.dry_run:
+        with History.open(config.output_dir) as history:
+            history.remember_answers(summary.answers)
     return replace(summary, stale_temporaries=stale)
 
 
