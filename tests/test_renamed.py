@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archiver import job, restore
+from archiver import restore
 from archiver.config import ArchiveSettings, ExtractSettings
 from archiver.restore.assets import MANIFEST_FILE
 from archiver.restore.renamed import Likeness, likeness, name_key, wordpress_addresses
@@ -52,9 +52,7 @@ def _blog(folder: Path, web: Web, archive: str, **restore_settings: object) -> P
     project = _project(folder, web, (ArchiveSettings(name="Test Wayback", url=archive, requests_per_minute=6000),),
                        text=POST)  # fmt: skip
     settings = project.config.restore.model_copy(update=restore_settings)
-    project.config = project.config.model_copy(
-        update={"extract": ExtractSettings(base_url=SITE), "restore": settings}
-    )
+    project.config = project.config.model_copy(update={"extract": ExtractSettings(base_url=SITE), "restore": settings})
     _all_dead(project, list(CITED.values()))
     return project
 
