@@ -200,6 +200,27 @@ def test_one_picture_standing_in_for_several_images_is_a_placeholder(blog: Proje
         assert "the same bytes stand for 2 different images of bucket.test" in outcome.rejections[0].reason
 
 
+def test_a_placeholder_is_recognised_against_an_earlier_restore_and_remembered(
+    tmp_path: Path, web: Web, archive: str
+) -> None:
+    archives = (ArchiveSettings(name="Test Wayback", url=archive, requests_per_minute=6000.0),)
+    project = _project(tmp_path, web, archives, text=f"---\ndate: {POST_DATE}\n---\n![A]({IMAGES['bucket-a']})\n")
+    _all_dead(project, [IMAGES["bucket-a"], IMAGES["bucket-b"]])
+    (first,) = project.run().restorations  # alone, the nearest capture's placeholder cannot be told apart
+    later = project.post.with_name("2016-03-02-more.md")
+    later.write_bytes(f"---\ndate: {POST_DATE}\n---\n![B]({IMAGES['bucket-b']})\n".encode())
+
+    (second,) = project.run().restorations
+
+    assert _restored_file(project, first) == PLACEHOLDER
+    assert _restored_file(project, second) == BUCKET_B  # the same bytes as a's file: a placeholder, refused
+    assert "the same bytes stand for 2 different images of bucket.test" in second.rejections[0].reason
+    manifest = json.loads((project.config.restore.assets_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    digest = __import__("hashlib").sha256(PLACEHOLDER).hexdigest()
+    assert [entry["sha256"] for entry in manifest["placeholders"]] == [digest]
+    assert {entry["url"] for entry in manifest["assets"]} == {IMAGES["bucket-a"], IMAGES["bucket-b"]}  # none lost
+
+
 def test_the_post_changes_only_in_the_restored_urls(blog: Project) -> None:
     outcomes = blog.restorations(blog.run())
 
