@@ -81,6 +81,11 @@ DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE = 20.0
 CDX_AUTO, CDX_OFF = "auto", "off"  # an archive's `cdx`: found from its address, or none (TimeMaps only)
 DEFAULT_MATCH_RENAMED = True
 DEFAULT_RETRY_NOT_FOUND_DAYS = 30.0
+DEFAULT_SUBMIT_URL = "https://web.archive.org/save/"  # the Internet Archive's Save Page Now
+DEFAULT_SUBMIT_REQUESTS_PER_MINUTE = 2.0
+DEFAULT_SUBMIT_DAILY_CAP = 100
+DEFAULT_RESUBMIT_AFTER_DAYS = 30.0
+MAX_SUBMIT_DAILY_CAP = 100_000
 LinkStyle = Literal["replace", "append"]
 DEFAULT_LINK_STYLE: LinkStyle = "append"
 
@@ -419,6 +424,28 @@ class RestoreConfig(_Section):
         return value if value.endswith("/") else value + "/"
 
 
+class SubmitConfig(_Section):
+    """Offering the live links the posts cite to a public archive's save endpoint (opt-in)."""
+
+    enabled: bool = False
+    url: str = DEFAULT_SUBMIT_URL  # each link is appended to it
+    requests_per_minute: Annotated[float, _within(MIN_ARCHIVE_REQUESTS_PER_MINUTE, MAX_ARCHIVE_REQUESTS_PER_MINUTE)] = (
+        DEFAULT_SUBMIT_REQUESTS_PER_MINUTE
+    )
+    daily_cap: Annotated[int, _within(0, MAX_SUBMIT_DAILY_CAP)] = DEFAULT_SUBMIT_DAILY_CAP
+    resubmit_after_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_RESUBMIT_AFTER_DAYS
+
+    @field_validator("url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return absolute_http_url(value)
+
+    @property
+    def host(self) -> str:
+        """The host name submissions go to."""
+        return urlsplit(self.url).hostname or ""
+
+
 class OutputConfig(_Section):
     """Where archives, indexes and reports are written."""
 
@@ -434,6 +461,7 @@ HealthSettings = HealthConfig
 ReportSettings = ReportConfig
 ArchiveSettings = ArchiveConfig
 RestoreSettings = RestoreConfig
+SubmitSettings = SubmitConfig
 
 
 class _StageSections(BaseModel):
@@ -444,6 +472,7 @@ class _StageSections(BaseModel):
     health: HealthConfig = HealthConfig()
     report: ReportConfig = ReportConfig()
     restore: RestoreConfig = RestoreConfig()
+    submit: SubmitConfig = SubmitConfig()
 
 
 class _PostSections(_Section):
@@ -487,6 +516,7 @@ def load_config(path: Path) -> Config:
         health=parsed.health,
         report=parsed.report,
         restore=parsed.restore.model_copy(update={"assets_dir": base / parsed.restore.assets_dir}),
+        submit=parsed.submit,
     )
 
 

@@ -39,12 +39,13 @@ from archiver.model import (
     PriorCapture,
     RecordLocation,
     Status,
+    Submission,
     Verdict,
 )
 from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -106,6 +107,17 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             answer TEXT NOT NULL,             -- archiver.model.NOT_ARCHIVED
             PRIMARY KEY (url, archive)
         )""",
+    ),
+    8: (  # live links offered to a public archive's save endpoint
+        """CREATE TABLE IF NOT EXISTS submissions (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,       -- ISO 8601, UTC
+            code INTEGER,
+            accepted INTEGER NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS submissions_by_time ON submissions (submitted_at)",
     ),
 }
 # The checks verdicts are drawn from: those of runs that reached the network.
@@ -296,6 +308,24 @@ class History:
             self._db.executemany(
                 "INSERT OR REPLACE INTO archive_answers VALUES (?, ?, ?, ?)",
                 ((a.url, a.archive, utc_iso(a.asked_at), a.answer) for a in answers),
+            )
+
+    def submissions(self, since: dt.datetime) -> list[Submission]:
+        """The links offered to an archive since a moment, oldest first."""
+        rows = self._db.execute(
+            "SELECT url, submitted_at, code, accepted, detail FROM submissions WHERE submitted_at >= ? ORDER BY id",
+            (utc_iso(since),),
+        )
+        return [Submission(str(url), dt.datetime.fromisoformat(str(at)), None if code is None else int(code),
+                           bool(accepted), str(detail)) for url, at, code, accepted, detail in rows]  # fmt: skip
+
+    @_writing
+    def add_submissions(self, submissions: Iterable[Submission]) -> None:
+        """Keep what was offered to an archive, and its answers."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO submissions (url, submitted_at, code, accepted, detail) VALUES (?, ?, ?, ?, ?)",
+                ((s.url, utc_iso(s.submitted_at), s.code, int(s.accepted), s.detail) for s in submissions),
             )
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:

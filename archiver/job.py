@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from archiver import fetch, health, pack, reach, report
 from archiver import restore as restore_stage
+from archiver import submit as submit_stage
 from archiver.atomic import make_folder, remove_stale_temporaries, write_text_atomically
 from archiver.config import Config
 from archiver.extract import extract
@@ -85,6 +86,7 @@ class RunSummary:
     unreachable: str = ""  # why the run does not count, when the network looked unreachable
     stale_temporaries: int = 0  # temporary files an interrupted run had left, removed
     report: Report | None = None
+    submitted: str = ""  # what offering live links to an archive did (`submit.enabled`)
 
     def __str__(self) -> str:
         failures = f" ({', '.join(f'{name} {count}' for name, count in self.failures)})" if self.failures else ""
@@ -101,6 +103,7 @@ class RunSummary:
             f"{self.bytes:,} bytes, {self.bytes_saved:,} of them not stored again (revisits), "
             f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s{self._requisites()}"
             f"{f'; {self.unreachable}' if self.unreachable else ''}"
+            f"{f'; {self.submitted}' if self.submitted else ''}"
         )
 
     def _requisites(self) -> str:
@@ -155,7 +158,32 @@ def run(
         results = results_jsonl(history.run_checks(run_id), extraction.fetchable, unreachable=summary.unreachable)
         write_text_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), results)
         report = _write_reports(config, extraction, history)
-        return replace(summary, resumed=len(done), stale_temporaries=stale, report=report)
+        offered = config.submit.enabled and not summary.unreachable
+        submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
+        return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
+
+
+def submit_live_links(
+    config: Config, now: dt.datetime | None = None, backend: FetchBackend | None = None
+) -> submit_stage.SubmitSummary:
+    """Offer the live links of the last run to the archive of `config.submit` (see
+    `archiver.submit`); `now` stands in for the clock."""
+    extraction = read_extraction(config.output_dir / LINKS_FILE)
+    with History.open(config.output_dir) as history:
+        return _submit_with(config, extraction, history, now or utc_now(), backend)
+
+
+def _submit_with(
+    config: Config, extraction: Extraction, history: History, now: dt.datetime, backend: FetchBackend | None = None
+) -> submit_stage.SubmitSummary:
+    settings = config.submit
+    verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
+    earlier = history.submissions(now - dt.timedelta(days=max(1.0, settings.resubmit_after_days)))
+    urls = submit_stage.due(extraction.fetchable, verdicts, earlier, settings, now)
+    room = submit_stage.room_today(earlier, settings, now)
+    summary = asyncio.run(submit_stage.submit(urls, settings, config.fetch, room=room, now=now, backend=backend))
+    history.add_submissions(summary.submissions)
+    return summary
 
 
 def restore(

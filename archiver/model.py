@@ -497,6 +497,17 @@ class ArchiveAnswer:
 NOT_ARCHIVED = "not-archived"
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A live link offered to a public archive's save endpoint, and its answer."""
+
+    url: str
+    submitted_at: dt.datetime
+    code: int | None  # the endpoint's answer; None when none came
+    accepted: bool  # a 2xx or 3xx answer
+    detail: str
+
+
 Finisher = Callable[[Capture], Awaitable[Capture]]
 
 
