@@ -16,6 +16,7 @@ CDX answer for its site, a renamed image is looked for at its WordPress address 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
@@ -100,13 +101,13 @@ class WebArchive:
                 return f"the CDX server {answer}"
             exchange = capture.exchanges[-1]
             kind = (exchange.header("Content-Type") or "").split(";")[0].strip().lower()
-            if kind == "text/html" or not (kind.startswith("text/") or kind.endswith("json") or not kind):
+            if not _may_be_cdx(kind):
                 return f"the CDX server answered with {kind}, not CDX"
             exchange.body.seek(0)
             body = iter(partial(exchange.body.read, _TIMEMAP_CHUNK), b"")
             chunks = decoded_chunks(body, exchange.header("Content-Encoding"), self._limit)
-            try:
-                return read_page(chunks, rows), exchange.truncated
+            try:  # a site's answer runs to a million rows: read off the event loop
+                return await asyncio.to_thread(read_page, chunks, rows), exchange.truncated
             except ValueError as error:
                 return f"the CDX server's answer cannot be read ({error})"
         finally:
@@ -245,6 +246,13 @@ class WebArchive:
 
     def _failed(self, candidate: Candidate, why: str) -> Retrieved:
         return Retrieved(candidate, candidate.when, problem=f"{self.name}: {why}", place_failed=True)
+
+
+def _may_be_cdx(media_type: str) -> bool:
+    """A CDX server answers in text or JSON (pywb: text/x-ndjson; the Internet Archive:
+    text/plain or application/json), never in HTML, which is an error page."""
+    plain = media_type.startswith("text/") and media_type != "text/html"
+    return not media_type or plain or media_type.endswith("json")
 
 
 def _original_bytes_address(memento: str) -> str:
