@@ -29,6 +29,8 @@ URLS = [f"http://{HOSTS[n % 3]}/photos/{n // 3}/image-{n}.png" for n in range(10
 FOUND_NOWHERE = URLS[::10]  # 10 of them were never captured
 IMAGES = {url: picture(f"#{n:02x}{(n * 7) % 256:02x}{(n * 13) % 256:02x}", (8, 8)) for n, url in enumerate(URLS)}
 MEMENTOS = [Memento(url, "20150101000000", IMAGES[url]) for url in URLS if url not in FOUND_NOWHERE]
+GONE = "http://two.test/photos/gone.png"
+MEMENTOS.append(Memento(GONE, "20150101000000", b"<h1>Not Found</h1>", status=404, content_type="text/html"))
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
 
 
@@ -83,11 +85,23 @@ def test_a_hundred_images_on_three_hosts_cost_three_cdx_queries_and_one_fetch_ea
     assert [url for url, state in states.items() if state != "restored"] == FOUND_NOWHERE
     cdx = [path for path in asked if path.startswith("/web/cdx?")]
     assert sorted(parse_qs(urlsplit(path).query)["url"][0] for path in cdx) == ["one.test", "three.test", "two.test"]
-    assert sorted(set(asked) - set(cdx)) == sorted(f"/web/20150101000000id_/{m.url}" for m in MEMENTOS)
+    fetched = sorted(f"/web/20150101000000id_/{url}" for url in URLS if url not in FOUND_NOWHERE)
+    assert sorted(set(asked) - set(cdx)) == fetched
     assert len(asked) == 3 + 90
     restored = [o for o in summary.restorations if o.restored]
     assert all((config.restore.assets_dir / o.new_url.removeprefix("/assets/restored/")).read_bytes()
                == IMAGES[o.url] for o in restored)  # fmt: skip
+
+
+def test_a_capture_the_cdx_answer_lists_as_an_error_is_refused_unread(tmp_path: Path, web: Web, archive: str) -> None:
+    config = _blog(tmp_path, web, archive, [GONE])
+
+    summary, asked = _restore(config)
+
+    (outcome,) = summary.restorations
+    assert outcome.state == "rejected"
+    assert [r.reason for r in outcome.rejections] == ["the archived answer is 404, not 200"]
+    assert [path.split("?")[0] for path in asked] == ["/web/cdx"]
 
 
 def test_urls_found_nowhere_are_not_asked_again_until_the_retry_period_passes(

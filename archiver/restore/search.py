@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import unquote, urlsplit
 
-from archiver.model import Link, LinkKind, LinkVerdict
+from archiver.model import REDIRECT_CODES, Link, LinkKind, LinkVerdict
 from archiver.pack import url_key
 from archiver.restore.renamed import likeness
 from archiver.restore.sources import (
@@ -198,6 +198,12 @@ class Finder:
     async def _try(self, place: ArchiveSource, candidate: Candidate, search: Search) -> Chosen | str | None:
         """The capture, following its captured redirects, if it holds the real thing; the
         place's problem when the place itself failed; None when the capture is unusable."""
+        listed = candidate.status
+        if listed is not None and listed != 200 and listed not in REDIRECT_CODES:  # refused unread: one request less
+            when = utc_iso(candidate.when, "seconds", zulu=True)
+            reason = f"the archived answer is {listed}, not 200"
+            search.rejections.append(Rejection(candidate.source, candidate.address, when, reason))
+            return None
         retrieved = await self._retrieve(place, candidate)
         for _ in range(REDIRECTS_FOLLOWED):
             if retrieved.place_failed:

@@ -32,6 +32,7 @@ class Candidate:
     address: str  # where a reader sees it: a memento's address, or the WARC file and offset
     raw_address: str = ""  # where its original bytes are: the `id_` address (web archives)
     stored_at: RecordLocation | None = None  # its record (own archive)
+    status: int | None = None  # the captured answer's code, where the listing says it (a CDX row)
 
     @property
     def timestamp(self) -> str:

@@ -45,6 +45,7 @@ class Row:
     url: str
     timestamp: str  # 14 digits
     key: str = ""  # its SURT key, as the archive gives it
+    status: str = ""  # the captured answer's code, as the archive gives it ("-" or "" when it does not say)
 
     @property
     def when(self) -> dt.datetime:
@@ -206,7 +207,8 @@ def _row(fields: dict[str, object]) -> Row:
     timestamp = str(fields["timestamp"])
     if not (timestamp.isdigit() and 4 <= len(timestamp) <= 14):
         raise ValueError(f"not a timestamp: {timestamp!r}")
-    return Row(url, timestamp.ljust(14, "0"), str(fields.get("urlkey") or ""))
+    status = fields.get("status") or fields.get("statuscode") or ""
+    return Row(url, timestamp.ljust(14, "0"), str(fields.get("urlkey") or ""), str(status))
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:

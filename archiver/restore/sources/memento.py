@@ -184,7 +184,8 @@ class WebArchive:
 
     def _from_row(self, url: str, row: Row) -> Candidate:
         address = f"{self._base}{row.timestamp}/{row.url}"
-        return Candidate(url, row.when, self.name, address, raw_address=_original_bytes_address(address))
+        status = int(row.status) if row.status.isdigit() else None
+        return Candidate(url, row.when, self.name, address, raw_address=_original_bytes_address(address), status=status)
 
     def _candidate(self, url: str, memento: Memento) -> Candidate | None:
         try:
