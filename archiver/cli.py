@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import logging
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -35,6 +36,7 @@ from archiver.events import EventLog
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
 from archiver.model import Extraction
+from archiver.redact import Redactor
 from archiver.report import FORMATS, Report
 from archiver.restore import rewrite
 
@@ -117,8 +119,9 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
 def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_job(
         commands, "run", store=True, summary_line="run the main job over the configured posts",
-        description="Extract every link and image from the configured posts, fetch each URL once, store the "
-        "captures as WARC files, add the checks to the history and write the health reports.",
+        description="Extract every link and image from the configured posts, fetch each URL that is due once "
+        "(a new link at once, the others by the schedule: section of the configuration), store the captures as "
+        "WARC files, add the checks to the history and write the health reports.",
     )  # fmt: skip
 
 
@@ -136,7 +139,12 @@ def _add_job(
     _config_option(parser)
     _fail_on_option(parser)
     _job_options(parser)
-    parser.set_defaults(handler=run_command, store=store)
+    if store:
+        parser.add_argument(
+            "--all", action="store_true", dest="every_link",
+            help="check every link now, not only those due (see schedule: in config.yaml)",
+        )  # fmt: skip
+    parser.set_defaults(handler=run_command, store=store, every_link=not store)
 
 
 def _add_report(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -165,7 +173,8 @@ def export_command(args: argparse.Namespace) -> ExitCode:
     """`archiver export --wacz FILE`."""
     config = _config(args.config)
     with lock.exclusive(config.output_dir, "export"):
-        pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz)
+        shown = Redactor(config.report.secret_params)
+        pages = export.export_wacz(config.output_dir, config.output_dir / job.LINKS_FILE, args.wacz, shown)
     print(f"wrote {args.wacz}: {pages} pages")
     return ExitCode.OK
 
@@ -267,14 +276,17 @@ def run_command(args: argparse.Namespace) -> ExitCode:
     """`archiver run` and `archiver check`: the main job, with or without storing captures."""
     config = _config(args.config)
     command = "run" if args.store else "check"
-    log = EventLog(args.log)
+    shown = Redactor(config.report.secret_params)
+    log = EventLog(args.log, shown)
     try:
         with lock.exclusive(config.output_dir, command):
             log.event("start", command=command, output=str(config.output_dir))
             extraction = _extract(config, config.post_paths, quiet=args.quiet, log=log)
             _say(args.quiet, summary(extraction))
             with _progress_bar(len(extraction.fetchable), quiet=args.quiet) as advance:
-                result = job.run(config, job.both(log.checked, advance), extraction, store=args.store)
+                result = job.run(
+                    config, job.both(log.checked, advance), extraction, store=args.store, only_due=not args.every_link
+                )
         assert result.report is not None
         code = _verdicts(result.report, config, args.fail_on, quiet=args.quiet)
         if result.unreachable:
@@ -327,7 +339,7 @@ def _progress_bar(total: int, quiet: bool = False) -> Iterator[job.Progress]:
 def extract_command(args: argparse.Namespace) -> ExitCode:
     """`archiver extract`: list the links of posts."""
     config = _config(args.config, args.base_url, require_file=not args.paths)
-    extraction = _extract(config, args.paths or config.post_paths)
+    extraction = Redactor(config.report.secret_params).value(_extract(config, args.paths or config.post_paths))
     if args.format == "table" and args.output is None:
         write_table(extraction, sys.stdout)
         return ExitCode.OK
@@ -345,18 +357,43 @@ def _config(path: Path | None, base_url: str | None = None, require_file: bool =
     if path is None:
         if require_file:
             raise ConfigError(DEFAULT_CONFIG_FILE, "configuration file not found; give --config FILE or post paths")
-        return default_config((), base_url)
-    config = load_config(path)
+        config = default_config((), base_url)
+    else:
+        config = load_config(path)
     if base_url is not None:
         config = config.model_copy(update={"extract": config.extract.model_copy(update={"base_url": base_url})})
+    _redacting_warnings(Redactor(config.report.secret_params))
     return config
+
+
+def _redacting_warnings(shown: Redactor) -> None:
+    """Warnings the stages log (a page that cannot be read names its URL) show no secret."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("archiver: warning: %(message)s"))
+    handler.addFilter(_Redacting(shown))
+    package = logging.getLogger("archiver")
+    package.handlers = [handler]
+    package.propagate = False
+
+
+class _Redacting(logging.Filter):
+    """Replaces a log record's message with its text, redacted."""
+
+    def __init__(self, shown: Redactor) -> None:
+        super().__init__()
+        self._shown = shown
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self._shown.text(record.getMessage()), None
+        return True
 
 
 def _extract(config: Config, paths: Sequence[Path], quiet: bool = False, log: EventLog | None = None) -> Extraction:
     extraction = extract(paths, config.extract)
+    shown = Redactor(config.report.secret_params)
     for problem in extraction.problems:
         if not quiet:
-            print(f"archiver: warning: {problem}", file=sys.stderr)
+            print(f"archiver: warning: {shown.text(str(problem))}", file=sys.stderr)
         if log is not None:
             log.warning(problem)
     return extraction

@@ -66,7 +66,15 @@ DEFAULT_MAX_REDIRECTS = 10
 DEFAULT_MAX_BODY_MB = 100.0
 DEFAULT_DEAD_AFTER_CHECKS = 3
 DEFAULT_DEAD_AFTER_DAYS = 3.0
+# How many days after its last check a link is due again, by its verdict (archiver.schedule).
+DEFAULT_ALIVE_DAYS = 7.0
+DEFAULT_FAILING_DAYS = 1.0
+DEFAULT_DEAD_DAYS = 7.0
+DEFAULT_UNKNOWN_DAYS = 1.0
 DEFAULT_REPLAY_URL = "http://localhost:8080/web/"
+# Query parameters named like these hold secrets (see archiver.redact).
+DEFAULT_SECRET_PARAMS = ("token", "key", "secret", "password", "passwd", "sig", "signature", "auth", "credential")
+MAX_SECRET_PARAMS = 100
 DEFAULT_WARC_PREFIX = "archiver"
 DEFAULT_WARC_ROTATE_MB = 1000.0
 DEFAULT_RECAPTURE_AFTER_DAYS = 90.0
@@ -192,11 +200,19 @@ def _sha256_digests(digests: list[str]) -> frozenset[str]:
     return frozenset(digest.lower().removeprefix("sha256:") for digest in digests)
 
 
+def _words(words: list[str]) -> tuple[str, ...]:
+    for word in words:
+        if not re.fullmatch(r"[A-Za-z0-9]{1,64}", word):
+            raise ValueError(f"{word!r} is not a word of 1 to 64 letters and digits")
+    return tuple(dict.fromkeys(word.lower() for word in words))
+
+
 _Patterns = Annotated[tuple[re.Pattern[str], ...], _from_file(list[str], lambda p: tuple(map(_pattern, p)))]
 _Networks = Annotated[tuple[_Network, ...], _from_file(list[str], lambda n: tuple(map(_network, n)))]
 _Codes = Annotated[frozenset[int], _from_file(list[int], _codes)]
 _Digests = Annotated[frozenset[str], _from_file(list[str], _sha256_digests)]
 _Path = Annotated[Path, _from_file(str, Path)]  # written as text
+_Words = Annotated[tuple[str, ...], _from_file(list[str], _words)]
 
 
 def _urls(urls: list[str]) -> tuple[str, ...]:
@@ -346,10 +362,20 @@ class HealthConfig(_Section):
     dead_after_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_DEAD_AFTER_DAYS
 
 
+class ScheduleConfig(_Section):
+    """When `archiver run` checks a link again, by what its history says of it."""
+
+    alive_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_ALIVE_DAYS
+    failing_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_FAILING_DAYS
+    dead_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_DEAD_DAYS
+    unknown_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_UNKNOWN_DAYS
+
+
 class ReportConfig(_Section):
-    """How reports point at the archive."""
+    """How reports point at the archive, and which query parameters they never show."""
 
     replay_url: str = DEFAULT_REPLAY_URL
+    secret_params: _Words = Field(default=DEFAULT_SECRET_PARAMS, max_length=MAX_SECRET_PARAMS)
 
 
 class ArchiveConfig(_Section):
@@ -458,6 +484,7 @@ class OutputConfig(_Section):
 FetchSettings = FetchConfig
 PackSettings = PackConfig
 HealthSettings = HealthConfig
+ScheduleSettings = ScheduleConfig
 ReportSettings = ReportConfig
 ArchiveSettings = ArchiveConfig
 RestoreSettings = RestoreConfig
@@ -470,6 +497,7 @@ class _StageSections(BaseModel):
     fetch: FetchConfig = FetchConfig()
     pack: PackConfig = PackConfig()
     health: HealthConfig = HealthConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
     report: ReportConfig = ReportConfig()
     restore: RestoreConfig = RestoreConfig()
     submit: SubmitConfig = SubmitConfig()
@@ -514,6 +542,7 @@ def load_config(path: Path) -> Config:
         fetch=parsed.fetch,
         pack=parsed.pack,
         health=parsed.health,
+        schedule=parsed.schedule,
         report=parsed.report,
         restore=parsed.restore.model_copy(update={"assets_dir": base / parsed.restore.assets_dir}),
         submit=parsed.submit,

@@ -3,7 +3,8 @@
 Each line is one event: `{"time": ..., "event": ..., ...}`. Events: `start`, `warning`
 (a post read only in part), `checked` (one per URL: status, code, attempts, seconds,
 where its capture is), `summary` (the run's totals and verdicts). Lines are appended and
-flushed one by one, so a killed run leaves a readable log.
+flushed one by one, so a killed run leaves a readable log. Secrets in URLs are shown as
+`***` (see `archiver.redact`).
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from typing import Any, TextIO
 
 from archiver.errors import OutputError
 from archiver.model import FetchResult, Problem
+from archiver.redact import Redactor
 from archiver.times import utc_iso, utc_now
 
 
 class EventLog:
     """Appends events to a file; a log that was not asked for writes nothing."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, shown: Redactor) -> None:
         self._stream: TextIO | None = None
+        self._shown = shown
         if path is not None:
             try:
                 self._stream = path.open("a", encoding="utf-8")
@@ -37,7 +40,7 @@ class EventLog:
         """Write one event line."""
         if self._stream is None:
             return
-        line = {"time": utc_iso(utc_now()), "event": name, **fields}
+        line = {"time": utc_iso(utc_now()), "event": name, **self._shown.value(fields)}
         self._stream.write(json.dumps(line, ensure_ascii=False, default=str) + "\n")
         self._stream.flush()
 

@@ -14,28 +14,35 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from archiver.errors import InputError, OutputError
 from archiver.extract.listing import read_extraction
 from archiver.history import History
-from archiver.model import Extraction, Link, Post, RecordLocation
+from archiver.model import Link, Post, RecordLocation
 from archiver.pack import ARCHIVE_DIR
+from archiver.redact import Redactor
 
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Cited pages"}
 _TITLE_LIMIT = 200
 
 
-def export_wacz(output_dir: Path, links_file: Path, target: Path) -> int:
-    """Write the WACZ file of an output folder; how many pages it lists."""
+def export_wacz(output_dir: Path, links_file: Path, target: Path, shown: Redactor) -> int:
+    """Write the WACZ file of an output folder; how many pages it lists. `shown` is how
+    links.json shows secrets in URLs: its links are matched with the history's exact URLs
+    as they are shown (a page of the WACZ is, like its WARC files, the exact URL)."""
     warcs = sorted((output_dir / ARCHIVE_DIR).glob("*.warc.gz"))
     if not warcs:
         raise InputError(f"{output_dir / ARCHIVE_DIR}: no WARC files to export; run `archiver run` first")
     extraction = read_extraction(links_file)
     with History.open(output_dir) as history:
-        stored_at = {url: prior.stored_at for url, prior in history.latest_full_captures().items()}
-        stored_at |= _latest_revisits(history, extraction.fetchable)
-    pages = list(_pages(extraction, stored_at))
+        full = history.latest_full_captures()
+        exact = {shown.text(url): url for url in full}
+        links = [replace(link, url=exact.get(link.url, link.url)) for link in extraction.fetchable]
+        stored_at = {url: prior.stored_at for url, prior in full.items()}
+        stored_at |= _latest_revisits(history, links)
+    pages = list(_pages(links, extraction.posts, stored_at))
     with tempfile.TemporaryDirectory() as scratch:
         pages_file = Path(scratch) / "pages.jsonl"
         pages_file.write_text("".join(json.dumps(page) + "\n" for page in [PAGES_HEADER, *pages]), encoding="utf-8")
@@ -48,9 +55,11 @@ def validate_wacz(path: Path) -> None:
     _wacz("validate", "-f", str(path))
 
 
-def _pages(extraction: Extraction, stored_at: dict[str, RecordLocation]) -> Iterable[dict[str, str]]:
-    posts = {post.path: post for post in extraction.posts}
-    for link in extraction.fetchable:
+def _pages(
+    links: Iterable[Link], cited_in: Iterable[Post], stored_at: dict[str, RecordLocation]
+) -> Iterable[dict[str, str]]:
+    posts = {post.path: post for post in cited_in}
+    for link in links:
         record = stored_at.get(link.url)
         if record is not None and record.date:
             yield {"url": record.target_uri or link.url, "ts": record.date, "title": _title(link, posts)}

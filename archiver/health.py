@@ -36,7 +36,17 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from rapidfuzz.distance import Indel
 
-from archiver.model import Capture, Exchange, FetchBackend, FetchResult, Page, PriorCapture, RecordLocation, Status
+from archiver.model import (
+    NOT_MODIFIED,
+    Capture,
+    Exchange,
+    FetchBackend,
+    FetchResult,
+    Page,
+    PriorCapture,
+    RecordLocation,
+    Status,
+)
 from archiver.pack import read_answer
 from archiver.pages import READ_LIMIT, TEXT_LIMIT, page_of, page_or_none, read_page_off_loop
 from archiver.sites import on_host, site_key
@@ -302,8 +312,8 @@ class Classifier:
         """The capture, its result classified and its final answer read as a page (a
         `fetch_all` finisher)."""
         final = capture.final
-        if final is None or capture.result.code is None:
-            return capture
+        if final is None or capture.result.code in (None, NOT_MODIFIED):
+            return capture  # nothing to read (a 304 Not Modified: the page is the one captured before)
         page = await read_page_off_loop(final)
         return replace(capture, result=await self.judged(capture.result, final, page), page=page)
 

@@ -40,12 +40,13 @@ from archiver.model import (
     RecordLocation,
     Status,
     Submission,
+    Validators,
     Verdict,
 )
 from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -99,7 +100,11 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE checks ADD COLUMN duration REAL",
         "ALTER TABLE checks ADD COLUMN size INTEGER",
     ),
-    7: (  # what web archives answered restore's lookups: a URL found nowhere is not asked again too soon
+    7: (  # the final answer's validators, sent back by a later conditional request
+        "ALTER TABLE checks ADD COLUMN etag TEXT",
+        "ALTER TABLE checks ADD COLUMN last_modified TEXT",
+    ),
+    8: (  # what web archives answered restore's lookups: a URL found nowhere is not asked again too soon
         """CREATE TABLE IF NOT EXISTS archive_answers (
             url TEXT NOT NULL,
             archive TEXT NOT NULL,            -- the archive's name
@@ -108,7 +113,7 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             PRIMARY KEY (url, archive)
         )""",
     ),
-    8: (  # live links offered to a public archive's save endpoint
+    9: (  # live links offered to a public archive's save endpoint
         """CREATE TABLE IF NOT EXISTS submissions (
             id INTEGER PRIMARY KEY,
             url TEXT NOT NULL,
@@ -268,7 +273,9 @@ class History:
         latest: dict[str, PriorCapture] = {}
         for check in map(_check, rows):
             if check.stored_at is not None and check.payload_digest is not None:  # as the query asked
-                latest[check.url] = PriorCapture(check.stored_at, check.payload_digest, check.checked_at)
+                latest[check.url] = PriorCapture(
+                    check.stored_at, check.payload_digest, check.checked_at, check.validators
+                )
         return latest
 
     def latest_requisite_captures(self) -> dict[str, PriorCapture]:
@@ -427,7 +434,7 @@ def _migrate(connection: sqlite3.Connection) -> None:
 _COLUMN_NAMES = (
     "url", "checked_at", "status", "code", "final_url", "attempts", "detail", "payload_digest",
     "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_date", "warc_target_uri", "warc_revisit",
-    "drifted_from", "hops", "duration", "size",
+    "drifted_from", "hops", "duration", "size", "etag", "last_modified",
 )  # fmt: skip
 _COLUMNS = ", ".join(_COLUMN_NAMES)
 _INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES ({', '.join('?' * (len(_COLUMN_NAMES) + 1))})"
@@ -448,12 +455,13 @@ def _row(run_id: int, result: FetchResult) -> tuple[object, ...]:
         run_id, result.url, utc_iso(result.checked_at), result.status.value, result.code, result.final_url,
         result.attempts, result.detail, result.payload_digest or None, *where, result.drifted_from or None,
         json.dumps([[hop.url, hop.code, hop.location] for hop in result.hops]), result.duration, result.size,
+        result.validators.etag or None, result.validators.last_modified or None,
     )  # fmt: skip
 
 
 def _check(row: tuple[object, ...]) -> Check:
     url, checked_at, status, code, final_url, attempts, detail, digest, filename, offset, length = row[:11]
-    record_id, warc_date, target_uri, revisit, drifted_from, hops, duration, size = row[11:]
+    record_id, warc_date, target_uri, revisit, drifted_from, hops, duration, size, etag, last_modified = row[11:]
     return Check(
         url=str(url),
         checked_at=dt.datetime.fromisoformat(str(checked_at)),
@@ -469,6 +477,7 @@ def _check(row: tuple[object, ...]) -> Check:
         hops=tuple(Hop(str(url), int(code), location) for url, code, location in json.loads(str(hops or "[]"))),
         duration=float(str(duration or 0)),
         size=int(str(size or 0)),
+        validators=Validators(str(etag or ""), str(last_modified or "")),
     )  # fmt: skip
 
 

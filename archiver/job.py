@@ -17,14 +17,14 @@ import json
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from archiver import fetch, health, pack, reach, report
+from archiver import fetch, health, pack, reach, report, schedule
 from archiver import restore as restore_stage
 from archiver import submit as submit_stage
 from archiver.atomic import make_folder, remove_stale_temporaries, write_text_atomically
@@ -35,8 +35,10 @@ from archiver.fetch import user_agent
 from archiver.health import Classifier
 from archiver.history import History, dead_policy
 from archiver.model import (
+    NOT_MODIFIED,
     Capture,
     Check,
+    Exchange,
     Extraction,
     FetchBackend,
     FetchResult,
@@ -45,10 +47,12 @@ from archiver.model import (
     Occurrence,
     PriorCapture,
     RecordLocation,
+    Validators,
 )
 from archiver.pack import WarcPacker
 from archiver.pack import verify as pack_verify
 from archiver.pack.verify import FolderFinding
+from archiver.redact import Redactor
 from archiver.report import Report
 from archiver.requisites import RequisiteFetcher, RequisiteTally
 from archiver.restore import RestoreSummary, Scope
@@ -85,6 +89,9 @@ class RunSummary:
     requisites: RequisiteTally = field(default_factory=RequisiteTally)
     unreachable: str = ""  # why the run does not count, when the network looked unreachable
     stale_temporaries: int = 0  # temporary files an interrupted run had left, removed
+    not_due: int = 0  # links left for a later run (archiver.schedule)
+    next_due: dt.datetime | None = None  # when the first of them is due
+    not_modified: int = 0  # URLs a server said had not changed since their last capture (304)
     report: Report | None = None
     submitted: str = ""  # what offering live links to an archive did (`submit.enabled`)
 
@@ -97,14 +104,22 @@ class RunSummary:
             else ""
         )
         return (
-            f"{resumed}{stale}{self.urls} URLs fetched: {self.ok} ok, {self.failed} failed{failures}, "
-            f"{self.unknown} unknown, "
-            f"{self.retried} retried; "
+            f"{resumed}{stale}{self.urls} URLs fetched: {self.ok} ok{self._not_modified()}, "
+            f"{self.failed} failed{failures}, {self.unknown} unknown, "
+            f"{self.retried} retried{self._not_due()}; "
             f"{self.bytes:,} bytes, {self.bytes_saved:,} of them not stored again (revisits), "
             f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s{self._requisites()}"
             f"{f'; {self.unreachable}' if self.unreachable else ''}"
             f"{f'; {self.submitted}' if self.submitted else ''}"
         )
+
+    def _not_modified(self) -> str:
+        return f" ({self.not_modified} not modified)" if self.not_modified else ""
+
+    def _not_due(self) -> str:
+        if not self.not_due:
+            return ""
+        return f"; {self.not_due} links not due yet (the next on {utc_iso(self.next_due or utc_now(), 'seconds')})"
 
     def _requisites(self) -> str:
         tally = self.requisites
@@ -120,9 +135,12 @@ def run(
     extraction: Extraction | None = None,
     store: bool = True,
     backend: FetchBackend | None = None,
+    *,
+    only_due: bool = False,
 ) -> RunSummary:
-    """Extract the configured posts, fetch every link, classify it, pack the captures (with
-    `store`), add the checks to the history and write the reports.
+    """Extract the configured posts, fetch every link (with `only_due`, every link that
+    `archiver.schedule` says is due), classify it, pack the captures (with `store`), add
+    the checks to the history and write the reports.
 
     `backend` fetches instead of a `Fetcher` built from `config.fetch` (the caller closes it).
     """
@@ -130,7 +148,8 @@ def run(
     extraction = extraction or extract(config.post_paths, config.extract)
     make_folder(config.output_dir)
     stale = remove_stale_temporaries([config.output_dir])
-    write_text_atomically(config.output_dir / LINKS_FILE, to_json(extraction))
+    shown = Redactor(config.report.secret_params)
+    write_text_atomically(config.output_dir / LINKS_FILE, to_json(shown.value(extraction)))
     with History.open(config.output_dir) as history:
         run_id, done = history.resume_or_start("run" if store else "check", utc_now())
 
@@ -141,7 +160,8 @@ def run(
                     done.add(result.url)
 
         pack.repair(config.output_dir, recovered)
-        pending = tuple(link for link in extraction.fetchable if link.url not in done)
+        planned = _plan(config, extraction.fetchable, history, only_due)
+        pending = tuple(link for link in planned.due if link.url not in done)
         stored = partial(_still_stored, config.output_dir / pack.ARCHIVE_DIR)
         earlier = _Earlier(
             stored(history.latest_full_captures()),
@@ -154,8 +174,10 @@ def run(
         summary = asyncio.run(
             _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, before=before)
         )
+        summary = replace(summary, not_due=len(planned.later), next_due=planned.next_due)
         history.finish_run(run_id, summary.unreachable)
-        results = results_jsonl(history.run_checks(run_id), extraction.fetchable, unreachable=summary.unreachable)
+        checks, links = shown.value(history.run_checks(run_id)), shown.value(extraction.fetchable)
+        results = results_jsonl(checks, links, unreachable=summary.unreachable)
         write_text_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), results)
         report = _write_reports(config, extraction, history)
         offered = config.submit.enabled and not summary.unreachable
@@ -166,9 +188,9 @@ def run(
 def submit_live_links(
     config: Config, now: dt.datetime | None = None, backend: FetchBackend | None = None
 ) -> submit_stage.SubmitSummary:
-    """Offer the live links of the last run to the archive of `config.submit` (see
-    `archiver.submit`); `now` stands in for the clock."""
-    extraction = read_extraction(config.output_dir / LINKS_FILE)
+    """Offer the live links the configured posts cite to the archive of `config.submit`
+    (see `archiver.submit`); `now` stands in for the clock."""
+    extraction = extract(config.post_paths, config.extract)  # links.json shows secrets redacted
     with History.open(config.output_dir) as history:
         return _submit_with(config, extraction, history, now or utc_now(), backend)
 
@@ -179,7 +201,8 @@ def _submit_with(
     settings = config.submit
     verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
     earlier = history.submissions(now - dt.timedelta(days=max(1.0, settings.resubmit_after_days)))
-    urls = submit_stage.due(extraction.fetchable, verdicts, earlier, settings, now)
+    shown = Redactor(config.report.secret_params)
+    urls = submit_stage.due(extraction.fetchable, verdicts, earlier, settings, now=now, shown=shown)
     room = submit_stage.room_today(earlier, settings, now)
     summary = asyncio.run(submit_stage.submit(urls, settings, config.fetch, room=room, now=now, backend=backend))
     history.add_submissions(summary.submissions)
@@ -205,6 +228,30 @@ def restore(
         with History.open(config.output_dir) as history:
             history.remember_answers(summary.answers)
     return replace(summary, stale_temporaries=stale)
+
+
+def _plan(config: Config, links: tuple[Link, ...], history: History, only_due: bool) -> schedule.Plan:
+    """The links to check now: all of them, or (`only_due`) those due."""
+    if not only_due:
+        return schedule.Plan(links, (), None)
+    verdicts = {verdict.url: verdict for verdict in history.verdicts(dead_policy(config.health))}
+    return schedule.plan(links, verdicts, utc_now(), config.schedule)
+
+
+def _conditions(
+    links: Iterable[Link], earlier: Mapping[str, PriorCapture], now: dt.datetime, fresh_after: dt.timedelta
+) -> dict[str, Validators]:
+    """The validators to send back for each link a conditional request can confirm: its
+    last full capture is of the URL itself (not of a page it redirected to), can be
+    revisited, is recent enough not to be stored again, and its server gave validators."""
+    conditions = {}
+    for link in links:
+        prior = earlier.get(link.url)
+        if prior is None or not prior.validators or not prior.stored_at.can_be_revisited:
+            continue
+        if prior.stored_at.target_uri == link.url and now - prior.captured_at < fresh_after:
+            conditions[link.url] = prior.validators
+    return conditions
 
 
 def _remove_stale_temporaries(config: Config, extraction: Extraction) -> int:
@@ -311,9 +358,10 @@ def regenerate_report(config: Config) -> Report:
 
 def _write_reports(config: Config, extraction: Extraction, history: History) -> Report:
     policy = dead_policy(config.health)
-    now = utc_now()
-    verdicts, unreachable = history.verdicts(policy), history.last_run_unreachable()
-    built = report.build(extraction, verdicts, policy, config.report.replay_url, now, unreachable=unreachable)
+    shown = Redactor(config.report.secret_params)  # links.json is redacted already; the history is not
+    verdicts, unreachable = shown.value(history.verdicts(policy)), history.last_run_unreachable()
+    links, replay = shown.value(extraction), config.report.replay_url
+    built = report.build(links, verdicts, policy, replay, utc_now(), unreachable=unreachable)
     report.write_all(built, config.output_dir)
     return built
 
@@ -342,6 +390,7 @@ async def _archive(
     started = time.monotonic()
     fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
     by_url = {link.url: link for link in links}
+    conditions = _conditions(links, earlier.links, utc_now(), fresh_after)
     results: list[FetchResult] = []
     tally = RequisiteTally()
     info = {"http-header-user-agent": user_agent(config.fetch.contact), "robots": _robots_policy(config)}
@@ -354,7 +403,7 @@ async def _archive(
                 finish = chained(finish, requisites.finish)
             canaries = asyncio.ensure_future(_canaries(fetcher, config.fetch.canaries))
             try:
-                async with _closing(fetcher.fetch_all(by_url, then=finish)) as captures:
+                async with _closing(fetcher.fetch_all(by_url, then=finish, validators=conditions)) as captures:
                     async for capture in captures:
                         tally = tally.plus(capture.requisites)
                         occurrences = by_url[capture.result.url].occurrences
@@ -369,7 +418,8 @@ async def _archive(
     files = tuple(packer.closed_files) if packer else ()
     summary = _summary(results, time.monotonic() - started, files)
     saved = packer.bytes_saved if packer else 0
-    return replace(summary, bytes_saved=saved, requisites=tally, unreachable=why)
+    unchanged = sum(result.code == NOT_MODIFIED for result in results)
+    return replace(summary, bytes_saved=saved, requisites=tally, unreachable=why, not_modified=unchanged)
 
 
 @asynccontextmanager
@@ -395,9 +445,11 @@ async def _kept(
     the requisites stored in full are remembered for later revisits."""
     location: RecordLocation | None = None
     remembered: list[tuple[str, PriorCapture]] = []
+    prior = earlier.links.get(capture.result.url)
+    capture, unchanged = _not_modified(capture, prior)
     try:
         if packer is not None:
-            previous = _same_payload(capture.result, earlier.links.get(capture.result.url), fresh_after)
+            previous = prior.stored_at if unchanged and prior else _same_payload(capture.result, prior, fresh_after)
             stored = partial(_store, packer, capture, occurrences, previous=previous,
                              earlier_requisites=earlier.requisites, fresh_after=fresh_after)  # fmt: skip
             location, remembered = await _to_the_end(asyncio.to_thread(stored))
@@ -406,6 +458,20 @@ async def _kept(
     for url, requisite_capture in remembered:
         earlier.remember_requisite(url, requisite_capture)
     return replace(capture.result, stored_at=location)
+
+
+def _not_modified(capture: Capture, prior: PriorCapture | None) -> tuple[Capture, bool]:
+    """The capture, and whether it is a 304 Not Modified to a conditional request: its
+    result then carries its last capture's payload digest, and says since when."""
+    final = capture.final
+    if prior is None or final is None or final.code != NOT_MODIFIED or not _conditional(final):
+        return capture, False
+    detail = f"not modified since its capture of {utc_iso(prior.captured_at, 'seconds')}"
+    return replace(capture, result=replace(capture.result, payload_digest=prior.payload_digest, detail=detail)), True
+
+
+def _conditional(exchange: Exchange) -> bool:
+    return any(name.lower() in ("if-none-match", "if-modified-since") for name, _ in exchange.request_headers)
 
 
 async def _to_the_end(work: Coroutine[Any, Any, _T]) -> _T:

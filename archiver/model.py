@@ -9,7 +9,7 @@ other tools.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -289,6 +289,34 @@ class RecordLocation:
 
 
 @dataclass(frozen=True)
+class Validators:
+    """What a server said identifies the representation it sent (its ETag and
+    Last-Modified headers), which a later request can send back to be told "not modified"."""
+
+    etag: str = ""
+    last_modified: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.etag or self.last_modified)
+
+    @classmethod
+    def of(cls, headers: Iterable[tuple[str, str]]) -> Validators:
+        """The validators among a response's headers (the first of each)."""
+        found: dict[str, str] = {}
+        for name, value in headers:
+            found.setdefault(name.lower(), value.strip())
+        return cls(found.get("etag", ""), found.get("last-modified", ""))
+
+    def request_headers(self) -> dict[str, str]:
+        """The headers of a conditional request (RFC 9110, 13.1): If-None-Match and If-Modified-Since."""
+        headers = {"If-None-Match": self.etag} if self.etag else {}
+        return headers | ({"If-Modified-Since": self.last_modified} if self.last_modified else {})
+
+
+NOT_MODIFIED = 304
+
+
+@dataclass(frozen=True)
 class FetchResult:
     """What fetching one URL gave: its status, the redirect chain and the cost."""
 
@@ -305,6 +333,7 @@ class FetchResult:
     payload_digest: str = ""  # of the final answer's payload, as in WARC-Payload-Digest
     stored_at: RecordLocation | None = None
     drifted_from: str = ""  # the date of the last capture, when the text has changed substantially since
+    validators: Validators = Validators()  # of the final answer
 
 
 @dataclass(frozen=True)
@@ -443,6 +472,7 @@ class Check:
     hops: tuple[Hop, ...] = ()  # not kept by histories older than schema version 6
     duration: float = 0.0
     size: int = 0
+    validators: Validators = Validators()  # not kept by histories older than schema version 7
 
 
 @dataclass(frozen=True)
@@ -481,6 +511,7 @@ class PriorCapture:
     stored_at: RecordLocation
     payload_digest: str
     captured_at: dt.datetime
+    validators: Validators = Validators()  # what its answer's server gave, for a conditional request
 
 
 @dataclass(frozen=True)
@@ -514,12 +545,18 @@ Finisher = Callable[[Capture], Awaitable[Capture]]
 class FetchBackend(Protocol):
     """What fetches URLs for the pipeline: the `Fetcher`, or anything that stands in for it."""
 
-    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
-        """Fetch one URL (following redirects unless not to `follow` them); `urgent` ahead of its host's queue."""
+    async def fetch(
+        self, url: str, urgent: bool = False, follow: bool = True, validators: Validators | None = None
+    ) -> Capture:
+        """Fetch one URL (following redirects unless not to `follow` them); `urgent` ahead of
+        its host's queue; with `validators`, a conditional request."""
         ...
 
-    def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
-        """Fetch every URL once, yielding captures as they complete, each finished by `then`."""
+    def fetch_all(
+        self, urls: Iterable[str], then: Finisher | None = None, validators: Mapping[str, Validators] | None = None
+    ) -> AsyncIterator[Capture]:
+        """Fetch every URL once, yielding captures as they complete, each finished by
+        `then`; those in `validators` with a conditional request."""
         ...
 
     async def aclose(self) -> None:

@@ -84,8 +84,8 @@ def failed_at_connect(outcome: Outcome) -> bool:
     """No connection to the URL's host could be made (refused, unreachable, timed out)."""
     if _answered(outcome) or failed_at_dns(outcome):
         return False
-    if outcome.status is Status.TIMEOUT:
-        return outcome.detail == CONNECT_TIMEOUT_DETAIL
+    if outcome.status is Status.TIMEOUT:  # the detail of a host the run learned was timing out ends so too
+        return outcome.detail.endswith(CONNECT_TIMEOUT_DETAIL)
     return outcome.status is Status.REFUSED or (
         outcome.status is Status.NETWORK_ERROR and not outcome.detail.startswith("internal error")
     )
@@ -95,7 +95,7 @@ def reached(outcome: Outcome) -> bool:
     """A server took part in the fetch: it answered, or took the connection and then failed."""
     if _answered(outcome) or outcome.status in _CONNECTED:
         return True
-    return outcome.status is Status.TIMEOUT and outcome.detail == READ_TIMEOUT_DETAIL
+    return outcome.status is Status.TIMEOUT and outcome.detail.endswith(READ_TIMEOUT_DETAIL)
 
 
 def unreachable(outcomes: Iterable[Outcome], canaries: Sequence[Outcome | None] = ()) -> Unreachable | None:

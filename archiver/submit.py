@@ -3,7 +3,8 @@ restored once they die.
 
 Opt-in (`submit.enabled`). After a run, every link the posts cite whose verdict is
 alive, whose address is public (a link to a private network, localhost or a name that
-does not resolve is never offered to anyone) and that was not submitted in the last
+does not resolve is never offered to anyone), that carries no secret (a query parameter
+`report.secret_params` names) and that was not submitted in the last
 `submit.resubmit_after_days` is sent to the archive's save endpoint (`{submit.url}{link}`,
 the form of the Internet Archive's Save Page Now), one at a time, at the endpoint's own
 `requests_per_minute`, through the fetcher (so a 429 or 503 with Retry-After holds the
@@ -25,6 +26,7 @@ from archiver.config import FetchSettings, SubmitSettings
 from archiver.fetch import opened
 from archiver.fetch.network import is_public
 from archiver.model import FetchBackend, Link, LinkVerdict, Submission, Verdict
+from archiver.redact import Redactor
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,16 @@ def due(
     verdicts: Mapping[str, LinkVerdict],
     earlier: Sequence[Submission],
     settings: SubmitSettings,
+    *,
     now: dt.datetime,
+    shown: Redactor,
 ) -> list[str]:
-    """The cited links alive now and not submitted in the last `resubmit_after_days`."""
+    """The cited links alive now and not submitted in the last `resubmit_after_days`; never
+    one that carries a secret (a parameter `shown` redacts): a public archive shows it to all."""
     recent = now - dt.timedelta(days=settings.resubmit_after_days)
     submitted = {s.url for s in earlier if s.submitted_at > recent}
     alive = (link.url for link in links if (v := verdicts.get(link.url)) is not None and v.verdict is Verdict.ALIVE)
-    return sorted(url for url in dict.fromkeys(alive) if url not in submitted)
+    return sorted(url for url in dict.fromkeys(alive) if url not in submitted and shown.text(url) == url)
 
 
 def room_today(earlier: Sequence[Submission], settings: SubmitSettings, now: dt.datetime) -> int:

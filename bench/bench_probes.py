@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
 from bench_fetch import extraction_of, fetch_settings, start_server
@@ -31,7 +31,7 @@ from bench_fetch import extraction_of, fetch_settings, start_server
 from archiver import health, job
 from archiver.config import Config, ExtractSettings
 from archiver.fetch import Fetcher
-from archiver.model import Capture, FetchResult, Finisher
+from archiver.model import Capture, FetchResult, Finisher, Validators
 
 KINDS = ("real", "template", "front")
 
@@ -43,12 +43,16 @@ class CountingFetcher:
         self.fetcher = fetcher
         self.probes = 0
 
-    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
+    async def fetch(
+        self, url: str, urgent: bool = False, follow: bool = True, validators: Validators | None = None
+    ) -> Capture:
         self.probes += "/archiver-probe-" in url
-        return await self.fetcher.fetch(url, urgent, follow)
+        return await self.fetcher.fetch(url, urgent, follow, validators)
 
-    def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
-        return self.fetcher.fetch_all(urls, then)
+    def fetch_all(
+        self, urls: Iterable[str], then: Finisher | None = None, validators: Mapping[str, Validators] | None = None
+    ) -> AsyncIterator[Capture]:
+        return self.fetcher.fetch_all(urls, then, validators)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()

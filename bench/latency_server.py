@@ -16,6 +16,10 @@ mixes), for paths other than the above:
   template...      200, the site's template saying the path was not found (a soft-404)
   front...         a 302 to /, which answers the site's front page
   real...          a 404
+  hung...          nothing at all: the connection is taken, the request read, and no answer
+                   ever sent (with --hung-log FILE, each such request is noted there as
+                   "host monotonic-seconds", the clock every process of the machine shares,
+                   and the first request the server gets, to any host, as "* seconds")
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import asyncio
 import random
 import re
 import sys
+import time
 import zlib
+from typing import TextIO
 
 from realistic_pages import CSS, JS, PNG, page
 
@@ -36,6 +42,7 @@ HTML = "text/html; charset=utf-8"
 REQUISITES = {"/style/": ("text/css", CSS), "/img/": ("image/png", PNG), "/js/": ("text/javascript", JS)}
 SUGGESTED = (b"clouds", b"storage", b"networks", b"servers", b"archives", b"history", b"links", b"pages", b"blogs",
              b"images", b"redirects", b"captures", b"records", b"indexes", b"replays", b"posts")  # fmt: skip
+FIRST_NOTED = False  # whether the first request has been noted in the hung log
 HOST = re.compile(rb"\r\nhost: *([^:\r]+)", re.IGNORECASE)
 TEMPLATE_NOT_FOUND = (b"<!doctype html><html><head><title>Example site</title></head><body><nav>"
                       + b"<a href='/'>Home</a> <a href='/about'>About</a> <a href='/archive'>Archive</a> " * 30
@@ -45,12 +52,19 @@ TEMPLATE_NOT_FOUND = (b"<!doctype html><html><head><title>Example site</title></
 NOT_FOUND = b"<!doctype html><html><head><title>Not found</title></head><body><h1>404 Not Found</h1></body></html>"
 
 
-async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float, not_found: bool) -> None:
+async def serve(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float, not_found: bool, hung: TextIO | None
+) -> None:
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             target = head.split(b" ", 2)[1].decode()
             host = HOST.search(head)
+            if hung is not None and not FIRST_NOTED:
+                note(hung, "*")
+            if host and host.group(1).startswith(b"hung"):
+                await hang(reader, host.group(1).decode(), hung)
+                return
             await asyncio.sleep(latency * random.uniform(0.8, 1.2))
             if target.startswith("/stream/"):
                 await stream(writer, int(target.removeprefix("/stream/")))
@@ -63,6 +77,22 @@ async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, late
         pass
     finally:
         writer.close()
+
+
+async def hang(reader: asyncio.StreamReader, host: str, log: TextIO | None) -> None:
+    """Say nothing until the client gives up and closes the connection."""
+    if log is not None:
+        note(log, host)
+    while await reader.read(4096):
+        pass
+
+
+def note(log: TextIO, host: str) -> None:
+    """Write down that `host` was asked, and when."""
+    global FIRST_NOTED  # noqa: PLW0603 - one server per process
+    FIRST_NOTED = True
+    log.write(f"{host} {time.monotonic():.6f}\n")
+    log.flush()
 
 
 def answer_on(host: str, target: str, not_found: bool) -> tuple[str, str, bytes, bytes]:
@@ -116,9 +146,11 @@ async def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--not-found", action="store_true", help="answer unknown paths with a 404")
+    parser.add_argument("--hung-log", help="note each request to a hung... host in this file")
     args = parser.parse_args()
+    hung = open(args.hung_log, "a", encoding="utf-8") if args.hung_log else None  # noqa: SIM115 - for the whole run
     server = await asyncio.start_server(
-        lambda r, w: serve(r, w, args.latency, args.not_found), args.bind, args.port, backlog=4096
+        lambda r, w: serve(r, w, args.latency, args.not_found, hung), args.bind, args.port, backlog=4096
     )
     print(server.sockets[0].getsockname()[1], flush=True)
     async with server:

@@ -13,8 +13,8 @@ from urllib.parse import quote
 import pytest
 
 from archiver.config import FetchSettings
-from archiver.fetch import Fetcher, interleaved_by_host
-from archiver.fetch.hosts import HostSlots
+from archiver.fetch import Fetcher
+from archiver.fetch.hosts import HostQueue, HostSlots
 from archiver.fetch.network import AddressPolicy, GuardedBackend, is_public
 from archiver.fetch.transport import HostPoolTransport, tls_context
 from archiver.model import Capture, FetchResult, Status
@@ -68,7 +68,7 @@ CASES = [
     ("alpha.test", "/flaky/429/1/cases", Status.OK, 200, 2, [200]),
     ("alpha.test", "/flaky/429/5/cases", Status.RATE_LIMITED, 429, 3, [429]),
     ("alpha.test", "/reset", Status.RESET, None, 3, []),
-    ("alpha.test", "/hang", Status.TIMEOUT, None, 3, []),
+    ("beta.test", "/hang", Status.TIMEOUT, None, 3, []),  # alone on its host: not learned as hung
     ("alpha.test", "/huge/500000", Status.TOO_LARGE, 200, 1, [200]),
     ("alpha.test", "/to/" + quote("ftp://files.example.org/x", safe=""), Status.UNSUPPORTED, 302, 1, [302]),
     ("alpha.test", "/to/" + quote("http://[oops/", safe=""), Status.UNSUPPORTED, 302, 1, [302]),
@@ -347,24 +347,28 @@ def test_ssl_cert_file_is_honoured_when_no_bundle_is_configured(web: Web, monkey
     assert with_env.status is Status.OK
 
 
-def test_urls_are_taken_host_by_host_in_turn() -> None:
-    urls = [
-        "http://a.test/1",
-        "http://a.test/2",
-        "http://a.test/3",
-        "http://b.test/1",
-        "http://c.test/1",
-        "http://b.test/2",
-    ]
+def test_every_host_is_asked_first_then_each_in_turn_within_its_lanes() -> None:
+    urls = ["http://a.test/1", "http://a.test/2", "http://a.test/3", "http://a.test/4", "http://b.test/1",
+            "http://c.test/1", "http://b.test/2", "http://b.test/3"]  # fmt: skip
+    queue = HostQueue(urls, lambda url: url.split("/")[2], lanes=2)
 
-    assert interleaved_by_host(urls) == [
-        "http://a.test/1", "http://b.test/1", "http://c.test/1", "http://a.test/2", "http://b.test/2", "http://a.test/3",
-    ]  # fmt: skip
+    firsts = [queue.take(), queue.take(), queue.take()]
+    in_turn = [queue.take(), queue.take(), queue.take()]  # a and b: two each at most
+    queue.finished("http://a.test/1")
+    after_one = [queue.take(), queue.take()]
+    queue.finished("http://b.test/1")
+    only_firsts = queue.take(first_only=True)  # b.test/3 may start, but it is no host's first URL
+
+    assert firsts == ["http://a.test/1", "http://b.test/1", "http://c.test/1"]
+    assert in_turn == ["http://a.test/2", "http://b.test/2", None]
+    assert after_one == ["http://a.test/3", None]
+    assert (only_firsts, queue.take(), queue.take()) == (None, "http://b.test/3", None)
+    assert queue  # a.test/4 is still to start
 
 
 def test_many_urls_of_one_host_do_not_hold_up_the_others(web: Web) -> None:
-    slow = [web.url("alpha.test", f"/hold/0.2/queue-{i}") for i in range(16)]
-    quick = [web.url("beta.test", f"/ok.html?queue={i}") for i in range(4)]
+    slow = [web.url("alpha.test", f"/hold/0.1/queue-{i}") for i in range(12)]  # more than the window of 8
+    quick = [web.url("beta.test", f"/ok.html?queue={i}") for i in range(16)]
 
     async def order() -> list[str]:
         async with Fetcher(web.settings(per_host=1, concurrency=2)) as fetcher:
@@ -376,7 +380,7 @@ def test_many_urls_of_one_host_do_not_hold_up_the_others(web: Web) -> None:
 
     finished = asyncio.run(order())
 
-    assert set(finished[:5]) >= set(quick)  # beta's URLs do not wait for alpha's 16
+    assert set(finished[: len(quick) + 1]) >= set(quick)  # beta's URLs do not wait for alpha's
 
 
 @pytest.mark.parametrize(
@@ -523,3 +527,29 @@ def test_an_urgent_request_goes_to_the_front_of_the_host_queue() -> None:
         return served
 
     assert asyncio.run(order()) == ["first", "probe", "queued-0", "queued-1", "queued-2"]
+
+
+def test_every_host_is_asked_while_the_consumer_holds_up_the_window(web: Web) -> None:
+    """Hosts' first URLs may run a window beyond the consumer: with a window of 4 and the
+    consumer busy with its first capture, the last of six hosts is still asked."""
+    names = {f"crowd{i}.test": "127.0.0.2" for i in range(6)}
+    port = web.ports["alpha.test"]
+    urls = [f"http://crowd0.test:{port}/ok.html?busy-{i}" for i in range(10)]
+    urls += [f"http://{name}:{port}/ok.html?busy" for name in names]
+
+    async def asked_while_busy() -> bool:
+        async with Fetcher(web.settings(concurrency=1, resolve=names)) as fetcher:
+            captures = fetcher.fetch_all(urls)
+            (await anext(captures)).close()
+            for _ in range(500):  # the consumer is busy: the fetches already started go on
+                if web.server.hits[("crowd5.test", "/ok.html?busy")]:
+                    break
+                await asyncio.sleep(0.01)
+            asked = web.server.hits[("crowd5.test", "/ok.html?busy")] == 1
+            async for capture in captures:
+                capture.close()
+            return asked
+
+    web.server.reset_counts()
+    assert asyncio.run(asked_while_busy())
+    assert web.server.peak_total == 1  # the global limit holds all the same

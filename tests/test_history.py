@@ -13,7 +13,7 @@ import pytest
 
 from archiver.errors import OutputError
 from archiver.history import _MIGRATIONS, SCHEMA_VERSION, History
-from archiver.model import DeadPolicy, FetchResult, Hop, RecordLocation, Status, Verdict
+from archiver.model import DeadPolicy, FetchResult, Hop, RecordLocation, Status, Validators, Verdict
 
 URL = "http://example.org/page"
 DAY0 = dt.datetime(2026, 1, 1, 3, 0, tzinfo=dt.UTC)
@@ -86,13 +86,15 @@ def test_a_run_marked_unreachable_is_kept_but_counts_for_no_verdict(tmp_path: Pa
         assert history.last_run_unreachable() == ""
 
 
-def test_a_check_keeps_its_hops_duration_and_size(tmp_path: Path) -> None:
+def test_a_check_keeps_its_hops_duration_size_and_validators(tmp_path: Path) -> None:
     hops = (Hop(URL, 301, "/b"), Hop("http://a.example/b", 200))
+    validators = Validators('W/"x1"', "Tue, 01 Sep 2026 10:00:00 GMT")
     with History.open(tmp_path) as history:
-        run_on(history, 0, replace(result(0, Status.REDIRECTED), hops=hops, duration=1.25, size=5120))
+        checked = replace(result(0, Status.REDIRECTED), hops=hops, duration=1.25, size=5120, validators=validators)
+        run_on(history, 0, checked)
         (check,) = history.checks(URL)
 
-    assert (check.hops, check.duration, check.size) == (hops, 1.25, 5120)
+    assert (check.hops, check.duration, check.size, check.validators) == (hops, 1.25, 5120, validators)
 
 
 def test_many_failures_in_one_day_are_not_dead(tmp_path: Path) -> None:
@@ -224,5 +226,6 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: P
     assert not check.stored_at.revisit
     assert verdict.verdict is Verdict.ALIVE
     assert (check.hops, check.duration, check.size) == ((), 0.0, 0)  # not kept before version 6
+    assert not check.validators  # not kept before version 7
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9

@@ -31,6 +31,7 @@ from archiver.errors import InputError, OutputError
 from archiver.history import History
 from archiver.model import FetchResult
 from archiver.pack import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX
+from archiver.redact import Redactor
 from tests.conftest import Web
 from tests.pywb import serving
 from tests.webserver import CHUNKS, GZIP_TEXT, HTML, PNG, body_of
@@ -433,7 +434,7 @@ def test_export_makes_a_wacz_that_validates_with_a_page_per_cited_url(web: Web, 
     archived = Archived(config.output_dir, summary, urls)
     target = tmp_path / "blog.wacz"
 
-    pages = export.export_wacz(archived.folder, archived.folder / job.LINKS_FILE, target)
+    pages = export.export_wacz(archived.folder, archived.folder / job.LINKS_FILE, target, Redactor(()))
 
     export.validate_wacz(target)
     wacz_command = Path(sys.executable).parent / "wacz"
@@ -463,7 +464,7 @@ def test_validation_fails_on_a_broken_wacz(tmp_path: Path) -> None:
 
 def test_export_without_warc_files_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no WARC files to export"):
-        export.export_wacz(tmp_path, tmp_path / "links.json", tmp_path / "out.wacz")
+        export.export_wacz(tmp_path, tmp_path / "links.json", tmp_path / "out.wacz", Redactor(()))
 
 
 def test_a_page_whose_text_changed_is_flagged_as_drifted_and_a_new_date_is_not(web: Web, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from archiver import cli, reach
 from archiver import fetch as fetch_module
 from archiver.cli import ExitCode
-from archiver.fetch.errors import CONNECT_TIMEOUT_DETAIL, status_for_error
+from archiver.fetch.errors import CONNECT_TIMEOUT_DETAIL, READ_TIMEOUT_DETAIL, status_for_error
 from archiver.fetch.network import NAME_RESOLUTION_FAILED, ResolverFailed
 from archiver.history import History
 from archiver.model import Check, FetchResult, Hop, Status
@@ -48,6 +48,23 @@ def test_three_hosts_failing_at_dns_or_connect_and_none_answering_is_an_unreacha
         "the network looked unreachable: 3 of 3 hosts failed at DNS/connect (1 at DNS, 2 at connect); "
         "this run does not count"
     )
+
+
+def test_hosts_the_run_learned_time_out_on_connect_count_as_failing_at_connect() -> None:
+    learned = "timed out 3 times in a row earlier in this run"
+    results = [
+        _result(
+            f"http://{name}.example/{i}",
+            Status.TIMEOUT,
+            detail=f"http://{name}.example {learned}: {CONNECT_TIMEOUT_DETAIL}",
+        )
+        for name in "abc"
+        for i in range(2)
+    ]  # every URL of each host ended on what the run had learned
+    read = _result("http://d.example/", Status.TIMEOUT, detail=f"http://d.example {learned}: {READ_TIMEOUT_DETAIL}")
+
+    assert reach.unreachable(results) == reach.Unreachable(hosts=3, at_dns=0, at_connect=3)
+    assert reach.reached(read)  # it took the connection: the network was there
 
 
 @pytest.mark.parametrize(

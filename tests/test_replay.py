@@ -11,7 +11,7 @@ import io
 import json
 import re
 import ssl
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +24,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archiver import job
 from archiver.config import Config, ExtractSettings, FetchSettings, PackSettings, ReportConfig
 from archiver.fetch import Fetcher
-from archiver.model import Capture, Exchange, FetchResult, Finisher, Hop, RecordLocation, Status
+from archiver.model import Capture, Exchange, FetchResult, Finisher, Hop, RecordLocation, Status, Validators
 from archiver.pack import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, WarcPacker, repair
 from archiver.pack.writer import FETCH_DATE
 from archiver.restore.sources.own import OwnArchive
@@ -77,15 +77,19 @@ class OneSecond:
         self._fetcher = Fetcher(settings)
         self._when = utc_now().replace(microsecond=250_000)
 
-    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
-        return self._dated(await self._fetcher.fetch(url, urgent, follow))
+    async def fetch(
+        self, url: str, urgent: bool = False, follow: bool = True, validators: Validators | None = None
+    ) -> Capture:
+        return self._dated(await self._fetcher.fetch(url, urgent, follow, validators))
 
-    async def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
+    async def fetch_all(
+        self, urls: Iterable[str], then: Finisher | None = None, validators: Mapping[str, Validators] | None = None
+    ) -> AsyncIterator[Capture]:
         async def dated_then(capture: Capture) -> Capture:
             return await then(self._dated(capture)) if then is not None else self._dated(capture)
 
         try:
-            async for capture in self._fetcher.fetch_all(urls, then=dated_then):
+            async for capture in self._fetcher.fetch_all(urls, then=dated_then, validators=validators):
                 yield capture
         finally:
             await self._fetcher.aclose()

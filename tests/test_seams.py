@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -15,7 +15,7 @@ from archiver import job
 from archiver.config import Config, ExtractSettings
 from archiver.health import Classifier, Evidence, Finding, Rule
 from archiver.history import History
-from archiver.model import Capture, Exchange, FetchResult, Finisher, Hop, Status
+from archiver.model import Capture, Exchange, FetchResult, Finisher, Hop, Status, Validators
 from archiver.pack import ARCHIVE_DIR
 
 PARKED = b"<html><head><title>example.invalid is for sale</title></head><body>Buy this domain.</body></html>"
@@ -43,12 +43,16 @@ class StandIn:
         self.asked: list[str] = []
         self.closed = False
 
-    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
+    async def fetch(
+        self, url: str, urgent: bool = False, follow: bool = True, validators: Validators | None = None
+    ) -> Capture:
         self.asked.append(url)
         body = self.pages.get(url)
         return _capture(url, 200, body) if body is not None else _capture(url, 404, b"gone")
 
-    async def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
+    async def fetch_all(
+        self, urls: Iterable[str], then: Finisher | None = None, validators: Mapping[str, Validators] | None = None
+    ) -> AsyncIterator[Capture]:
         for url in urls:
             capture = await self.fetch(url)
             yield await then(capture) if then is not None else capture

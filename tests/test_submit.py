@@ -21,6 +21,7 @@ ALIVE = ["http://public.example/a", "http://public.example/b", "http://www.publi
 DEAD = "http://public.example/gone"
 PRIVATE = ["http://10.0.0.5/wiki", "http://intranet.example/", "http://localhost:8000/notes"]
 RECENT = "http://recent.example/page"
+SECRET = "http://public.example/doc?access_token=abc123"
 UNCITED = "http://public.example/no-longer-cited"
 NOW = dt.datetime(2026, 11, 2, 12, tzinfo=dt.UTC)
 
@@ -41,7 +42,9 @@ class SaveEndpoint(Server):
 def _blog(folder: Path, web: Web, endpoint: str, daily_cap: int) -> Config:
     post = folder / "posts" / "post.md"
     post.parent.mkdir(parents=True)
-    post.write_text("".join(f"[{i}]({url})\n\n" for i, url in enumerate([*ALIVE, DEAD, *PRIVATE, RECENT])), "utf-8")
+    post.write_text(
+        "".join(f"[{i}]({url})\n\n" for i, url in enumerate([*ALIVE, DEAD, *PRIVATE, RECENT, SECRET])), "utf-8"
+    )
     resolve = {"public.example": "93.184.216.34", "www.public.example": "93.184.216.34",
                "recent.example": "93.184.216.35", "intranet.example": "192.168.1.2"}  # fmt: skip
     config = Config(
@@ -53,7 +56,9 @@ def _blog(folder: Path, web: Web, endpoint: str, daily_cap: int) -> Config:
     config.output_dir.mkdir()
     write_text_atomically(config.output_dir / job.LINKS_FILE, to_json(extract(config.post_paths, config.extract)))
     when = NOW - dt.timedelta(hours=1)
-    checks = [FetchResult(url, Status.OK, 200, url, (), 1, 0.0, when) for url in [*ALIVE, *PRIVATE, RECENT, UNCITED]]
+    checks = [
+        FetchResult(url, Status.OK, 200, url, (), 1, 0.0, when) for url in [*ALIVE, *PRIVATE, RECENT, UNCITED, SECRET]
+    ]
     checks.append(FetchResult(DEAD, Status.NOT_FOUND, 404, DEAD, (), 1, 0.0, when))
     with History.open(config.output_dir) as history:
         history.record_run("run", when, checks)
@@ -61,7 +66,9 @@ def _blog(folder: Path, web: Web, endpoint: str, daily_cap: int) -> Config:
     return config
 
 
-def test_only_live_public_links_not_submitted_lately_go_out_one_at_a_time_at_the_rate(tmp_path: Path, web: Web) -> None:
+def test_only_live_public_links_without_secrets_not_submitted_lately_go_out_at_the_rate(
+    tmp_path: Path, web: Web
+) -> None:
     SaveEndpoint.asked = []
     with serve(SaveEndpoint) as endpoint:
         config = _blog(tmp_path, web, endpoint, daily_cap=2)

@@ -25,7 +25,7 @@ BASE = "https://blog.example.org/2010/05/post/"
         ("http://example.com/x?", "http://example.com/x?", ""),
         ("http://example.com/x#", "http://example.com/x", ""),
         ("http://example.com/x?a=1#Part-2", "http://example.com/x?a=1", "Part-2"),
-        ("http://User:Pass@Example.com:8080/", "http://User:Pass@example.com:8080/", ""),
+        ("http://User:Pass@Example.com:8080/", "http://example.com:8080/", ""),  # a credential is dropped
         ("http://BÜCHER.example/Ä", "http://bücher.example/Ä", ""),
         ("http://[2001:DB8::1]:80/", "http://[2001:db8::1]/", ""),
         ("  http://example.com/padded  ", "http://example.com/padded", ""),

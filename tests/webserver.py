@@ -249,6 +249,12 @@ async def _whoami(_: str, connection: Connection) -> Response:
     return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8")])
 
 
+async def _credential_redirect(_: str, connection: Connection) -> Response:
+    """A redirect to a URL with a user, a password and a signed query, on the same host."""
+    port = connection.writer.get_extra_info("sockname")[1]
+    return Response(302, b"", [("Location", f"http://bob:SEKRET2@{connection.host}:{port}/image.png?sig=SEKRET3")])
+
+
 async def _no_location(rest: str, _: Connection) -> Response:
     return Response(int(rest), b"moved, but where?", _TEXT)
 
@@ -307,6 +313,22 @@ class _Flaky:
         if seen <= times:
             return Response(code, b"try again", [("Retry-After", "1"), ("Content-Type", "text/plain")])
         return Response(200, b"recovered", [("Content-Type", "text/plain")])
+
+
+class _Validated:
+    """A page that gives an ETag and a Last-Modified (/validated/NAME), and answers a
+    conditional request that sends either of them back with 304 Not Modified."""
+
+    ETAG = '"v1"'
+    LAST_MODIFIED = "Tue, 01 Sep 2026 10:00:00 GMT"
+
+    async def __call__(self, server: MisbehavingServer, rest: str, connection: Connection) -> Response:
+        asked = server.headers[(connection.host, f"/validated/{rest}")]
+        validators = [("ETag", self.ETAG), ("Last-Modified", self.LAST_MODIFIED)]
+        if asked.get("if-none-match") == self.ETAG or asked.get("if-modified-since") == self.LAST_MODIFIED:
+            return Response(304, b"", validators)
+        page = f"<html><head><title>{rest}</title></head><body><p>The page {rest}, unchanged.</p></body></html>"
+        return Response(200, page.encode(), [("Content-Type", "text/html; charset=utf-8"), *validators])
 
 
 def _plain(handler: Handler) -> Callable[[MisbehavingServer, str, Connection], Awaitable[Response | None]]:
@@ -374,6 +396,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/loop/", _plain(_loop)),
     ("/status/", _plain(_status)),
     ("/flaky/", _Flaky()),
+    ("/validated/", _Validated()),
     ("/reset", _plain(_reset)),
     ("/hang", _plain(_hang)),
     ("/slow", _plain(_slow)),
@@ -382,6 +405,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/hold/", _plain(_hold)),
     ("/notice/", _plain(_notice)),
     ("/to/", _plain(_to)),
+    ("/credential-redirect", _plain(_credential_redirect)),
     ("/robots.txt", _plain(_robots)),
     ("/changing/", _Changing(rewritten=True)),
     ("/dated/", _Changing(rewritten=False)),

@@ -31,6 +31,7 @@ from archiver.model import (
     Skip,
     SkipReason,
 )
+from archiver.redact import has_userinfo
 from archiver.sites import site_key
 
 __all__ = ["extract"]
@@ -66,7 +67,16 @@ def _read_post(path: Path, collector: _Collector) -> tuple[Post | None, list[Pro
     reading, problems = _parse(source, collector.settings.base_url)
     cited = collector.add(source, reading)
     post = Post(source.path, reading.address, reading.title, post_date(source), cited)
-    return post, [*source.problems, *problems]
+    return post, [*source.problems, *problems, *_credentials(source, reading)]
+
+
+def _credentials(source: PostSource, reading: _PostReading) -> list[Problem]:
+    """A warning for each URL that names a user or password, which is dropped from it."""
+    return [
+        Problem(source.path, _CREDENTIAL, reference.line)
+        for reference in reading.references
+        if has_userinfo(reference.url.strip())
+    ]
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,7 @@ class _Collector:
         return Link(url=url, kind=kind, internal=self.internal[url], occurrences=tuple(found), skip=self.skips[url])
 
 
+_CREDENTIAL = "a URL names a user or password (user:password@host); it is neither sent nor stored"
 _TOO_DEEP = (f"blockquotes or lists nested more than {MAX_NESTING} levels deep (a list level counts two); "
              "the links inside are not read")  # fmt: skip
 

@@ -1,7 +1,9 @@
 """Turn a URL as written in a post into the normalised absolute URL the archiver keys on.
 
 Normalising changes as little as possible: the scheme and host are lower-cased, a
-default port is dropped and the fragment is set apart. Everything else (percent
+default port is dropped, the fragment is set apart and a `user:password@` is dropped
+(the fetcher never sends one, so it is no part of what is fetched, and a credential is
+never stored; see `archiver.redact`). Everything else (percent
 escapes, case of the path, a trailing slash, a non-ASCII host) stays as written,
 because two spellings a server may treat differently must not be merged.
 """
@@ -57,19 +59,17 @@ def _normalised(parts: SplitResult, scheme: str, relative: bool, written: str) -
     host = parts.hostname
     if not host:
         return Skip(SkipReason.INVALID, f"{_shorten(written)}: no host name")
-    netloc = _netloc(parts, host, None if port == DEFAULT_PORTS[scheme] else port)
+    netloc = _netloc(host, None if port == DEFAULT_PORTS[scheme] else port)
     url = urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
     if parts.query == "" and written.split("#", 1)[0].endswith("?"):
         url += "?"  # urlunsplit drops an empty query, which a server may see differently
     return ResolvedUrl(url=url, fragment=parts.fragment, relative=relative)
 
 
-def _netloc(parts: SplitResult, host: str, port: int | None) -> str:
-    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else ""
+def _netloc(host: str, port: int | None) -> str:
     if ":" in host:
         host = f"[{host}]"  # an IPv6 literal
-    netloc = f"{userinfo}@{host}" if userinfo else host
-    return f"{netloc}:{port}" if port is not None else netloc
+    return f"{host}:{port}" if port is not None else host
 
 
 def _shorten(text: str) -> str:

@@ -7,8 +7,10 @@ final attempt. A failing URL is a status in the result, never an exception.
 
 Politeness and safety: a global and a per-host concurrency limit, an optional delay
 between requests to one host, an honest User-Agent, optional robots.txt; connections
-only to public addresses (see `network`), TLS always verified. A host whose name does
-not resolve or that refuses connections is learned once per run.
+only to public addresses (see `network`), TLS always verified, a `user:password@` in a
+URL or a redirect never sent (it is dropped from the URL). A host whose name does not
+resolve, that refuses connections, or that times out before it answers is learned once
+per run (see `hosts.HostMemory`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from itertools import islice, zip_longest
 from typing import IO
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -32,14 +33,25 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from archiver import __version__
 from archiver.config import FetchSettings
 from archiver.fetch.errors import status_for_error
-from archiver.fetch.hosts import HostMemory, HostSlots, RobotsRules
+from archiver.fetch.hosts import HostMemory, HostQueue, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
 from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, tls_context
-from archiver.model import REDIRECT_CODES, Capture, Exchange, FetchBackend, FetchResult, Finisher, Hop, Status
+from archiver.model import (
+    REDIRECT_CODES,
+    Capture,
+    Exchange,
+    FetchBackend,
+    FetchResult,
+    Finisher,
+    Hop,
+    Status,
+    Validators,
+)
+from archiver.redact import without_userinfo
 from archiver.times import utc_now
 
-__all__ = ["Fetcher", "interleaved_by_host", "opened", "user_agent"]
+__all__ = ["Fetcher", "opened", "user_agent"]
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +78,7 @@ class _Attempt:
     retry_after: float | None = None
     urgent: bool = False  # goes to the front of the host's queue (see Fetcher.fetch)
     contacted: bool = False  # True once a request of this attempt reached the network
+    answering: bool = False  # True once the current request's answer has begun
     from_memory: bool = False  # True when the attempt ended on what the run knew of a host
 
     def discard(self) -> None:
@@ -97,7 +110,7 @@ class Fetcher:
         headers = {"User-Agent": user_agent(settings.contact), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
         self._client = SingleExchangeClient(transport, timeout, headers)
         self._global = asyncio.Semaphore(settings.concurrency)
-        self._hosts = HostMemory()
+        self._hosts = HostMemory(hung_after=settings.attempts)
         self._host_slots: dict[str, HostSlots] = {}
         self._next_request_at: dict[str, float] = {}
         self._held_until: dict[str, float] = {}  # a rate-limited host's Retry-After, for all its requests
@@ -113,22 +126,30 @@ class Fetcher:
         """Close the connections."""
         await self._client.aclose()
 
-    async def fetch_all(self, urls: Iterable[str], then: Finisher | None = None) -> AsyncIterator[Capture]:
+    async def fetch_all(
+        self, urls: Iterable[str], then: Finisher | None = None, validators: Mapping[str, Validators] | None = None
+    ) -> AsyncIterator[Capture]:
         """Fetch every URL once, yielding captures as they complete; `then`, when given,
         finishes each capture inside its own task (so that its awaits run concurrently).
+        A URL in `validators` is asked with a conditional request.
 
-        URLs are taken host by host in turn, so that one host's many URLs do not keep
-        the others waiting, and only a window of fetches runs ahead of the consumer, so
-        that captures not yet written cannot pile up.
+        Every host's first URL is started before any host's second, and a host never has
+        more than a few of its URLs started at once (see `HostQueue`): so no host waits
+        behind another host's queue, however the URLs are ordered. Only a window of
+        fetches runs ahead of the consumer, so that captures not yet written cannot pile
+        up; hosts' first URLs may fill a second window, so that where there are more hosts
+        than one window holds, a slow consumer does not keep the last of them from being
+        asked (a hung host among them, whose timeouts the whole run waits for).
         """
-        queue = iter(interleaved_by_host(dict.fromkeys(urls)))
+        lanes = self._settings.per_host * _WINDOW_PER_SLOT  # a host's share: as many per slot as the window's
+        queue = HostQueue(dict.fromkeys(urls), _host_or_nothing, lanes)
         running: set[asyncio.Task[Capture]] = set()
         unyielded: list[asyncio.Task[Capture]] = []
         window = self._settings.concurrency * _WINDOW_PER_SLOT
+        known = validators or {}
         try:
             while True:
-                started = islice(queue, window - len(running))
-                running.update(asyncio.ensure_future(self._fetch_and_finish(url, then)) for url in started)
+                self._start_more(queue, running, window, then, known)
                 if not running:
                     return
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -138,8 +159,28 @@ class Fetcher:
         finally:
             await _stopped(running, unyielded)
 
-    async def _fetch_and_finish(self, url: str, then: Finisher | None) -> Capture:
-        capture = await self.fetch(url)
+    def _start_more(
+        self,
+        queue: HostQueue,
+        running: set[asyncio.Task[Capture]],
+        window: int,
+        then: Finisher | None,
+        validators: Mapping[str, Validators],
+    ) -> None:
+        """Start URLs while the window has room; hosts' first URLs may fill a second one."""
+        while len(running) < 2 * window:
+            url = queue.take(first_only=len(running) >= window)
+            if url is None:
+                return
+            running.add(asyncio.ensure_future(self._fetch_and_finish(url, then, queue, validators.get(url))))
+
+    async def _fetch_and_finish(
+        self, url: str, then: Finisher | None, queue: HostQueue, validators: Validators | None
+    ) -> Capture:
+        try:
+            capture = await self.fetch(url, validators=validators)
+        finally:
+            queue.finished(url)
         if then is None:
             return capture
         try:
@@ -148,9 +189,12 @@ class Fetcher:
             capture.close()
             raise
 
-    async def fetch(self, url: str, urgent: bool = False, follow: bool = True) -> Capture:
+    async def fetch(
+        self, url: str, urgent: bool = False, follow: bool = True, validators: Validators | None = None
+    ) -> Capture:
         """Fetch one URL, following redirects (unless not to `follow` them) and retrying
-        where that can help.
+        where that can help. With `validators` (what the server said of the answer
+        captured before), the first request is conditional: a 304 says it is unchanged.
 
         An `urgent` fetch (a probe that other captures wait on) goes to the front of the
         host's queue instead of waiting behind the host's other URLs.
@@ -164,7 +208,7 @@ class Fetcher:
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         )
         try:
-            attempt: _Attempt = await retrying(self._attempt, url, urgent, follow)
+            attempt: _Attempt = await retrying(self._attempt, url, urgent, follow, validators)
         except Exception as error:  # noqa: BLE001 - a fault with one URL must not end a nightly run
             _log.exception("unexpected error fetching %s", url)
             attempt = _Attempt(Status.NETWORK_ERROR, None, url, detail=f"internal error: {error!r}")
@@ -182,6 +226,7 @@ class Fetcher:
                 detail=attempt.detail,
                 size=sum(e.body_size for e in attempt.exchanges),
                 payload_digest=attempt.exchanges[-1].payload_digest if attempt.exchanges else "",
+                validators=Validators.of(attempt.exchanges[-1].response_headers) if attempt.exchanges else Validators(),
             ),
             exchanges=tuple(attempt.exchanges),
         )
@@ -190,15 +235,16 @@ class Fetcher:
         # An answer from what the run already knows about a host would not change.
         return not attempt.from_memory and should_retry(attempt, self._settings.retry_codes)
 
-    async def _attempt(self, url: str, urgent: bool, follow: bool) -> _Attempt:
-        attempt = _Attempt(Status.NETWORK_ERROR, None, url, urgent=urgent)
-        visited = {url}
-        while await self._exchange_into(attempt) and follow:
+    async def _attempt(self, url: str, urgent: bool, follow: bool, validators: Validators | None) -> _Attempt:
+        attempt = _Attempt(Status.NETWORK_ERROR, None, without_userinfo(url), urgent=urgent)
+        visited = {attempt.final_url}
+        conditional = validators.request_headers() if validators else {}
+        while await self._exchange_into(attempt, conditional if not attempt.exchanges else {}) and follow:
             location = attempt.exchanges[-1].location()
             if location is None:
                 break
             try:
-                target = _without_fragment(urljoin(attempt.final_url, location))
+                target = without_userinfo(_without_fragment(urljoin(attempt.final_url, location)))
             except ValueError as error:
                 attempt.status, attempt.detail = Status.UNSUPPORTED, f"redirect to an invalid URL {location!r}: {error}"
                 break
@@ -222,12 +268,13 @@ class Fetcher:
             return True
         return False
 
-    async def _exchange_into(self, attempt: _Attempt) -> bool:
-        """Make one exchange for the attempt's current URL; False when the attempt is over."""
+    async def _exchange_into(self, attempt: _Attempt, headers: Mapping[str, str]) -> bool:
+        """Make one exchange for the attempt's current URL, with these extra request
+        `headers`; False when the attempt is over."""
         url = attempt.final_url
         try:
             host, origin = _host_and_origin(url)
-            request = self._client.build_request(url)
+            request = self._client.build_request(url, headers=headers)
         except (httpx.InvalidURL, ValueError) as error:  # ValueError covers hosts that IDNA refuses
             return attempt.end(Status.UNSUPPORTED, f"not a fetchable URL: {error}")
         refusal = await self._robots.refusal(url, self._slot(host, attempt.urgent)) if self._robots else None
@@ -236,10 +283,12 @@ class Fetcher:
         try:
             exchange = await self._exchange_in_slot(attempt, request, host, origin)
         except TimeoutError:
-            return attempt.end(Status.TIMEOUT, f"no complete answer within {self._settings.total_timeout:g} s")
+            detail = f"no complete answer within {self._settings.total_timeout:g} s"
+            self._hosts.record(host, origin, Status.TIMEOUT, detail, answered=attempt.answering)
+            return attempt.end(Status.TIMEOUT, detail)
         except httpx.HTTPError as error:
             status, detail = status_for_error(error)
-            self._hosts.record(host, origin, status, detail)
+            self._hosts.record(host, origin, status, detail, answered=attempt.answering)
             return attempt.end(status, detail)
         if exchange is None:
             return False
@@ -260,9 +309,9 @@ class Fetcher:
                 attempt.from_memory = True
                 attempt.end(*known)
                 return None
-            attempt.contacted = True
+            attempt.contacted, attempt.answering = True, False
             async with asyncio.timeout(self._settings.total_timeout):  # the exchange, not the wait for a slot
-                return await self._exchange(request)
+                return await self._exchange(request, attempt)
 
     @staticmethod
     def _take(attempt: _Attempt, exchange: Exchange) -> None:
@@ -304,9 +353,10 @@ class Fetcher:
         until = time.monotonic() + min(seconds, self._settings.retry_after_max)
         self._held_until[host] = max(self._held_until.get(host, 0.0), until)
 
-    async def _exchange(self, request: httpx.Request) -> Exchange:
+    async def _exchange(self, request: httpx.Request, attempt: _Attempt) -> Exchange:
         date = utc_now()
         response = await self._client.send(request)
+        attempt.answering = True
         try:
             peer = _peer_address(response)
             body, size, digest, truncated = await self._spool(response)
@@ -377,17 +427,12 @@ def _url_problem(url: str) -> str | None:
     return None
 
 
-def interleaved_by_host(urls: Iterable[str]) -> list[str]:
-    """The URLs reordered to take each host in turn, keeping each host's own order."""
-    by_host: dict[str, list[str]] = {}
-    for url in urls:
-        try:
-            host = _host_and_origin(url)[0]
-        except ValueError:
-            host = ""  # fetching it will say what is wrong
-        by_host.setdefault(host, []).append(url)
-    rounds = zip_longest(*by_host.values())
-    return [url for round_ in rounds for url in round_ if url is not None]
+def _host_or_nothing(url: str) -> str:
+    """The URL's host name; "" for a URL without one (fetching it will say what is wrong)."""
+    try:
+        return _host_and_origin(url)[0]
+    except ValueError:
+        return ""
 
 
 def _discard_attempt(state: RetryCallState) -> None:

@@ -1,10 +1,10 @@
-"""What the fetcher learns about hosts during a run: which are unreachable, what robots.txt says."""
+"""What the fetcher learns about hosts during a run: which are unreachable or hung, what robots.txt says."""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncIterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -30,19 +30,25 @@ class _HostFailures:
 
 
 class HostMemory:
-    """Remembers host names that do not resolve, and origins that refuse connections.
+    """Remembers host names that do not resolve, origins that refuse connections, and
+    origins that time out before they answer (on connect, or waiting for the first byte).
 
-    After one has failed that way on two attempts (the first failure and one
-    confirming attempt), its remaining URLs get the same status without a connection.
-    One that answers is forgotten.
+    A name or an origin that has failed to resolve or to connect on two attempts (the
+    first failure and one confirming attempt), or that has timed out before answering on
+    `hung_after` attempts in a row (as many as one URL is given), is known bad: its
+    remaining URLs get the same status without a connection, and a detail that says why.
+    One that answers is forgotten. A timeout once the answer has begun (a slow body) says
+    the host is there, and is not held against it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hung_after: int = _CONFIRMATIONS) -> None:
         self._failures: dict[str, _HostFailures] = {}
+        self._hung_after = hung_after
 
-    def record(self, host: str, origin: str, status: Status, detail: str) -> None:
-        """Note the outcome of one connection attempt to `origin` (scheme, host and port)."""
-        if status not in _UNREACHABLE:
+    def record(self, host: str, origin: str, status: Status, detail: str, answered: bool = False) -> None:
+        """Note the outcome of one connection attempt to `origin` (scheme, host and port);
+        `answered` when the failure came after the answer had begun."""
+        if answered or (status not in _UNREACHABLE and status is not Status.TIMEOUT):
             self._failures.pop(host, None)
             self._failures.pop(origin, None)
             return
@@ -51,15 +57,74 @@ class HostMemory:
         if known is None or known.status is not status:
             self._failures[key] = _HostFailures(status, detail, 1)
         else:
-            known.count += 1
+            known.count, known.detail = known.count + 1, detail
 
     def verdict(self, host: str, origin: str) -> tuple[Status, str] | None:
         """The status every URL of `origin` gets now, or None while it is not known bad."""
         for key in (host, origin):
             known = self._failures.get(key)
-            if known is not None and known.count >= _CONFIRMATIONS:
-                return known.status, f"{key} failed {known.count} times in this run: {known.detail}"
+            if known is not None and known.count >= self._needed(known.status):
+                return known.status, self._why(key, known)
         return None
+
+    def _needed(self, status: Status) -> int:
+        return self._hung_after if status is Status.TIMEOUT else _CONFIRMATIONS
+
+    @staticmethod
+    def _why(key: str, known: _HostFailures) -> str:
+        if known.status is Status.TIMEOUT:
+            times = f" {known.count} times in a row" if known.count > 1 else ""
+            return f"{key} timed out{times} earlier in this run: {known.detail}"
+        return f"{key} failed {known.count} times in this run: {known.detail}"
+
+
+class HostQueue:
+    """The URLs of a run still to start, by host, in the order they are to start.
+
+    First the first URL of every host, in the order the hosts first appear; then the next
+    URL of each host in turn, passing over a host that already has `lanes` URLs started
+    and not finished, so that the URLs waiting for one host never stand in front of
+    another host's (nor fill the fetcher's window). Each host keeps its own URLs in their
+    order.
+    """
+
+    def __init__(self, urls: Iterable[str], host_of: Callable[[str], str], lanes: int) -> None:
+        self._host_of = host_of
+        self._lanes = lanes
+        self._waiting: dict[str, deque[str]] = {}
+        for url in urls:
+            self._waiting.setdefault(host_of(url), deque()).append(url)
+        self._unasked = deque(self._waiting)
+        self._turns: deque[str] = deque()
+        self._started: Counter[str] = Counter()
+
+    def __bool__(self) -> bool:
+        """True while some URL is still to start."""
+        return bool(self._waiting)
+
+    def take(self, first_only: bool = False) -> str | None:
+        """The next URL to start: the first of a host not yet asked, else (unless `first_only`)
+        the next of the hosts in turn that may start one; None when none may now."""
+        if self._unasked:
+            return self._take(self._unasked.popleft())
+        return self._take(self._turns.popleft()) if self._turns and not first_only else None
+
+    def finished(self, url: str) -> None:
+        """A URL taken from the queue is done: its host may start another."""
+        host = self._host_of(url)
+        self._started[host] -= 1
+        if self._started[host] == self._lanes - 1 and host in self._waiting:
+            self._turns.append(host)
+
+    def _take(self, host: str) -> str:
+        waiting = self._waiting[host]
+        url = waiting.popleft()
+        self._started[host] += 1
+        if not waiting:
+            del self._waiting[host]
+        elif self._started[host] < self._lanes:
+            self._turns.append(host)
+        return url
 
 
 class RobotsRules:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import ssl
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 import certifi
@@ -141,9 +141,9 @@ class SingleExchangeClient:
         self._client = httpx.AsyncClient(transport=transport, timeout=timeout, headers=headers, trust_env=False)
         self._closed = False
 
-    def build_request(self, url: str) -> httpx.Request:
-        """A GET request for `url`, with the client's headers, cookies and timeouts."""
-        return self._client.build_request("GET", url)
+    def build_request(self, url: str, headers: Mapping[str, str] | None = None) -> httpx.Request:
+        """A GET request for `url`, with the client's headers (and these more), cookies and timeouts."""
+        return self._client.build_request("GET", url, headers=headers)
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """The answer to `request` alone, its body still to be read (the caller closes it)."""

@@ -14,6 +14,8 @@ from pathlib import Path
 import surt
 from cdxj_indexer import CDXJIndexer
 
+from archiver.redact import holds_redaction
+
 ARCHIVE_DIR = "archive"
 INDEX_DIR = "indexes"
 OPEN_SUFFIX = ".open"
@@ -42,8 +44,9 @@ def url_key(url: str) -> str:
 
 def replay_address(replay_url: str, timestamp: str, url: str) -> str:
     """Where a replay tool at `replay_url` shows the capture of `url` that the indexes list
-    at `timestamp` (14 digits); "" when there is no replay tool."""
-    return f"{replay_url.rstrip('/')}/{timestamp}/{url}" if replay_url else ""
+    at `timestamp` (14 digits); "" when there is no replay tool, or when `url` had a secret
+    taken out (the capture is indexed under the exact URL, which is not shown)."""
+    return f"{replay_url.rstrip('/')}/{timestamp}/{url}" if replay_url and not holds_redaction(url) else ""
 
 
 def index_entries(folder: Path) -> Iterator[tuple[str, str]]:

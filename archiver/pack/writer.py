@@ -40,12 +40,13 @@ from archiver import __version__
 from archiver.atomic import fsync_folder
 from archiver.config import PackSettings
 from archiver.errors import OutputError
-from archiver.model import Capture, Exchange, Occurrence, RecordLocation, Requisite
+from archiver.model import NOT_MODIFIED, Capture, Exchange, Occurrence, RecordLocation, Requisite
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
 from archiver.pack.seconds import CaptureSeconds
 from archiver.times import timestamp14, utc_iso, utc_now
 
 _WARC_VERSION = "1.1"
+_NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 _SYNC_SECONDS = 1.0  # a power cut loses at most about this much of what was written
 _REPLACED_HEADERS = frozenset({"transfer-encoding", "content-length"})
 FETCH_DATE = "Archiver-Fetch-Date"  # the fetch's own time, on a record whose WARC-Date had to move
@@ -93,6 +94,11 @@ class WarcPacker:
 
         When `previous` is an earlier full capture of the same payload, the final answer
         is written as a revisit record referring to it instead of storing the body again.
+        A final 304 Not Modified (to a conditional request) with `previous` is written as
+        a server-not-modified revisit without HTTP headers (the capture's result carrying
+        the earlier payload's digest): replay then shows the earlier answer, headers and
+        payload, where a 304's own headers would replay as an empty 304. The 304's status
+        and validators are kept in the metadata record.
         Raises OutputError, naming the file, when it cannot be written (a full disk).
         """
         with self._writing():
@@ -106,7 +112,8 @@ class WarcPacker:
         for index, exchange in enumerate(capture.exchanges):
             final = index == len(capture.exchanges) - 1
             same = final and previous is not None and previous.can_be_revisited and not exchange.truncated
-            location = self._write_exchange(writer, exchange, previous if same else None)
+            unchanged = capture.result.payload_digest if final and exchange.code == NOT_MODIFIED else ""
+            location = self._write_exchange(writer, exchange, previous if same else None, unchanged)
         if location is not None and location.revisit:
             self.bytes_saved += capture.exchanges[-1].body_size
         fields = [("requisite-of", requisite_of)] if requisite_of else []
@@ -183,10 +190,14 @@ class WarcPacker:
                 return name
 
     def _write_exchange(
-        self, writer: WARCWriter, exchange: Exchange, original: RecordLocation | None
+        self, writer: WARCWriter, exchange: Exchange, original: RecordLocation | None, unchanged: str = ""
     ) -> RecordLocation:
+        """Write an exchange: its response (or, with `original`, a revisit of it; with
+        `unchanged`, the digest of the payload a 304 says is unchanged) and its request."""
         common = {**self._dates(exchange), **({"WARC-IP-Address": exchange.peer} if exchange.peer else {})}
-        if original is not None:
+        if original is not None and unchanged:
+            response = _not_modified(writer, exchange.url, unchanged, original, common)
+        elif original is not None:
             response = _revisit(writer, exchange, original, common)
         else:
             response = writer.create_warc_record(
@@ -225,6 +236,8 @@ class WarcPacker:
         fields += [("http-status", str(result.code))] if result.code is not None else []
         fields += [("final-url", result.final_url)] if result.final_url != result.url else []
         fields += [("detail", result.detail)] if result.detail else []
+        fields += [("etag", result.validators.etag)] if result.validators.etag else []
+        fields += [("last-modified", result.validators.last_modified)] if result.validators.last_modified else []
         fields += more
         body = "".join(f"{name}: {_one_line(value)}\r\n" for name, value in fields).encode("utf-8")
         headers = {"WARC-Date": _warc_date(result.checked_at)}
@@ -257,6 +270,15 @@ def _revisit(writer: WARCWriter, exchange: Exchange, original: RecordLocation, c
         http_headers=_response_headers(exchange),
     )  # fmt: skip
     for name, value in {**common, "WARC-Refers-To": original.record_id, "WARC-Truncated": "length"}.items():
+        record.rec_headers.replace_header(name, value)
+    return record
+
+
+def _not_modified(writer: WARCWriter, url: str, digest: str, original: RecordLocation, common: dict[str, str]) -> Any:
+    """A revisit record (server-not-modified profile) with no HTTP headers, of `original`,
+    whose payload has `digest`."""
+    record = writer.create_revisit_record(url, digest, original.target_uri, original.date)
+    for name, value in {**common, "WARC-Refers-To": original.record_id, "WARC-Profile": _NOT_MODIFIED_PROFILE}.items():
         record.rec_headers.replace_header(name, value)
     return record
 

@@ -1,0 +1,69 @@
+"""Schedule: which links a run checks, so that a daily job touches only what is due.
+
+A link no counted run has checked is due at once. Any other is due a number of days
+after its last counted check, by its verdict (`ScheduleSettings`): alive (or recovered)
+links after `alive_days`; failing ones at the next run after their first failure (which
+may be a blip) and then after `failing_days` (so that health's rule can confirm them
+dead); dead ones after `dead_days` (to see them come back); unknown ones after
+`unknown_days`. A run that found the network unreachable does not count (its
+checks are in no verdict), so it postpones nothing.
+
+A run started a little early still does the work due: a daily cron job starts at the
+same minute each day, and the checks of the day before were made some seconds or
+minutes after it started, so "due in 23 hours 59 minutes" must count as due now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from archiver.config import ScheduleSettings
+from archiver.model import Link, LinkVerdict, Verdict
+
+EARLY = dt.timedelta(hours=1)  # how long before it is due a link counts as due
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The links a run checks now, and those it leaves for later with the earliest date
+    one of them is due."""
+
+    due: tuple[Link, ...]
+    later: tuple[Link, ...]
+    next_due: dt.datetime | None
+
+
+def next_due(verdict: LinkVerdict | None, settings: ScheduleSettings) -> dt.datetime | None:
+    """When a link with this verdict is due to be checked again; None: at once (never checked)."""
+    if verdict is None:
+        return None
+    if verdict.verdict is Verdict.FAILING and verdict.failures_in_a_row <= 1:
+        return verdict.latest.checked_at  # a first failure may be a blip: asked again at the next run
+    return verdict.latest.checked_at + dt.timedelta(days=_interval_days(verdict.verdict, settings))
+
+
+def plan(
+    links: Iterable[Link], verdicts: Mapping[str, LinkVerdict], now: dt.datetime, settings: ScheduleSettings
+) -> Plan:
+    """Split `links` into those due at `now` and those not due yet."""
+    due, later, soonest = [], [], None
+    for link in links:
+        when = next_due(verdicts.get(link.url), settings)
+        if when is None or when - EARLY <= now:
+            due.append(link)
+        else:
+            later.append(link)
+            soonest = when if soonest is None else min(soonest, when)
+    return Plan(tuple(due), tuple(later), soonest)
+
+
+def _interval_days(verdict: Verdict, settings: ScheduleSettings) -> float:
+    if verdict in (Verdict.ALIVE, Verdict.RECOVERED):
+        return settings.alive_days
+    if verdict is Verdict.FAILING:
+        return settings.failing_days
+    if verdict is Verdict.DEAD:
+        return settings.dead_days
+    return settings.unknown_days
