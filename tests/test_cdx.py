@@ -19,7 +19,7 @@ from archiver.history import History
 from archiver.pack import url_key
 from archiver.restore.sources import memento
 from archiver.restore.sources.base import Wanted
-from archiver.restore.sources.cdx import SiteRows, read_page
+from archiver.restore.sources.cdx import SiteRows, read_page, site_query
 from tests.conftest import Web
 from tests.pywb import Memento, web_archive
 from tests.test_restore import Server, _all_dead, _project, picture, serve
@@ -207,3 +207,14 @@ def test_every_form_of_cdx_line_is_read_and_a_malformed_one_hides_only_itself() 
     ]  # fmt: skip
     with pytest.raises(ValueError, match="not a CDX answer"):
         read_page([b"<html>an error page</html>\n"], SiteRows(wanted))
+
+
+def test_a_site_is_asked_for_by_its_host_without_www_and_its_port() -> None:
+    near = dt.datetime(2015, 6, 1, tzinfo=dt.UTC)
+    images = [
+        Wanted("http://www.a.test:8080/photos/2015/x.png", near),
+        Wanted("https://a.test:8080/photos/y.png", near),
+    ]
+
+    assert site_query(images) == {"url": "a.test:8080/photos/", "matchType": "prefix"}
+    assert site_query([Wanted(images[0].url, near, renamed=True)]) == {"url": "a.test:8080", "matchType": "host"}

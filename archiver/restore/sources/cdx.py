@@ -55,9 +55,18 @@ class Row:
         return dt.datetime(*parts, int(stamp[12:14]), tzinfo=dt.UTC)
 
 
+def site_of(url: str) -> str:
+    """The site a URL is asked about under: its host without `www.`, and its port if it names one."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = None
+    return f"{site_key(url)}:{port}" if port else site_key(url)
+
+
 def site_query(wanted: Sequence[Wanted]) -> dict[str, str]:
     """The query parameters that ask for the captures of all `wanted` URLs (of one site)."""
-    site = site_key(wanted[0].url)
+    site = site_of(wanted[0].url)
     if any(w.renamed for w in wanted):
         return {"url": site, "matchType": "host"}
     folders = [unquote(urlsplit(w.url).path).split("/")[:-1] for w in wanted]

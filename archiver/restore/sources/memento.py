@@ -33,10 +33,9 @@ from archiver.model import Capture, FetchBackend
 from archiver.pack import url_key
 from archiver.restore.renamed import wordpress_addresses
 from archiver.restore.sources.base import Candidate, Lookup, Nearest, Retrieved, Wanted
-from archiver.restore.sources.cdx import CDX_PAGE_ROWS, CDX_PAGES, Row, SiteRows, read_page, site_query
+from archiver.restore.sources.cdx import CDX_PAGE_ROWS, CDX_PAGES, Row, SiteRows, read_page, site_of, site_query
 from archiver.restore.sources.cdx import Page as CdxPage
 from archiver.restore.sources.timemap import Memento, Page, TimeMap, http_date, read_timemap
-from archiver.sites import site_key
 
 _log = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ class WebArchive:
         """Ask the CDX server, one query per site, for the captures of every URL of `wanted`."""
         by_site: dict[str, list[Wanted]] = defaultdict(list)
         for one in wanted:
-            by_site[site_key(one.url)].append(one)
+            by_site[site_of(one.url)].append(one)
         for site, group in by_site.items():
             known = self._sites.get(site)
             if not self._cdx or (known is not None and all(known.covers(one.url) for one in group)):
@@ -116,7 +115,7 @@ class WebArchive:
     async def same_named(self, url: str, near: dt.datetime) -> Lookup:
         """Captures of other addresses of the site with the file name of `url`: those the CDX
         answer for its site listed, else those of its WordPress address."""
-        site = self._sites.get(site_key(url))
+        site = self._sites.get(site_of(url))
         if site is not None:
             return Lookup(tuple(self._from_row(row.url, row) for row in site.same_named(url)))
         found: list[Candidate] = []
@@ -131,7 +130,7 @@ class WebArchive:
         """The captures of `url` nearest `near` (see `Nearest`): those the CDX answer for its
         site listed, else those its TimeMap lists, following a paged TimeMap's pages nearest
         `near` first."""
-        site = self._sites.get(site_key(url))
+        site = self._sites.get(site_of(url))
         if site is not None and site.covers(url):
             return Lookup(tuple(self._from_row(url, row) for row in site.rows_of(url)))
         kept: Nearest[Memento] = Nearest(near)
