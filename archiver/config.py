@@ -92,6 +92,14 @@ DEFAULT_ASSETS_URL = "/assets/restored/"
 DEFAULT_ARCHIVE_NAME = "Internet Archive"
 DEFAULT_ARCHIVE_URL = "https://web.archive.org/web/"
 DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE = 20.0
+CDX_AUTO, CDX_OFF = "auto", "off"  # an archive's `cdx`: found from its address, or none (TimeMaps only)
+DEFAULT_MATCH_RENAMED = True
+DEFAULT_RETRY_NOT_FOUND_DAYS = 30.0
+DEFAULT_SUBMIT_URL = "https://web.archive.org/save/"  # the Internet Archive's Save Page Now
+DEFAULT_SUBMIT_REQUESTS_PER_MINUTE = 2.0
+DEFAULT_SUBMIT_DAILY_CAP = 100
+DEFAULT_RESUBMIT_AFTER_DAYS = 30.0
+MAX_SUBMIT_DAILY_CAP = 100_000
 LinkStyle = Literal["replace", "append"]
 DEFAULT_LINK_STYLE: LinkStyle = "append"
 
@@ -395,12 +403,36 @@ class ArchiveConfig(_Section):
     requests_per_minute: Annotated[float, _within(MIN_ARCHIVE_REQUESTS_PER_MINUTE, MAX_ARCHIVE_REQUESTS_PER_MINUTE)] = (
         DEFAULT_ARCHIVE_REQUESTS_PER_MINUTE
     )
+    cdx: str = CDX_AUTO  # its CDX endpoint: "auto" (from `url`), "off", or the endpoint's address
 
     @field_validator("url")
     @classmethod
     def _base(cls, value: str) -> str:
         absolute_http_url(value)
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("cdx")
+    @classmethod
+    def _cdx(cls, value: str) -> str:
+        if value in (CDX_AUTO, CDX_OFF):
+            return value
+        try:
+            return absolute_http_url(value)
+        except ValueError:
+            raise ValueError(f'must be "{CDX_AUTO}", "{CDX_OFF}" or an absolute http(s) URL, got {value!r}') from None
+
+    @property
+    def cdx_url(self) -> str:
+        """The CDX endpoint asked for many URLs at once; "" for none. Found from a
+        Wayback-style address: the Internet Archive's `/cdx/search/cdx`, else pywb's `{url}cdx`."""
+        if self.cdx == CDX_OFF:
+            return ""
+        if self.cdx != CDX_AUTO:
+            return self.cdx
+        parts = urlsplit(self.url)
+        if parts.hostname == "web.archive.org":
+            return f"{parts.scheme}://{parts.netloc}/cdx/search/cdx"
+        return f"{self.url}cdx"
 
     @property
     def host(self) -> str:
@@ -426,11 +458,35 @@ class RestoreConfig(_Section):
     link_style: LinkStyle = DEFAULT_LINK_STYLE
     archives: _Archives = DEFAULT_ARCHIVES
     reject_digests: _Digests = frozenset()
+    match_renamed: bool = DEFAULT_MATCH_RENAMED  # the same file name elsewhere on the same site, when the URL has none
+    retry_not_found_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_RETRY_NOT_FOUND_DAYS
 
     @field_validator("assets_url")
     @classmethod
     def _folder_url(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+
+class SubmitConfig(_Section):
+    """Offering the live links the posts cite to a public archive's save endpoint (opt-in)."""
+
+    enabled: bool = False
+    url: str = DEFAULT_SUBMIT_URL  # each link is appended to it
+    requests_per_minute: Annotated[float, _within(MIN_ARCHIVE_REQUESTS_PER_MINUTE, MAX_ARCHIVE_REQUESTS_PER_MINUTE)] = (
+        DEFAULT_SUBMIT_REQUESTS_PER_MINUTE
+    )
+    daily_cap: Annotated[int, _within(0, MAX_SUBMIT_DAILY_CAP)] = DEFAULT_SUBMIT_DAILY_CAP
+    resubmit_after_days: Annotated[float, _within(0, MAX_DAYS)] = DEFAULT_RESUBMIT_AFTER_DAYS
+
+    @field_validator("url")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        return absolute_http_url(value)
+
+    @property
+    def host(self) -> str:
+        """The host name submissions go to."""
+        return urlsplit(self.url).hostname or ""
 
 
 class OutputConfig(_Section):
@@ -449,6 +505,7 @@ ScheduleSettings = ScheduleConfig
 ReportSettings = ReportConfig
 ArchiveSettings = ArchiveConfig
 RestoreSettings = RestoreConfig
+SubmitSettings = SubmitConfig
 
 
 class _StageSections(BaseModel):
@@ -460,6 +517,7 @@ class _StageSections(BaseModel):
     schedule: ScheduleConfig = ScheduleConfig()
     report: ReportConfig = ReportConfig()
     restore: RestoreConfig = RestoreConfig()
+    submit: SubmitConfig = SubmitConfig()
 
 
 class _PostSections(_Section):
@@ -504,6 +562,7 @@ def load_config(path: Path) -> Config:
         schedule=parsed.schedule,
         report=parsed.report,
         restore=parsed.restore.model_copy(update={"assets_dir": base / parsed.restore.assets_dir}),
+        submit=parsed.submit,
     )
 
 

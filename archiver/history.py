@@ -30,6 +30,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 from archiver.config import HealthSettings
 from archiver.errors import OutputError
 from archiver.model import (
+    ArchiveAnswer,
     Check,
     DeadPolicy,
     FetchResult,
@@ -38,13 +39,14 @@ from archiver.model import (
     PriorCapture,
     RecordLocation,
     Status,
+    Submission,
     Validators,
     Verdict,
 )
 from archiver.times import utc_iso, utc_now
 
 HISTORY_FILE = "history.sqlite"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 9
 
 # Each entry upgrades the schema from the version before it; never edit a released one.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -102,6 +104,26 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE checks ADD COLUMN etag TEXT",
         "ALTER TABLE checks ADD COLUMN last_modified TEXT",
         "CREATE INDEX checks_by_run ON checks (run_id, id)",  # a run's checks, read at its end
+    ),
+    8: (  # what web archives answered restore's lookups: a URL found nowhere is not asked again too soon
+        """CREATE TABLE IF NOT EXISTS archive_answers (
+            url TEXT NOT NULL,
+            archive TEXT NOT NULL,            -- the archive's name
+            asked_at TEXT NOT NULL,           -- ISO 8601, UTC
+            answer TEXT NOT NULL,             -- archiver.model.NOT_ARCHIVED
+            PRIMARY KEY (url, archive)
+        )""",
+    ),
+    9: (  # live links offered to a public archive's save endpoint
+        """CREATE TABLE IF NOT EXISTS submissions (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            submitted_at TEXT NOT NULL,       -- ISO 8601, UTC
+            code INTEGER,
+            accepted INTEGER NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS submissions_by_time ON submissions (submitted_at)",
     ),
 }
 # The checks verdicts are drawn from: those of runs that reached the network.
@@ -287,6 +309,39 @@ class History:
             (url, capture.payload_digest, utc_iso(capture.captured_at), stored.filename, stored.offset,
              stored.length, stored.record_id, stored.date, stored.target_uri),
         )  # fmt: skip
+
+    def archive_answers(self) -> list[ArchiveAnswer]:
+        """What web archives last answered restore's lookups, one per URL and archive."""
+        rows = self._db.execute("SELECT url, archive, asked_at, answer FROM archive_answers ORDER BY url, archive")
+        return [ArchiveAnswer(str(url), str(archive), dt.datetime.fromisoformat(str(asked_at)), str(answer))
+                for url, archive, asked_at, answer in rows]  # fmt: skip
+
+    @_writing
+    def remember_answers(self, answers: Iterable[ArchiveAnswer]) -> None:
+        """Keep what archives answered, each replacing the earlier answer for its URL and archive."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO archive_answers VALUES (?, ?, ?, ?)",
+                ((a.url, a.archive, utc_iso(a.asked_at), a.answer) for a in answers),
+            )
+
+    def submissions(self, since: dt.datetime) -> list[Submission]:
+        """The links offered to an archive since a moment, oldest first."""
+        rows = self._db.execute(
+            "SELECT url, submitted_at, code, accepted, detail FROM submissions WHERE submitted_at >= ? ORDER BY id",
+            (utc_iso(since),),
+        )
+        return [Submission(str(url), dt.datetime.fromisoformat(str(at)), None if code is None else int(code),
+                           bool(accepted), str(detail)) for url, at, code, accepted, detail in rows]  # fmt: skip
+
+    @_writing
+    def add_submissions(self, submissions: Iterable[Submission]) -> None:
+        """Keep what was offered to an archive, and its answers."""
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO submissions (url, submitted_at, code, accepted, detail) VALUES (?, ?, ?, ?, ?)",
+                ((s.url, utc_iso(s.submitted_at), s.code, int(s.accepted), s.detail) for s in submissions),
+            )
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
         """The verdict of every URL ever checked, in URL order."""

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from archiver import fetch, health, pack, reach, report, schedule
 from archiver import restore as restore_stage
+from archiver import submit as submit_stage
 from archiver.atomic import make_folder, remove_stale_temporaries, write_lines_atomically, write_text_atomically
 from archiver.config import Config
 from archiver.extract import extract
@@ -94,6 +95,7 @@ class RunSummary:
     next_due: dt.datetime | None = None  # when the first of them is due
     not_modified: int = 0  # URLs a server said had not changed since their last capture (304)
     report: Report | None = None
+    submitted: str = ""  # what offering live links to an archive did (`submit.enabled`)
 
     def __str__(self) -> str:
         failures = f" ({', '.join(f'{name} {count}' for name, count in self.failures)})" if self.failures else ""
@@ -110,6 +112,7 @@ class RunSummary:
             f"{self.bytes:,} bytes, {self.bytes_saved:,} of them not stored again (revisits), "
             f"in {len(self.warc_files)} WARC files; {self.seconds:.1f} s{self._requisites()}"
             f"{f'; {self.unreachable}' if self.unreachable else ''}"
+            f"{f'; {self.submitted}' if self.submitted else ''}"
         )
 
     def _not_modified(self) -> str:
@@ -188,20 +191,53 @@ def run(
         )
         write_lines_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), lines)
         report = _write_reports(config, extraction, history)
-        return replace(summary, resumed=len(done), stale_temporaries=stale, report=report)
+        offered = config.submit.enabled and not summary.unreachable
+        submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
+        return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
 
 
-def restore(config: Config, scope: Scope, backend: FetchBackend | None = None) -> RestoreSummary:
-    """Restore what the configured posts cite and the history calls dead (see `archiver.restore`)."""
+def submit_live_links(
+    config: Config, now: dt.datetime | None = None, backend: FetchBackend | None = None
+) -> submit_stage.SubmitSummary:
+    """Offer the live links the configured posts cite to the archive of `config.submit`
+    (see `archiver.submit`); `now` stands in for the clock."""
+    extraction = extract(config.post_paths, config.extract)  # links.json shows secrets redacted
+    with History.open(config.output_dir) as history:
+        return _submit_with(config, extraction, history, now or utc_now(), backend)
+
+
+def _submit_with(
+    config: Config, extraction: Extraction, history: History, now: dt.datetime, backend: FetchBackend | None = None
+) -> submit_stage.SubmitSummary:
+    settings = config.submit
+    verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
+    earlier = history.submissions(now - dt.timedelta(days=max(1.0, settings.resubmit_after_days)))
+    shown = Redactor(config.report.secret_params)
+    urls = submit_stage.due(extraction.fetchable, verdicts, earlier, settings, now=now, shown=shown)
+    room = submit_stage.room_today(earlier, settings, now)
+    summary = asyncio.run(submit_stage.submit(urls, settings, config.fetch, room=room, now=now, backend=backend))
+    history.add_submissions(summary.submissions)
+    return summary
+
+
+def restore(
+    config: Config, scope: Scope, backend: FetchBackend | None = None, now: dt.datetime | None = None
+) -> RestoreSummary:
+    """Restore what the configured posts cite and the history calls dead (see `archiver.restore`);
+    what the archives answered is kept in the history (unless a dry run). `now` stands in for the clock."""
     refuse_in_a_starting_process()
     extraction = extract(config.post_paths, config.extract)
     stale = 0 if scope.dry_run else _remove_stale_temporaries(config, extraction)
     with History.open(config.output_dir) as history:
         verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
+        answers = history.archive_answers()
     summary = restore_stage.restore(
         extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
-        replay_url=config.report.replay_url, backend=backend,
+        replay_url=config.report.replay_url, backend=backend, answers=answers, now=now,
     )  # fmt: skip
+    if summary.answers and not scope.dry_run:
+        with History.open(config.output_dir) as history:
+            history.remember_answers(summary.answers)
     return replace(summary, stale_temporaries=stale)
 
 

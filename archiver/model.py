@@ -524,6 +524,31 @@ class PriorCapture:
     validators: Validators = Validators()  # what its answer's server gave, for a conditional request
 
 
+@dataclass(frozen=True)
+class ArchiveAnswer:
+    """What a web archive answered when asked for a URL's captures, remembered across
+    restores so that a URL it had none of is not asked again too soon."""
+
+    url: str
+    archive: str  # the archive's name
+    asked_at: dt.datetime
+    answer: str  # NOT_ARCHIVED: the archive had no capture of the URL (nor of its file elsewhere)
+
+
+NOT_ARCHIVED = "not-archived"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A live link offered to a public archive's save endpoint, and its answer."""
+
+    url: str
+    submitted_at: dt.datetime
+    code: int | None  # the endpoint's answer; None when none came
+    accepted: bool  # a 2xx or 3xx answer
+    detail: str
+
+
 Finisher = Callable[[Capture], Awaitable[Capture]]
 
 

@@ -131,7 +131,7 @@ def test_patterns_are_compiled(tmp_path: Path) -> None:
         (
             "posts:\n  paths: [posts]\nfetcher: {}\n",
             r"fetcher: unknown key \(known keys: fetch, health, links, output, pack, posts, report, restore,"
-            r" schedule\)",
+            r" schedule, submit\)",
         ),
         ("posts:\n  paths: posts\n", r"posts\.paths: Input should be a valid list"),
         ("posts:\n  paths: []\n", r"posts\.paths: List should have at least 1 item"),

@@ -246,4 +246,4 @@ def test_a_version_1_history_is_upgraded_in_place_keeping_its_checks(tmp_path: P
     assert (check.hops, check.duration, check.size) == ((), 0.0, 0)  # not kept before version 6
     assert not check.validators  # not kept before version 7
     with sqlite3.connect(tmp_path / "history.sqlite") as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9

@@ -200,6 +200,27 @@ def test_one_picture_standing_in_for_several_images_is_a_placeholder(blog: Proje
         assert "the same bytes stand for 2 different images of bucket.test" in outcome.rejections[0].reason
 
 
+def test_a_placeholder_is_recognised_against_an_earlier_restore_and_remembered(
+    tmp_path: Path, web: Web, archive: str
+) -> None:
+    archives = (ArchiveSettings(name="Test Wayback", url=archive, requests_per_minute=6000.0),)
+    project = _project(tmp_path, web, archives, text=f"---\ndate: {POST_DATE}\n---\n![A]({IMAGES['bucket-a']})\n")
+    _all_dead(project, [IMAGES["bucket-a"], IMAGES["bucket-b"]])
+    (first,) = project.run().restorations  # alone, the nearest capture's placeholder cannot be told apart
+    later = project.post.with_name("2016-03-02-more.md")
+    later.write_bytes(f"---\ndate: {POST_DATE}\n---\n![B]({IMAGES['bucket-b']})\n".encode())
+
+    (second,) = project.run().restorations
+
+    assert _restored_file(project, first) == PLACEHOLDER
+    assert _restored_file(project, second) == BUCKET_B  # the same bytes as a's file: a placeholder, refused
+    assert "the same bytes stand for 2 different images of bucket.test" in second.rejections[0].reason
+    manifest = json.loads((project.config.restore.assets_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+    digest = __import__("hashlib").sha256(PLACEHOLDER).hexdigest()
+    assert [entry["sha256"] for entry in manifest["placeholders"]] == [digest]
+    assert {entry["url"] for entry in manifest["assets"]} == {IMAGES["bucket-a"], IMAGES["bucket-b"]}  # none lost
+
+
 def test_the_post_changes_only_in_the_restored_urls(blog: Project) -> None:
     outcomes = blog.restorations(blog.run())
 
@@ -253,7 +274,9 @@ def test_a_second_restore_changes_nothing_and_asks_only_about_what_is_still_miss
     assert second.changed_posts == ()
     unrestored = {IMAGES[k] for k in ("archived-404", "soft-404", "removed", "never")}
     assert {o.url for o in second.restorations} == unrestored  # the others are no longer cited
-    assert {path.removeprefix("/web/timemap/link/") for path in requests} == unrestored
+    timemaps = [path for path in requests if path.startswith("/web/timemap/link/")]
+    assert {path.removeprefix("/web/timemap/link/") for path in timemaps} == unrestored
+    assert [path.split("?")[0] for path in requests if path not in timemaps] == ["/web/cdx"]  # 404: no CDX server
     assert first[IMAGES["closest"]].new_url.encode() in repaired
 
 
@@ -483,7 +506,8 @@ def test_archives_are_asked_at_their_rate_and_retry_after_is_honoured(tmp_path: 
     StrictArchive.times = []
     urls = [f"http://photos.test/p{n}.png" for n in range(3)]
     with serve(StrictArchive) as address:
-        archives = (ArchiveSettings(name="Strict", url=f"{address}/web/", requests_per_minute=300),)  # one each 0.2 s
+        strict = ArchiveSettings(name="Strict", url=f"{address}/web/", requests_per_minute=300, cdx="off")
+        archives = (strict,)  # one request each 0.2 s, TimeMaps only
         project = _project(tmp_path, web, archives, text="".join(f"![p]({url})\n" for url in urls))
         _all_dead(project, urls)
         fetch = web.settings(retry_after_max=5.0)

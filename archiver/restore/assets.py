@@ -4,8 +4,9 @@ A file's name comes from its URL: the host as a folder, then a readable stem fro
 last path segment and twelve hex digits of the URL's SHA-256, so that two different
 URLs never share a file and no URL (`../../etc/passwd`, a 300-character path, a query
 string) can name a file outside the assets folder. `manifest.json` in that folder says,
-for each file, which URL it replaces, where it was found, when that capture was made and
-its SHA-256.
+for each file, which URL it replaces, where it was found (and under which old address,
+for a file found by its name), when that capture was made and its SHA-256; and which
+digests were found to be placeholders, so that later restores refuse them too.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class StoredAsset:
     content_type: str
     size: int
     restored_at: str  # ISO 8601, UTC
+    renamed_from: str = ""  # the old address the file was found under by its name; "" for the URL itself
 
 
 def asset_path(url: str, extension: str) -> PurePosixPath:
@@ -69,7 +71,7 @@ class Assets:
         self.folder = folder
         self._prefix = url_prefix
         self._manifest = self.folder / MANIFEST_FILE
-        self._entries = _read_manifest(self._manifest)
+        self._entries, self.placeholders = _read_manifest(self._manifest)
 
     def stored(self, url: str) -> StoredAsset | None:
         """The file already restored for `url`, when it is still there, unchanged."""
@@ -81,6 +83,10 @@ class Assets:
         except OSError:
             return None
         return entry if hashlib.sha256(body).hexdigest() == entry.sha256 else None
+
+    def digests(self) -> dict[str, str]:
+        """The SHA-256 of every file restored so far, by the URL it stands in for."""
+        return {url: entry.sha256 for url, entry in self._entries.items()}
 
     def planned(self, url: str, extension: str) -> tuple[PurePosixPath, str]:
         """Where the file for `url` goes, and the address posts will use for it."""
@@ -101,28 +107,33 @@ class Assets:
             "schema": MANIFEST_SCHEMA,
             "version": MANIFEST_VERSION,
             "assets": [_manifest_entry(self._entries[url]) for url in sorted(self._entries)],
+            "placeholders": [{"sha256": digest, "reason": why} for digest, why in sorted(self.placeholders.items())],
         }
         write_text_atomically(self._manifest, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
-def _read_manifest(path: Path) -> dict[str, StoredAsset]:
+def _read_manifest(path: Path) -> tuple[dict[str, StoredAsset], dict[str, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return {}, {}
     except OSError as error:
         raise InputError(f"{path}: cannot read the manifest: {error.strerror or error}") from error
     try:
         document: Any = json.loads(text)
         if document.get("schema") != MANIFEST_SCHEMA:
             raise ValueError(f"not an archiver manifest (schema {document.get('schema')!r})")
-        return {entry["url"]: _stored_asset(entry) for entry in document["assets"]}
+        assets = {entry["url"]: _stored_asset(entry) for entry in document["assets"]}
+        return assets, {str(p["sha256"]): str(p["reason"]) for p in document.get("placeholders", [])}
     except (ValueError, TypeError, KeyError, AttributeError) as error:
         raise InputError(f"{path}: the manifest cannot be read ({error}); move it aside to start afresh") from None
 
 
 def _manifest_entry(asset: StoredAsset) -> dict[str, Any]:
-    return {_MANIFEST_KEYS.get(name, name): value for name, value in asdict(asset).items()}
+    entry = {_MANIFEST_KEYS.get(name, name): value for name, value in asdict(asset).items()}
+    if not asset.renamed_from:
+        del entry["renamed_from"]  # found under its own URL: as manifests always said
+    return entry
 
 
 def _stored_asset(entry: dict[str, Any]) -> StoredAsset:

@@ -41,8 +41,11 @@ def to_document(summary: RestoreSummary) -> dict[str, Any]:
             "capture": o.capture_address or None,
             "captured_at": o.captured_at or None,
             "reused": o.reused,
+            "found_as": o.found_as or None,
+            "renamed_from": o.renamed_from or None,
             "rejected": [asdict(r) for r in o.rejections],
             "unavailable": list(o.unavailable),
+            "not_asked": list(o.remembered),
         }
         for o in summary.restorations
     ]
@@ -70,7 +73,8 @@ def to_markdown(document: dict[str, Any]) -> str:
     if document["outcomes"]:
         lines += ["| state | URL | now | from |", "|---|---|---|---|"]
     for outcome in document["outcomes"]:
-        origin = f"{outcome['source']}, {outcome['captured_at']}" if outcome["source"] else ""
+        how = f", {outcome['found_as']}" if outcome["found_as"] else ""
+        origin = f"{outcome['source']}{how}, {outcome['captured_at']}" if outcome["source"] else ""
         lines.append(f"| {outcome['state']} | {_cell(outcome['url'])} | {_cell(outcome['new_url'] or '')} | {origin} |")
     rejected = [(o["url"], r) for o in document["outcomes"] for r in o["rejected"]]
     if rejected:
@@ -80,6 +84,10 @@ def to_markdown(document: dict[str, Any]) -> str:
     if unavailable:
         lines += ["", "### Archives that could not answer", ""]
         lines += [f"- {_cell(problem)}" for problem in unavailable]
+    remembered = [(o["url"], note) for o in document["outcomes"] for note in o["not_asked"]]
+    if remembered:
+        lines += ["", "### Not asked again yet", ""]
+        lines += [f"- {_cell(url)}: {note}" for url, note in remembered]
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from archiver.model import LinkKind, Verdict
+from archiver.model import ArchiveAnswer, LinkKind, Verdict
 from archiver.restore.edit import Edit
 
 
@@ -53,6 +53,13 @@ class Restoration:
     reused: bool = False  # the file was restored by an earlier run
     rejections: tuple[Rejection, ...] = ()
     unavailable: tuple[str, ...] = ()  # places that could not be asked, with why
+    renamed_from: str = ""  # the old address the file was found under by its name; "" for the URL itself
+    remembered: tuple[str, ...] = ()  # archives not asked: they had no capture when asked not long ago
+
+    @property
+    def found_as(self) -> str:
+        """How the capture was found, in words: "by file name, from {old URL}", or ""."""
+        return f"by file name, from {self.renamed_from}" if self.renamed_from else ""
 
     @property
     def restored(self) -> bool:
@@ -80,6 +87,7 @@ class RestoreSummary:
     assets: Path
     problems: tuple[str, ...] = ()  # posts that could not be repaired, each with why
     stale_temporaries: int = 0  # temporary files an interrupted restore had left, removed
+    answers: tuple[ArchiveAnswer, ...] = ()  # what web archives answered, for the history to remember
 
     @property
     def changed_posts(self) -> tuple[Edit, ...]:

@@ -2,7 +2,8 @@
 
 Two kinds of place are asked, in order: our own WARC files, through their CDXJ indexes
 (`own`), and public web archives that speak the Memento protocol (RFC 7089) with
-Wayback-style addresses (`memento`: the Internet Archive; pywb). `open_sources` builds
+Wayback-style addresses (`memento`: the Internet Archive; pywb), asked through their
+CDX server for many URLs at once where they have one (`cdx`). `open_sources` builds
 them, in the order they are asked; a new kind of place is a new implementation of
 `ArchiveSource`, built there.
 
@@ -24,6 +25,7 @@ from archiver.restore.sources.base import (
     Lookup,
     Nearest,
     Retrieved,
+    Wanted,
     by_preference,
     public_address,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "OwnArchive",
     "Retrieved",
     "Sources",
+    "Wanted",
     "WebArchive",
     "by_preference",
     "open_sources",
@@ -55,6 +58,11 @@ class Sources:
     def of(self, link: Link) -> tuple[ArchiveSource, ...]:
         """The places to ask for `link`."""
         return self.for_images if link.kind is LinkKind.IMAGE else self.for_links
+
+    @property
+    def places(self) -> tuple[ArchiveSource, ...]:
+        """Every place, in the order they are asked."""
+        return tuple(dict.fromkeys((*self.for_images, *self.for_links)))
 
 
 def open_sources(

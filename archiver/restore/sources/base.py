@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -32,6 +32,7 @@ class Candidate:
     address: str  # where a reader sees it: a memento's address, or the WARC file and offset
     raw_address: str = ""  # where its original bytes are: the `id_` address (web archives)
     stored_at: RecordLocation | None = None  # its record (own archive)
+    status: int | None = None  # the captured answer's code, where the listing says it (a CDX row)
 
     @property
     def timestamp(self) -> str:
@@ -51,6 +52,16 @@ class Retrieved:
     redirect_to: str | None = None  # a captured redirect's target, an absolute URL of the original web
     problem: str = ""  # why the capture could not be read; the other fields are then empty
     place_failed: bool = False  # the problem is the archive's (down, rate-limiting), not the capture's
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A URL whose captures are wanted, nearest a moment; with `renamed`, those of the
+    same file elsewhere on its site too."""
+
+    url: str
+    near: dt.datetime
+    renamed: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +134,16 @@ class ArchiveSource(Protocol):
 
     async def retrieve(self, candidate: Candidate) -> Retrieved:
         """What one of its captures holds."""
+        ...
+
+    async def prepare(self, wanted: Sequence[Wanted]) -> None:
+        """Get ready to look up all of `wanted` (a place that can list many URLs at once
+        asks for them now, in few requests); lookups work without it."""
+        ...
+
+    async def same_named(self, url: str, near: dt.datetime) -> Lookup:
+        """The captures of other addresses of the site of `url` that may hold its file
+        under its old name (`archiver.restore.renamed`), or why the place could not say."""
         ...
 
 

@@ -5,28 +5,36 @@ memento's address, never the page the archive rewrote for display. Every request
 archive goes through the fetch backend, with its limits, retries, Retry-After handling
 and the archive's own request rate.
 
-A URL's captures are listed by its TimeMap, read from the spooled answer in one pass
-(`timemap`), of which only the captures nearest the wanted time are kept; a paged
-TimeMap's other pages are read nearest that time first, as long as they could hold a
-nearer capture.
+Where the archive has a CDX server (`ArchiveSettings.cdx_url`), the captures of all the
+URLs about to be looked up are asked for in one query per site (`cdx`, `prepare`). A URL
+that query did not cover (no CDX server, one that failed, an answer cut short) has its
+captures listed by its TimeMap, read from the spooled answer in one pass (`timemap`), of
+which only the captures nearest the wanted time are kept; a paged TimeMap's other pages
+are read nearest that time first, as long as they could hold a nearer capture. Without a
+CDX answer for its site, a renamed image is looked for at its WordPress address only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import partial
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from archiver.bodies import decoded_chunks, payload_within
 from archiver.config import ArchiveSettings
 from archiver.model import Capture, FetchBackend
 from archiver.pack import url_key
-from archiver.restore.sources.base import Candidate, Lookup, Nearest, Retrieved
+from archiver.restore.renamed import wordpress_addresses
+from archiver.restore.sources.base import Candidate, Lookup, Nearest, Retrieved, Wanted
+from archiver.restore.sources.cdx import CDX_PAGE_ROWS, CDX_PAGES, Row, SiteRows, read_page, site_of, site_query
+from archiver.restore.sources.cdx import Page as CdxPage
 from archiver.restore.sources.timemap import Memento, Page, TimeMap, http_date, read_timemap
 
 _log = logging.getLogger(__name__)
@@ -44,12 +52,87 @@ class WebArchive:
         """`limit` is the most payload bytes taken from one capture."""
         self.name = settings.name
         self._base = settings.url
+        self._cdx = settings.cdx_url
         self._backend = backend
         self._limit = limit
+        self._sites: dict[str, SiteRows] = {}  # what the CDX server said, by site
+
+    async def prepare(self, wanted: Sequence[Wanted]) -> None:
+        """Ask the CDX server, one query per site, for the captures of every URL of `wanted`."""
+        by_site: dict[str, list[Wanted]] = defaultdict(list)
+        for one in wanted:
+            by_site[site_of(one.url)].append(one)
+        for site, group in by_site.items():
+            known = self._sites.get(site)
+            if not self._cdx or (known is not None and all(known.covers(one.url) for one in group)):
+                continue
+            rows = SiteRows(group)
+            problem = await self._ask_cdx(site_query(group), rows)
+            if problem:  # no CDX server there, or not one to rely on: TimeMaps from now on
+                _log.warning("%s: %s; looking URLs up by their TimeMaps instead", self.name, problem)
+                self._cdx = ""
+                continue
+            self._sites[site] = rows
+
+    async def _ask_cdx(self, query: dict[str, str], rows: SiteRows) -> str:
+        """Read a site's CDX answer, page by page, into `rows`; the problem, "" when none."""
+        params = {**query, "output": "json", "limit": str(CDX_PAGE_ROWS), "showResumeKey": "true"}
+        for _ in range(CDX_PAGES):
+            answer = await self._cdx_page(f"{self._cdx}?{urlencode(params)}", rows)
+            if isinstance(answer, str):
+                return answer
+            page, cut = answer
+            if not page.resume_key or cut:
+                if cut or page.rows >= CDX_PAGE_ROWS:
+                    rows.cut_at = rows.last_key
+                return ""
+            params["resumeKey"] = page.resume_key
+        rows.cut_at = rows.last_key
+        return ""
+
+    async def _cdx_page(self, address: str, rows: SiteRows) -> tuple[CdxPage, bool] | str:
+        """One page of a CDX answer read into `rows`, and whether it was cut at the size limit."""
+        capture = await self._backend.fetch(address)
+        try:
+            result = capture.result
+            if result.code != 200 or not capture.exchanges:
+                answer = f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
+                return f"the CDX server {answer}"
+            exchange = capture.exchanges[-1]
+            kind = (exchange.header("Content-Type") or "").split(";")[0].strip().lower()
+            if not _may_be_cdx(kind):
+                return f"the CDX server answered with {kind}, not CDX"
+            exchange.body.seek(0)
+            body = iter(partial(exchange.body.read, _TIMEMAP_CHUNK), b"")
+            chunks = decoded_chunks(body, exchange.header("Content-Encoding"), self._limit)
+            try:  # a site's answer runs to a million rows: read off the event loop
+                return await asyncio.to_thread(read_page, chunks, rows), exchange.truncated
+            except ValueError as error:
+                return f"the CDX server's answer cannot be read ({error})"
+        finally:
+            capture.close()
+
+    async def same_named(self, url: str, near: dt.datetime) -> Lookup:
+        """Captures of other addresses of the site with the file name of `url`: those the CDX
+        answer for its site listed, else those of its WordPress address."""
+        site = self._sites.get(site_of(url))
+        if site is not None:
+            return Lookup(tuple(self._from_row(row.url, row) for row in site.same_named(url)))
+        found: list[Candidate] = []
+        for address in wordpress_addresses(url):
+            lookup = await self.lookup(address, near)
+            if lookup.problem:
+                return lookup
+            found.extend(lookup.candidates)
+        return Lookup(tuple(found))
 
     async def lookup(self, url: str, near: dt.datetime) -> Lookup:
-        """The captures the archive's TimeMap lists for `url`, the nearest `near` (see
-        `Nearest`), following a paged TimeMap's pages nearest `near` first."""
+        """The captures of `url` nearest `near` (see `Nearest`): those the CDX answer for its
+        site listed, else those its TimeMap lists, following a paged TimeMap's pages nearest
+        `near` first."""
+        site = self._sites.get(site_of(url))
+        if site is not None and site.covers(url):
+            return Lookup(tuple(self._from_row(url, row) for row in site.rows_of(url)))
         kept: Nearest[Memento] = Nearest(near)
         pages = [Page(f"{self._base}timemap/link/{url}", None, None)]
         seen = {pages[0].target}
@@ -97,6 +180,11 @@ class WebArchive:
                 target = urljoin(address, page.target)
                 if urlsplit(target).netloc == urlsplit(self._base).netloc:
                     yield replace(page, target=target)
+
+    def _from_row(self, url: str, row: Row) -> Candidate:
+        address = f"{self._base}{row.timestamp}/{row.url}"
+        status = int(row.status) if row.status.isdigit() else None
+        return Candidate(url, row.when, self.name, address, raw_address=_original_bytes_address(address), status=status)
 
     def _candidate(self, url: str, memento: Memento) -> Candidate | None:
         try:
@@ -158,6 +246,13 @@ class WebArchive:
 
     def _failed(self, candidate: Candidate, why: str) -> Retrieved:
         return Retrieved(candidate, candidate.when, problem=f"{self.name}: {why}", place_failed=True)
+
+
+def _may_be_cdx(media_type: str) -> bool:
+    """A CDX server answers in text or JSON (pywb: text/x-ndjson; the Internet Archive:
+    text/plain or application/json), never in HTML, which is an error page."""
+    plain = media_type.startswith("text/") and media_type != "text/html"
+    return not media_type or plain or media_type.endswith("json")
 
 
 def _original_bytes_address(memento: str) -> str:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from archiver.bodies import payload_within
 from archiver.model import REDIRECT_CODES, RecordLocation
 from archiver.pack import index_entries, read_answer, replay_address, url_key
+from archiver.restore.renamed import likeness, name_key
 from archiver.restore.sources.base import (
     OWN_ARCHIVE,
     Candidate,
     Lookup,
     Nearest,
     Retrieved,
+    Wanted,
     absolute_url,
     parse_timestamp,
 )
@@ -31,6 +34,28 @@ class OwnArchive:
         self._replay_url = replay_url
         self._limit = limit
         self._index: dict[str, list[str]] | None = None
+        self._by_name: dict[str, set[str]] | None = None  # index keys by file name (`renamed.name_key`)
+
+    async def prepare(self, wanted: Sequence[Wanted]) -> None:
+        """Nothing to ask: the indexes are read once, on the first lookup."""
+
+    async def same_named(self, url: str, near: dt.datetime) -> Lookup:
+        """The stored responses of other addresses of the site with the file name of `url`."""
+        kept: Nearest[Candidate] = Nearest(near)
+        for key in self._names().get(name_key(url), ()):
+            for candidate in map(self._candidate, self._entries()[key]):
+                if candidate is not None and likeness(url, candidate.url) is not None:
+                    kept.add(candidate.when, candidate)
+        return Lookup(tuple(kept.items()))
+
+    def _names(self) -> dict[str, set[str]]:
+        if self._by_name is None:
+            self._by_name = {}
+            for key, entries in self._entries().items():
+                path = key.partition(")")[2].split("?", 1)[0]
+                if entries and path:
+                    self._by_name.setdefault(name_key(f"http://x{path}"), set()).add(key)
+        return self._by_name
 
     async def lookup(self, url: str, near: dt.datetime) -> Lookup:
         """The stored responses for `url` nearest `near` (revisits add no payload and are left out)."""
