@@ -315,12 +315,14 @@ def restore_command(args: argparse.Namespace) -> ExitCode:
     scope = restore.Scope(links=args.links, include_failing=args.include_failing, dry_run=args.dry_run)
     with lock.exclusive(config.output_dir, "restore"):
         summary = job.restore(config, scope)
+    shown = Redactor(config.report.secret_params)
     for line in restore.summary_lines(summary):
-        _say(args.quiet, line)
+        _say(args.quiet, shown.text(line))
     for edit in summary.edits:
         for replacement, reason in edit.skipped:
             if reason != rewrite.ALREADY_REPAIRED:
-                print(f"archiver: warning: {edit.path}: {replacement.occurrence.source}: {reason}", file=sys.stderr)
+                where = shown.text(replacement.occurrence.source)
+                print(f"archiver: warning: {edit.path}: {where}: {reason}", file=sys.stderr)
         if args.dry_run:
             sys.stdout.write(edit.diff())
     for problem in summary.problems:

@@ -234,6 +234,7 @@ def restore(
     summary = restore_stage.restore(
         extraction, verdicts, scope, settings=config.restore, fetch=config.fetch, output_dir=config.output_dir,
         replay_url=config.report.replay_url, backend=backend, answers=answers, now=now,
+        shown=Redactor(config.report.secret_params),
     )  # fmt: skip
     if summary.answers and not scope.dry_run:
         with History.open(config.output_dir) as history:

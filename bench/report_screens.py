@@ -30,6 +30,7 @@ from archiver.config import ExtractSettings
 from archiver.extract import extract
 from archiver.history import History
 from archiver.model import DeadPolicy, FetchResult, LinkKind, RecordLocation, Status, Verdict
+from archiver.redact import Redactor
 from archiver.restore import report as restore_report
 from archiver.restore.values import Rejection, Restoration, RestoreSummary
 from tests.browser import chromium
@@ -69,7 +70,7 @@ def _write(posts: Path, folder: Path) -> Path:
             history.record_run("run", DAY0 + dt.timedelta(days=2 * run), (_result(url, run) for url in urls))
         verdicts, previous = history.verdicts(DeadPolicy()), history.previous_verdicts(DeadPolicy())
     dead = [verdict.url for verdict in verdicts if verdict.verdict is Verdict.DEAD]
-    restore_report.write_all(_restore(dead, folder), folder)
+    restore_report.write_all(_restore(dead, folder), folder, Redactor(()))
     now = DAY0 + dt.timedelta(days=6, hours=1)
     built = report.build(extraction, verdicts, DeadPolicy(), "http://localhost:8080/web/", now, previous=previous,
                          restore=report.read_restore(folder))  # fmt: skip

@@ -24,6 +24,7 @@ from archiver.config import ExtractSettings
 from archiver.extract import extract
 from archiver.history import History
 from archiver.model import DeadPolicy, Extraction, FetchResult, LinkKind, RecordLocation, Status, Verdict
+from archiver.redact import Redactor
 from archiver.restore import report as restore_report
 from archiver.restore.values import Rejection, Restoration, RestoreSummary
 from tests.browser import chromium
@@ -294,7 +295,7 @@ def _restore_summary(tmp_path: Path) -> RestoreSummary:
 
 
 def test_restore_results_from_restore_json_are_in_the_report(built: report.Report, tmp_path: Path) -> None:
-    restore_report.write_all(_restore_summary(tmp_path), tmp_path)
+    restore_report.write_all(_restore_summary(tmp_path), tmp_path, Redactor(()))
     with_restore = replace(built, restore=report.read_restore(tmp_path))
 
     restored = json.loads(report.to_json(with_restore))["restore"]

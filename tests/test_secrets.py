@@ -3,6 +3,7 @@ like a secret is shown as *** everywhere but in the WARC files, which keep the U
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -12,8 +13,11 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archiver.cli import ExitCode
 from archiver.config import DEFAULT_SECRET_PARAMS
-from archiver.model import Status
+from archiver.model import LinkKind, Status, Verdict
 from archiver.redact import Redactor, holds_redaction, without_userinfo
+from archiver.restore import report as restore_report
+from archiver.restore.assets import Assets, StoredAsset
+from archiver.restore.values import Rejection, Restoration, RestoreSummary
 from tests.conftest import Web, write_blog
 from tests.test_cli import archiver
 from tests.test_fetch import fetch_one
@@ -116,3 +120,40 @@ def test_the_fetcher_never_sends_a_credential_it_is_given(web: Web) -> None:
     assert result.status is Status.OK
     assert result.final_url == web.url("alpha.test", "/ok.html?given=1")
     assert "authorization" not in web.server.headers[("alpha.test", "/ok.html?given=1")]
+
+
+def test_the_restore_report_shows_no_secret(tmp_path: Path) -> None:
+    signed = "http://cdn.example/photo.jpg?X-Amz-Signature=SEKRET5&w=300"
+    rejected = Rejection("wayback", f"http://web.archive.org/web/2010id_/{signed}", "2010-01-01", "a placeholder")
+    summary = RestoreSummary(
+        restorations=(Restoration(signed, LinkKind.IMAGE, Verdict.DEAD, rejections=(rejected,)),),
+        edits=(),
+        dry_run=False,
+        assets=tmp_path / "assets",
+    )
+
+    written = restore_report.write_all(summary, tmp_path, SHOWN)
+
+    assert [path.name for path in written] == ["restore.json", "restore.md"]
+    for path in written:
+        assert "X-Amz-Signature=***&w=300" in path.read_text("utf-8"), path
+        assert b"SEKRET" not in path.read_bytes(), path
+
+
+def test_the_published_manifest_shows_no_secret_and_still_finds_the_file(tmp_path: Path) -> None:
+    signed = "http://cdn.example/photo.png?sig=SEKRET6"
+    assets = Assets(tmp_path / "assets", "/assets/restored/", SHOWN)
+    path, local = assets.planned(signed, ".png")
+    body = b"\x89PNG the restored bytes"
+    asset = StoredAsset(signed, str(path), local, "Internet Archive", f"http://web.archive.org/web/2010id_/{signed}",
+                        "2010-01-01T00:00:00Z", hashlib.sha256(body).hexdigest(), "image/png", len(body),
+                        "2026-12-01T00:00:00Z")  # fmt: skip
+
+    assets.store(asset, body)
+    assets.save()
+    again = Assets(tmp_path / "assets", "/assets/restored/", SHOWN)
+
+    assert b"SEKRET" not in (tmp_path / "assets" / "manifest.json").read_bytes()
+    found = again.stored(signed)
+    assert found is not None
+    assert found.url == "http://cdn.example/photo.png?sig=***"

@@ -37,6 +37,7 @@ from pathlib import Path
 from archiver.config import FetchSettings, RestoreSettings
 from archiver.fetch import opened
 from archiver.model import NOT_ARCHIVED, ArchiveAnswer, Extraction, FetchBackend, Link, LinkKind, LinkVerdict, Verdict
+from archiver.redact import Redactor
 from archiver.restore import report
 from archiver.restore.assets import Assets, StoredAsset
 from archiver.restore.repairs import repair_posts
@@ -61,6 +62,7 @@ def restore(
     backend: FetchBackend | None = None,
     answers: Iterable[ArchiveAnswer] = (),
     now: dt.datetime | None = None,
+    shown: Redactor | None = None,
 ) -> RestoreSummary:
     """Restore what the posts of `extraction` cite and `verdicts` call dead (or failing).
 
@@ -68,11 +70,13 @@ def restore(
     and the archives of `settings`, through `backend` (default: a `Fetcher` of `fetch`,
     each archive at its own request rate), except where `answers` (what archives answered
     earlier restores) say an archive had nothing not long before `now` (default: the
-    clock's time); the restore report is written to `output_dir`.
+    clock's time); the restore report is written to `output_dir`, secrets in URLs `shown`
+    as `***` (by default, with none of the configured words: every URL as it is).
     """
     now = now or utc_now()
     searches = _searches(extraction, verdicts, scope)
-    assets = Assets(settings.assets_dir, settings.assets_url)
+    shown = shown or Redactor(())
+    assets = Assets(settings.assets_dir, settings.assets_url, shown)
     reused = {s.link.url: stored for s in searches if (stored := assets.stored(s.link.url)) is not None}
     pending = [s for s in searches if s.link.url not in reused]
     learned = dict(assets.placeholders)
@@ -86,7 +90,7 @@ def restore(
     summary = RestoreSummary(tuple(restorations), tuple(edits), scope.dry_run, assets.folder, tuple(problems),
                              answers=tuple(_answers(pending, now)))  # fmt: skip
     if not scope.dry_run:
-        report.write_all(summary, output_dir)
+        report.write_all(summary, output_dir, shown)
     return summary
 
 

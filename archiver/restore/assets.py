@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from archiver.atomic import write_bytes_atomically, write_text_atomically
 from archiver.errors import InputError
+from archiver.redact import Redactor
 
 MANIFEST_FILE = "manifest.json"
 MANIFEST_SCHEMA = "archiver/restored-assets"
@@ -66,16 +67,19 @@ def _safe(text: str, lowercase: bool = False) -> str:
 class Assets:
     """The assets folder and its manifest."""
 
-    def __init__(self, folder: Path, url_prefix: str) -> None:
-        """`url_prefix` is the address the folder is served at, ending in "/"."""
+    def __init__(self, folder: Path, url_prefix: str, shown: Redactor) -> None:
+        """`url_prefix` is the address the folder is served at, ending in "/". The folder
+        is published with the blog: its manifest lists each URL with its secrets `shown`
+        as `***`, and a URL is looked up in the same form."""
         self.folder = folder
         self._prefix = url_prefix
+        self._shown = shown
         self._manifest = self.folder / MANIFEST_FILE
         self._entries, self.placeholders = _read_manifest(self._manifest)
 
     def stored(self, url: str) -> StoredAsset | None:
         """The file already restored for `url`, when it is still there, unchanged."""
-        entry = self._entries.get(url)
+        entry = self._entries.get(self._shown.text(url))
         if entry is None:
             return None
         try:
@@ -99,7 +103,8 @@ class Assets:
         if not target.resolve().is_relative_to(self.folder.resolve()):
             raise AssertionError(f"{asset.path} escapes the assets folder")  # asset_path makes this impossible
         write_bytes_atomically(target, body)
-        self._entries[asset.url] = asset
+        listed = self._shown.value(asset)
+        self._entries[listed.url] = listed
 
     def save(self) -> None:
         """Write the manifest, every file restored so far in URL order."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from archiver import __version__
 from archiver.atomic import write_text_atomically
+from archiver.redact import Redactor
 from archiver.restore.values import RestoreState, RestoreSummary
 from archiver.times import utc_iso, utc_now
 
@@ -19,9 +20,10 @@ SCHEMA_VERSION = 1
 RESTORE_FILES = {"json": "restore.json", "markdown": "restore.md"}
 
 
-def write_all(summary: RestoreSummary, folder: Path) -> list[Path]:
-    """Write restore.json and restore.md into `folder`; the files written."""
-    document = to_document(summary)
+def write_all(summary: RestoreSummary, folder: Path, shown: Redactor) -> list[Path]:
+    """Write restore.json and restore.md into `folder`, secrets in URLs `shown` as `***`;
+    the files written."""
+    document = shown.value(to_document(summary))
     paths = [folder / RESTORE_FILES["json"], folder / RESTORE_FILES["markdown"]]
     write_text_atomically(paths[0], json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     write_text_atomically(paths[1], to_markdown(document))
