@@ -44,10 +44,12 @@ from archiver.model import (
     FetchResult,
     Finisher,
     Link,
+    LinkVerdict,
     Occurrence,
     PriorCapture,
     RecordLocation,
     Validators,
+    Verdict,
 )
 from archiver.pack import WarcPacker
 from archiver.pack import verify as pack_verify
@@ -365,22 +367,41 @@ def regenerate_report(config: Config) -> Report:
     """The reports again, from the last extraction and the history, without fetching."""
     extraction = read_extraction(config.output_dir / LINKS_FILE)
     with History.open(config.output_dir) as history:
-        return _write_reports(config, extraction, history)
+        return _write_reports(config, extraction, history, exact=False)
 
 
-def _write_reports(config: Config, extraction: Extraction, history: History) -> Report:
-    policy = dead_policy(config.health)
-    shown = Redactor(config.report.secret_params)  # links.json is redacted already; the history is not
-    verdicts, unreachable = shown.value(history.verdicts(policy)), history.last_run_unreachable()
-    previous, restored = (
-        shown.value(history.previous_verdicts(policy)),
-        shown.value(report.read_restore(config.output_dir)),
-    )
-    links, replay = shown.value(extraction), config.report.replay_url
-    built = report.build(links, verdicts, policy, replay, utc_now(), unreachable=unreachable, previous=previous,
-                         restore=restored)  # fmt: skip
+def _write_reports(config: Config, extraction: Extraction, history: History, *, exact: bool = True) -> Report:
+    """Write the reports, secrets in URLs shown as `***`. With `exact`, `extraction` has the
+    URLs as cited, and its links are matched with their verdicts before the report is
+    redacted; otherwise (read back from links.json) it is redacted already, and matched with
+    the verdicts as they are shown: where several cited URLs look the same once redacted,
+    each is given the worst of their verdicts, so that a failing link is never hidden."""
+    policy, shown = dead_policy(config.health), Redactor(config.report.secret_params)
+    verdicts, previous = history.verdicts(policy), history.previous_verdicts(policy)
+    if not exact:
+        verdicts = _worst_as_shown(verdicts, shown)
+        previous = (previous[0], _worst_as_shown(previous[1], shown)) if previous else None
+    built = report.build(
+        extraction, verdicts, policy, config.report.replay_url, utc_now(), unreachable=history.last_run_unreachable(),
+        previous=previous, restore=report.read_restore(config.output_dir),
+    )  # fmt: skip
+    built = shown.value(built)
     report.write_all(built, config.output_dir)
     return built
+
+
+def _worst_as_shown(verdicts: Iterable[LinkVerdict], shown: Redactor) -> list[LinkVerdict]:
+    """The verdicts by their URLs as `shown`, the worst kept where several look the same."""
+    kept: dict[str, LinkVerdict] = {}
+    for verdict in verdicts:
+        url = shown.text(verdict.url)
+        other = kept.get(url)
+        if other is None or _SEVERITY[verdict.verdict] > _SEVERITY[other.verdict]:
+            kept[url] = replace(verdict, url=url)
+    return list(kept.values())
+
+
+_SEVERITY = {Verdict.ALIVE: 0, Verdict.RECOVERED: 1, Verdict.UNKNOWN: 2, Verdict.FAILING: 3, Verdict.DEAD: 4}
 
 
 def _no_phase(_: str, __: int) -> None:

@@ -157,3 +157,21 @@ def test_the_published_manifest_shows_no_secret_and_still_finds_the_file(tmp_pat
     found = again.stored(signed)
     assert found is not None
     assert found.url == "http://cdn.example/photo.png?sig=***"
+
+
+def test_two_links_that_differ_only_in_a_secret_keep_their_own_verdicts(tmp_path: Path, web: Web) -> None:
+    opens, fails = web.url("alpha.test", "/keyed?token=good"), web.url("alpha.test", "/keyed?token=wrong")
+    write_blog(tmp_path, web, [opens, fails], fetch="  backoff: 0\n  attempts: 1\n")
+    out = tmp_path / "archives"
+
+    ran = archiver("run", "--fail-on", "failing", cwd=tmp_path)
+    from_run = json.loads((out / "report.json").read_text("utf-8"))["links"]
+    reported = archiver("report", "--fail-on", "failing", cwd=tmp_path)
+    from_links_file = json.loads((out / "report.json").read_text("utf-8"))["links"]
+
+    assert ran.returncode == reported.returncode == ExitCode.DEAD_LINKS, ran.stderr + reported.stderr
+    assert sorted((link["url"], link["status"]) for link in from_run) == [
+        (web.url("alpha.test", "/keyed?token=***"), "not-found"),
+        (web.url("alpha.test", "/keyed?token=***"), "ok"),
+    ]
+    assert {link["status"] for link in from_links_file} == {"not-found"}  # alike once redacted: the worst of both

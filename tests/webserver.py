@@ -81,6 +81,7 @@ class Connection:
     host: str
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    target: str = ""  # what the request asked for, its query included
 
 
 class MisbehavingServer:
@@ -189,7 +190,7 @@ class MisbehavingServer:
         self.peak[host] = max(self.peak[host], self._active[host])
         self.peak_total = max(self.peak_total, sum(self._active.values()))
         try:
-            response = await self._route(target, Connection(host, reader, writer))
+            response = await self._route(target, Connection(host, reader, writer, target))
         finally:
             self._active[host] -= 1
         if response is None:
@@ -297,6 +298,13 @@ async def _credential_redirect(_: str, connection: Connection) -> Response:
     """A redirect to a URL with a user, a password and a signed query, on the same host."""
     port = connection.writer.get_extra_info("sockname")[1]
     return Response(302, b"", [("Location", f"http://bob:SEKRET2@{connection.host}:{port}/image.png?sig=SEKRET3")])
+
+
+async def _keyed(_: str, connection: Connection) -> Response:
+    """A page only the right key opens (/keyed?token=good); any other key is a 404."""
+    if "token=good" in connection.target.split("?", 1)[-1]:
+        return Response(200, HTML, [("Content-Type", "text/html; charset=utf-8")])
+    return Response(404, b"<html><body>No such key</body></html>", [("Content-Type", "text/html")])
 
 
 async def _no_location(rest: str, _: Connection) -> Response:
@@ -450,6 +458,7 @@ _ROUTES: list[tuple[str, Callable[[MisbehavingServer, str, Connection], Awaitabl
     ("/notice/", _plain(_notice)),
     ("/to/", _plain(_to)),
     ("/credential-redirect", _plain(_credential_redirect)),
+    ("/keyed", _plain(_keyed)),
     ("/robots.txt", _plain(_robots)),
     ("/changing/", _Changing(rewritten=True)),
     ("/dated/", _Changing(rewritten=False)),

@@ -28,7 +28,7 @@ from functools import partial
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from archiver.bodies import decoded_chunks, payload_within
-from archiver.config import ArchiveSettings
+from archiver.config import CDX_AUTO, ArchiveSettings
 from archiver.model import Capture, FetchBackend
 from archiver.pack import url_key
 from archiver.restore.renamed import wordpress_addresses
@@ -43,6 +43,7 @@ _MEMENTO_ADDRESS = re.compile(r"^(?P<base>.*?/)(?P<timestamp>\d{14})(?:[a-z]{2}_
 _ARCHIVE_REDIRECTS = 5  # an archive's own redirects (to the exact timestamp) followed per capture
 TIMEMAP_PAGES = 10  # documents of a paged TimeMap read per lookup, those nearest the wanted time first
 _TIMEMAP_CHUNK = 64 * 1024
+_NO_CDX_THERE = ("answered 404", "not CDX")  # the endings of what says an archive has no CDX server
 
 
 class WebArchive:
@@ -53,6 +54,7 @@ class WebArchive:
         self.name = settings.name
         self._base = settings.url
         self._cdx = settings.cdx_url
+        self._cdx_guessed = settings.cdx == CDX_AUTO  # not named in the configuration: it may not be there
         self._backend = backend
         self._limit = limit
         self._sites: dict[str, SiteRows] = {}  # what the CDX server said, by site
@@ -69,7 +71,9 @@ class WebArchive:
             rows = SiteRows(group)
             problem = await self._ask_cdx(site_query(group), rows)
             if problem:  # no CDX server there, or not one to rely on: TimeMaps from now on
-                _log.warning("%s: %s; looking URLs up by their TimeMaps instead", self.name, problem)
+                absent = self._cdx_guessed and problem.endswith(_NO_CDX_THERE)  # as archives without one answer
+                _log.log(logging.INFO if absent else logging.WARNING,
+                         "%s: %s; looking URLs up by their TimeMaps instead", self.name, problem)  # fmt: skip
                 self._cdx = ""
                 continue
             self._sites[site] = rows
@@ -95,13 +99,15 @@ class WebArchive:
         capture = await self._backend.fetch(address)
         try:
             result = capture.result
+            if result.code == 404:
+                return f"the CDX server {_NO_CDX_THERE[0]}"
             if result.code != 200 or not capture.exchanges:
                 answer = f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
                 return f"the CDX server {answer}"
             exchange = capture.exchanges[-1]
             kind = (exchange.header("Content-Type") or "").split(";")[0].strip().lower()
             if not _may_be_cdx(kind):
-                return f"the CDX server answered with {kind}, not CDX"
+                return f"the CDX server answered with {kind}, {_NO_CDX_THERE[1]}"
             exchange.body.seek(0)
             body = iter(partial(exchange.body.read, _TIMEMAP_CHUNK), b"")
             chunks = decoded_chunks(body, exchange.header("Content-Encoding"), self._limit)
@@ -161,6 +167,8 @@ class WebArchive:
             result = capture.result
             if result.code == 404:
                 return None
+            if result.code == 404:
+                return f"the CDX server {_NO_CDX_THERE[0]}"
             if result.code != 200 or not capture.exchanges:
                 answer = f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
                 return f"{self.name}: the TimeMap for {url} {answer}"
