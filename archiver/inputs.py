@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -41,6 +42,7 @@ from archiver.model import Capture, Extraction, FetchBackend, FetchResult, PostD
 STDIN = "-"
 STDIN_NAME = Path("<stdin>")
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+MAX_LISTED = 50_000  # URLs one sitemap or feed may list (the sitemap protocol's limit)
 _FEED_ROOTS = frozenset({"rss", "feed", "RDF"})
 _GZIP_MAGIC = b"\x1f\x8b"
 _HOSTILE_XML = (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden)
@@ -107,7 +109,7 @@ def read_inputs(
     documents: list[PostDocument] = []
     problems = list(inputs.problems)
     if inputs.urls:
-        pages, unread = asyncio.run(fetch_posts(inputs.urls, fetching, backend, redact))
+        pages, unread = asyncio.run(fetch_posts(inputs.urls, fetching, backend, redact, settings.max_post_bytes))
         documents += pages
         problems += unread
     if inputs.stdin and stdin is not None:
@@ -143,14 +145,18 @@ async def fetch_posts(
     settings: FetchSettings,
     backend: FetchBackend | None = None,
     redact: Callable[[str], str] = str,
+    post_limit: int | None = None,
 ) -> tuple[list[PostDocument], list[Problem]]:
     """The posts `urls` lead to, fetched round by round (the URLs given, the sitemaps an
     index lists, the pages a sitemap or feed lists), each URL once, each named by
-    `page_name` through `redact`; and what could not be fetched or read."""
+    `page_name` through `redact`; and what could not be fetched or read. A page larger
+    than `post_limit` bytes is skipped, as a post file would be; a sitemap or feed lists
+    at most `MAX_LISTED` URLs, and only an index named on the command line is followed to
+    its sitemaps (an index a sitemap index lists is not)."""
     documents: list[PostDocument] = []
     problems: list[Problem] = []
     seen: set[str] = set()
-    limit = settings.max_body_bytes
+    limit = min(settings.max_body_bytes, post_limit or settings.max_body_bytes)
     pending = dict.fromkeys(urls, _Role.GIVEN)
     async with fetch.opened(backend, settings) as fetcher:
         while pending:
@@ -191,7 +197,7 @@ def _read_capture(
     if data is not None and data.startswith(_GZIP_MAGIC):  # sitemap.xml.gz, served as a gzip file
         data = payload_within(data, "gzip", limit)
     if data is None or final.truncated:
-        return Problem(name, f"{result.url} is larger than fetch.max_body_mb; skipped")
+        return Problem(name, f"{result.url} is larger than fetch.max_body_mb or posts.max_size_mb; skipped")
     content_type = (final.header("Content-Type") or "").split(";", 1)[0].strip().lower()
     if role is not _Role.PAGE and _looks_like_xml(data, content_type):
         return _read_listing(data, result.final_url, role, name)
@@ -221,20 +227,35 @@ def _read_listing(data: bytes, base: str, role: _Role, name: Path) -> _Listing |
     except ElementTree.ParseError as error:
         links = _feed_links(data, base) if role is _Role.GIVEN else []  # feedparser reads a broken feed loosely
         if links:
-            return _Listing(_absolute(base, links), _Role.PAGE)
+            return _listing(base, links, _Role.PAGE, name)
         return Problem(name, f"{base} is not well-formed XML ({error}); skipped")
     kind = root.tag.rpartition("}")[2]
     if kind in ("urlset", "sitemapindex"):
-        locations = [_text(loc) for loc in root.iter(f"{_SITEMAP_NS}loc")] or [_text(loc) for loc in root.iter("loc")]
-        urls = _absolute(base, locations)
-        return _Listing(urls, _Role.SITEMAP if kind == "sitemapindex" else _Role.PAGE)
+        return _sitemap(root, kind, base, role, name)
     if kind in _FEED_ROOTS and role is _Role.GIVEN:
-        return _Listing(_absolute(base, _feed_links(data, base)), _Role.PAGE)
+        return _listing(base, _feed_links(data, base), _Role.PAGE, name)
     return PostDocument(name, base, data, html=True)
 
 
+def _sitemap(root: ElementTree.Element, kind: str, base: str, role: _Role, name: Path) -> _Listing | Problem:
+    """The pages a sitemap lists, or the sitemaps of an index named on the command line."""
+    if kind == "sitemapindex" and role is not _Role.GIVEN:
+        return Problem(name, f"{base} is a sitemap index listed by another; not followed")
+    locations = [_text(loc) for loc in root.iter(f"{_SITEMAP_NS}loc")] or [_text(loc) for loc in root.iter("loc")]
+    return _listing(base, locations, _Role.SITEMAP if kind == "sitemapindex" else _Role.PAGE, name)
+
+
+def _listing(base: str, listed: Sequence[str], role: _Role, name: Path) -> _Listing | Problem:
+    """What a sitemap, index or feed lists, made absolute; a Problem when it lists more than
+    `MAX_LISTED` (the sitemap protocol's own limit)."""
+    if len(listed) > MAX_LISTED:
+        return Problem(name, f"{base} lists {len(listed):,} URLs, more than {MAX_LISTED:,}; skipped")
+    return _Listing(_absolute(base, listed), role)
+
+
 def _feed_links(data: bytes, base: str) -> list[str]:
-    parsed = feedparser.parse(data, response_headers={"content-location": base})
+    # A file object: given bytes, feedparser first tries them as a file name or a URL to open.
+    parsed = feedparser.parse(io.BytesIO(data), response_headers={"content-location": base})
     return [str(entry.get("link", "")) for entry in parsed.entries if entry.get("link")]
 
 

@@ -64,7 +64,7 @@ def test_what_cannot_be_fetched_or_read_is_named_by_its_url(web: Web) -> None:
     messages = sorted(problem.message for problem in problems)
     assert messages == [
         f"{web.url('alpha.test', '/blog/bomb.xml')} declares XML entities, which are refused; skipped",
-        f"{web.url('alpha.test', '/huge/300000')} is larger than fetch.max_body_mb; skipped",
+        f"{web.url('alpha.test', '/huge/300000')} is larger than fetch.max_body_mb or posts.max_size_mb; skipped",
         f"{web.url('alpha.test', '/status/404')} could not be fetched (not-found 404); skipped",
     ]
 
@@ -99,3 +99,21 @@ def test_a_fetched_post_is_named_by_its_host_and_path_without_secrets() -> None:
     assert page_name("https://blog.example") == Path("blog.example")
     hidden = Redactor(["token"]).text
     assert page_name("https://blog.example/?p=2&token=SEKRET", hidden) == Path("blog.example/?p=2&token=***")
+
+
+def test_a_feed_that_names_a_file_on_this_machine_is_never_read_from_it(web: Web) -> None:
+    documents, problems = _posts(web, "/blog/path-feed.xml")
+
+    assert documents == []
+    (problem,) = problems
+    assert "is not well-formed XML" in problem.message  # not the local file's feed, whose link would be asked
+    assert web.server.hits[("local-file.example", "/leak")] == 0
+
+
+def test_only_an_index_named_on_the_command_line_is_followed_to_its_sitemaps(web: Web) -> None:
+    documents, problems = _posts(web, "/blog/index-of-index.xml")
+
+    assert documents == []
+    assert [problem.message for problem in problems] == [
+        f"{web.url('alpha.test', '/blog/sitemap-index.xml')} is a sitemap index listed by another; not followed"
+    ]

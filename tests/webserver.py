@@ -44,6 +44,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import unquote
 
 PNG = bytes.fromhex(
@@ -277,8 +278,11 @@ def _blog_documents(site: str) -> dict[str, Response]:
     index = f'<?xml version="1.0"?><sitemapindex {namespace}>{nested}</sitemapindex>'
     bomb = '<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><urlset>&b;</urlset>'
     broken = rss.replace("<title>Blog</title>", "<title>Tom & Jerry</title>")  # a bare &: not well-formed
+    twice = f'<?xml version="1.0"?><sitemapindex {namespace}><sitemap><loc>{site}/blog/sitemap-index.xml</loc>' \
+            "</sitemap></sitemapindex>"  # fmt: skip
+    local_file = str(Path(__file__).parent / "fixtures" / "local-feed.xml")  # not XML: a path on the machine
     feeds = {"feed.xml": rss, "atom.xml": atom, "sitemap.xml": sitemap, "sitemap-index.xml": index, "bomb.xml": bomb,
-             "broken-feed.xml": broken}  # fmt: skip
+             "broken-feed.xml": broken, "index-of-index.xml": twice, "path-feed.xml": local_file}  # fmt: skip
     pages = {
         f"posts/{name}": Response(200, page.encode(), [("Content-Type", "text/html")])
         for name, page in BLOG_POSTS.items()
