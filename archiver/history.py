@@ -282,7 +282,7 @@ class History:
         for check in map(_check, rows):
             if check.stored_at is not None and check.payload_digest is not None:  # as the query asked
                 latest[check.url] = PriorCapture(
-                    check.stored_at, check.payload_digest, check.checked_at, check.validators
+                    check.stored_at, check.payload_digest, check.checked_at, check.validators, check.status
                 )
         return latest
 
@@ -342,6 +342,14 @@ class History:
                 "INSERT INTO submissions (url, submitted_at, code, accepted, detail) VALUES (?, ?, ?, ?, ?)",
                 ((s.url, utc_iso(s.submitted_at), s.code, int(s.accepted), s.detail) for s in submissions),
             )
+
+    def last_stored(self) -> dict[str, dt.datetime]:
+        """When each URL was last checked by a run that stored its captures (and counts)."""
+        rows = self._db.execute(
+            "SELECT url, MAX(checked_at) FROM checks WHERE run_id IN"
+            " (SELECT id FROM runs WHERE kind = 'run' AND unreachable IS NULL) GROUP BY url"
+        )
+        return {str(url): dt.datetime.fromisoformat(str(when)) for url, when in rows}
 
     def verdicts(self, policy: DeadPolicy) -> list[LinkVerdict]:
         """The verdict of every URL ever checked, in URL order."""

@@ -48,6 +48,7 @@ from archiver.model import (
     Occurrence,
     PriorCapture,
     RecordLocation,
+    Status,
     Validators,
     Verdict,
 )
@@ -249,19 +250,22 @@ def _plan(config: Config, links: tuple[Link, ...], history: History, only_due: b
     if not only_due:
         return schedule.Plan(links, (), None)
     verdicts = {verdict.url: verdict for verdict in history.verdicts(dead_policy(config.health))}
-    return schedule.plan(links, verdicts, utc_now(), config.schedule)
+    return schedule.plan(links, verdicts, utc_now(), config.schedule, history.last_stored())
 
 
 def _conditions(
     links: Iterable[Link], earlier: Mapping[str, PriorCapture], now: dt.datetime, fresh_after: dt.timedelta
 ) -> dict[str, Validators]:
     """The validators to send back for each link a conditional request can confirm: its
-    last full capture is of the URL itself (not of a page it redirected to), can be
-    revisited, is recent enough not to be stored again, and its server gave validators."""
+    last full capture is of the URL itself (not of a page it redirected to), was found
+    alive (a 304 is judged by no rule: it carries no page), can be revisited, is recent
+    enough not to be stored again, and its server gave validators."""
     conditions = {}
     for link in links:
         prior = earlier.get(link.url)
         if prior is None or not prior.validators or not prior.stored_at.can_be_revisited:
+            continue
+        if prior.status is not Status.OK:  # a 304 would say only "the same soft-404 (parking page ...) again"
             continue
         if prior.stored_at.target_uri == link.url and now - prior.captured_at < fresh_after:
             conditions[link.url] = prior.validators

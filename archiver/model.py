@@ -315,7 +315,8 @@ class Validators:
         found: dict[str, str] = {}
         for name, value in headers:
             found.setdefault(name.lower(), value.strip())
-        return cls(found.get("etag", ""), found.get("last-modified", ""))
+        etag, modified = found.get("etag", ""), found.get("last-modified", "")
+        return cls(*(value if _sendable(value) else "" for value in (etag, modified)))
 
     def request_headers(self) -> dict[str, str]:
         """The headers of a conditional request (RFC 9110, 13.1): If-None-Match and If-Modified-Since."""
@@ -324,6 +325,12 @@ class Validators:
 
 
 NOT_MODIFIED = 304
+
+
+def _sendable(value: str) -> bool:
+    """Whether a validator can be sent back as it came: visible ASCII (RFC 9110 allows
+    other bytes in an ETag, which an HTTP client will not send)."""
+    return value.isascii() and value.isprintable()
 
 
 @dataclass(frozen=True)
@@ -522,6 +529,7 @@ class PriorCapture:
     payload_digest: str
     captured_at: dt.datetime
     validators: Validators = Validators()  # what its answer's server gave, for a conditional request
+    status: Status = Status.OK  # what the check that made it found (a 304 says only "the same again")
 
 
 @dataclass(frozen=True)

@@ -35,22 +35,36 @@ class Plan:
     next_due: dt.datetime | None
 
 
-def next_due(verdict: LinkVerdict | None, settings: ScheduleSettings) -> dt.datetime | None:
-    """When a link with this verdict is due to be checked again; None: at once (never checked)."""
+def next_due(
+    verdict: LinkVerdict | None, settings: ScheduleSettings, last: dt.datetime | None = None
+) -> dt.datetime | None:
+    """When a link with this verdict, last checked at `last` (by default, its verdict's
+    latest check), is due to be checked again; None: at once (never checked)."""
     if verdict is None:
         return None
+    last = last or verdict.latest.checked_at
     if verdict.verdict is Verdict.FAILING and verdict.failures_in_a_row <= 1:
-        return verdict.latest.checked_at  # a first failure may be a blip: asked again at the next run
-    return verdict.latest.checked_at + dt.timedelta(days=_interval_days(verdict.verdict, settings))
+        return last  # a first failure may be a blip: asked again at the next run
+    return last + dt.timedelta(days=_interval_days(verdict.verdict, settings))
 
 
 def plan(
-    links: Iterable[Link], verdicts: Mapping[str, LinkVerdict], now: dt.datetime, settings: ScheduleSettings
+    links: Iterable[Link],
+    verdicts: Mapping[str, LinkVerdict],
+    now: dt.datetime,
+    settings: ScheduleSettings,
+    stored: Mapping[str, dt.datetime] | None = None,
 ) -> Plan:
-    """Split `links` into those due at `now` and those not due yet."""
+    """Split `links` into those due at `now` and those not due yet. With `stored` (when a
+    run that stores captures last checked each URL), a link is due by that date alone, and
+    at once when no such run checked it: `archiver check` checks, but stores nothing."""
     due, later, soonest = [], [], None
     for link in links:
-        when = next_due(verdicts.get(link.url), settings)
+        if stored is None:
+            when = next_due(verdicts.get(link.url), settings)
+        else:
+            last = stored.get(link.url)
+            when = next_due(verdicts.get(link.url), settings, last) if last is not None else None
         if when is None or when - EARLY <= now:
             due.append(link)
         else:

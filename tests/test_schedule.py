@@ -14,7 +14,7 @@ from archiver import fetch as fetch_module
 from archiver import job, schedule
 from archiver.config import ScheduleSettings, load_config
 from archiver.history import History, dead_policy
-from archiver.model import Check, Link, LinkKind, LinkVerdict, Status, Verdict
+from archiver.model import Check, Link, LinkKind, LinkVerdict, PriorCapture, RecordLocation, Status, Validators, Verdict
 from archiver.pack import ARCHIVE_DIR
 from archiver.times import timestamp14, utc_now
 from tests.conftest import Web, write_blog
@@ -132,3 +132,33 @@ def _revisit_profile(folder: Path, check: Check) -> str:
     assert record.rec_type == "revisit"
     assert record.http_headers is None
     return str(record.rec_headers.get_header("WARC-Profile"))
+
+
+def test_a_link_checked_only_by_archiver_check_is_due_for_the_next_run(tmp_path: Path, web: Web) -> None:
+    url = web.url("alpha.test", "/ok.html?checked-first")
+    write_blog(tmp_path, web, [url], fetch="  backoff: 0\n  attempts: 1\n")
+    config = load_config(tmp_path / "config.yaml")
+
+    checked = job.run(config, store=False)
+    ran = job.run(config, only_due=True)
+    again = job.run(config, only_due=True)
+
+    assert (checked.urls, ran.urls, again.urls) == (1, 1, 0)  # check stores nothing: the run captures it
+    assert len(ran.warc_files) == 1
+
+
+def test_validators_come_only_from_an_answer_judged_alive_and_only_as_they_can_be_sent() -> None:
+    now = utc_now()
+    location = RecordLocation("a.warc.gz", 0, 10, "<urn:uuid:1>", "2026-01-01T00:00:00Z", "http://a.test/")
+    validators = Validators('"v1"', "")
+    alive = PriorCapture(location, "sha1:X", now, validators, Status.OK)
+    soft_404 = PriorCapture(location, "sha1:X", now, validators, Status.SOFT_404)
+    link = Link("http://a.test/", LinkKind.LINK, False, ())
+    fresh = dt.timedelta(days=90)
+
+    assert job._conditions([link], {link.url: alive}, now, fresh) == {link.url: validators}
+    assert job._conditions([link], {link.url: soft_404}, now, fresh) == {}  # a 304 would make it alive
+    assert job._conditions([link], {link.url: alive}, now + fresh, fresh) == {}  # due to be stored in full
+    assert Validators.of([("ETag", '"caf\xe9"'), ("Last-Modified", "Tue, 01 Sep 2026 10:00:00 GMT")]) == Validators(
+        "", "Tue, 01 Sep 2026 10:00:00 GMT"
+    )
