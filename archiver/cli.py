@@ -32,6 +32,7 @@ from archiver import __version__, export, job, lock, output, progress, restore, 
 from archiver.atomic import write_text_atomically
 from archiver.config import (
     DEFAULT_CONFIG_FILE,
+    DEFAULT_SECRET_PARAMS,
     Config,
     Overrides,
     absolute_http_url,
@@ -70,6 +71,9 @@ class ExitCode(IntEnum):
 
 
 _STOPPED_BY = {signal.SIGTERM: ExitCode.TERMINATED, signal.SIGHUP: ExitCode.HANGUP}
+# An error may come before the configuration is read (a --proxy with a password): shown
+# with the default words.
+_ERRORS_SHOWN = Redactor(DEFAULT_SECRET_PARAMS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,13 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return int(args.handler(args))
         except (ConfigError, OptionError, InputError, OutputError) as error:
-            print(f"archiver: error: {error}", file=sys.stderr)
+            print(f"archiver: error: {_ERRORS_SHOWN.text(str(error))}", file=sys.stderr)
             return ExitCode.BAD_INPUT
         except LockedError as error:
             print(f"archiver: {error}", file=sys.stderr)
             return ExitCode.LOCKED
         except ArchiverError as error:
-            print(f"archiver: error: {error}", file=sys.stderr)
+            print(f"archiver: error: {_ERRORS_SHOWN.text(str(error))}", file=sys.stderr)
             return ExitCode.UNEXPECTED_ERROR
         except KeyboardInterrupt:
             return _stopped(stopped.signal)
@@ -282,9 +286,10 @@ def verify_command(args: argparse.Namespace) -> ExitCode:
     config = _archive_config(args, "verify")
     with lock.exclusive(config.output_dir, "verify"):
         summary = job.verify(config)
+    shown = Redactor(config.report.secret_params)
     for finding in summary.findings:
         label = "fixed" if finding.fixed else "error"
-        print(f"archiver: {label}: {finding.path}: {finding.problem}", file=sys.stderr)
+        print(f"archiver: {label}: {finding.path}: {shown.text(finding.problem)}", file=sys.stderr)
     print(summary)
     return ExitCode.BAD_INPUT if summary.unfixed else ExitCode.OK
 

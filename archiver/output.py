@@ -11,6 +11,7 @@ is `dead` or `failing`, skipped when `unknown` or `unchecked`.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -64,16 +65,25 @@ def to_junit(report: Report, command: str) -> str:
 
 
 def _test_case(link: dict[str, Any]) -> ElementTree.Element:
-    case = ElementTree.Element("testcase", {"classname": link["host"] or link["kind"], "name": link["url"]})
+    case = ElementTree.Element("testcase", {"classname": _xml(link["host"] or link["kind"]), "name": _xml(link["url"])})
     code = f" {link['code']}" if link["code"] else ""
     message = f"{link['verdict']}: {link['status']}{code}"
     cited = "\n".join(f"{c['post']}:{c['line']}" for c in link["citations"])
     if link["verdict"] in FAILED_VERDICTS:
         failure = ElementTree.SubElement(case, "failure", {"type": link["status"], "message": message})
-        failure.text = "\n".join(filter(None, [link["detail"], f"cited in:\n{cited}" if cited else ""]))
+        failure.text = _xml("\n".join(filter(None, [link["detail"], f"cited in:\n{cited}" if cited else ""])))
     elif link["verdict"] in SKIPPED_VERDICTS:
         ElementTree.SubElement(case, "skipped", {"message": message})
     return case
+
+
+# What XML 1.0 cannot hold at all, not even escaped: most control characters, lone surrogates.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    """`text` with what XML cannot hold shown as U+FFFD (a URL or a detail may carry it)."""
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def to_markdown_summary(report: Report, _: str) -> str:

@@ -28,8 +28,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 MARK = "***"
 
-_USERINFO = re.compile(r"(?<=://)[^\s/?#@\[\]]+@")
-_PARAM = re.compile(r"(?<=[?&;])([^\s=&;#?\"'<>]+)=([^\s&;#\"'<>]*)")
+# Up to the last "@" before the host, as URL parsers read it (a password may hold an "@").
+_USERINFO = re.compile(r"(?<=://)[^\s/?#\[\]]+@")
+# A parameter of a query, of a fragment (OAuth's implicit flow returns its token there), or
+# a text that is a fragment alone (an occurrence keeps its fragment without the "#").
+_PARAM = re.compile(r"(?:(?<=[?&;#])|^)([^\s=&;#?\"'<>]+)=([^\s&;#\"'<>]*)")
 _NAME_PARTS = re.compile(r"[^a-z0-9]+")
 _REDACTED = re.compile(rf"://{re.escape(MARK)}@|=({re.escape(MARK)})(?=[&;#]|$)")
 

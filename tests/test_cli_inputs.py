@@ -11,15 +11,18 @@ import shutil
 import zipfile
 from importlib import resources
 from pathlib import Path
+from xml.dom import minidom
 from xml.etree import ElementTree
 
 import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from archiver import job
+from archiver import job, output, report
 from archiver.cli import ExitCode, main
 from archiver.config import Overrides, default_config, with_overrides
+from archiver.model import DeadPolicy, Extraction, Form, Link, LinkKind, Occurrence
+from archiver.times import utc_now
 from tests.conftest import Web
 from tests.proxy import recording_proxy
 from tests.test_cli import archiver
@@ -175,3 +178,15 @@ def _verdicts_schema() -> jsonschema.Draft202012Validator:
                         for name in ("report-v1.json", "verdicts-v1.json"))  # fmt: skip
     registry = Registry().with_resource("archiver/report/1", Resource.from_contents(report))
     return jsonschema.Draft202012Validator(verdicts, registry=registry, format_checker=jsonschema.FormatChecker())
+
+
+def test_junit_output_is_well_formed_xml_whatever_a_url_carries() -> None:
+    url = "http://x.example/c\x02d\x1b"  # control characters survive extraction in an href
+    occurrence = Occurrence(Path("post.md"), 3, "odd\x0c", LinkKind.LINK, Form.MARKDOWN, url)
+    extraction = Extraction((), (Link(url, LinkKind.LINK, False, (occurrence,)),), ())
+    built = report.build(extraction, [], DeadPolicy(), "", utc_now())
+
+    document = minidom.parseString(output.to_junit(built, ""))  # a stricter parser than ElementTree
+
+    (case,) = document.getElementsByTagName("testcase")
+    assert case.getAttribute("name") == "http://x.example/c\ufffdd\ufffd"

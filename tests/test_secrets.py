@@ -175,3 +175,16 @@ def test_two_links_that_differ_only_in_a_secret_keep_their_own_verdicts(tmp_path
         (web.url("alpha.test", "/keyed?token=***"), "ok"),
     ]
     assert {link["status"] for link in from_links_file} == {"not-found"}  # alike once redacted: the worst of both
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("https://user:p@ss@host.test/x", "https://***@host.test/x"),  # the host is after the last "@"
+        ("https://app.test/callback#access_token=T0K&token_type=bearer", "https://app.test/callback#access_token=***&token_type=***"),
+        ("access_token=T0K&state=1", "access_token=***&state=1"),  # an occurrence's fragment, kept without "#"
+        ("mail bob@example.com about https://a.test/x?q=1", "mail bob@example.com about https://a.test/x?q=1"),
+    ],
+)  # fmt: skip
+def test_userinfo_with_an_at_sign_and_secrets_in_fragments_are_hidden(written: str, shown: str) -> None:
+    assert SHOWN.text(written) == shown

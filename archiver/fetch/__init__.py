@@ -118,7 +118,8 @@ class Fetcher:
         headers = {"User-Agent": user_agent_of(settings), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
         self._client = SingleExchangeClient(transport, timeout, headers)
         self._global = asyncio.Semaphore(settings.concurrency)
-        self._hosts = HostMemory(hung_after=settings.attempts)
+        # A single timeout is not enough to call a host hung, even when URLs get one attempt.
+        self._hosts = HostMemory(hung_after=max(2, settings.attempts))
         self._host_slots: dict[str, HostSlots] = {}
         self._next_request_at: dict[str, float] = {}
         self._held_until: dict[str, float] = {}  # a rate-limited host's Retry-After, for all its requests

@@ -35,7 +35,7 @@ class HostMemory:
 
     A name or an origin that has failed to resolve or to connect on two attempts (the
     first failure and one confirming attempt), or that has timed out before answering on
-    `hung_after` attempts in a row (as many as one URL is given), is known bad: its
+    `hung_after` attempts in a row (as many as one URL is given, and at least two), is known bad: its
     remaining URLs get the same status without a connection, and a detail that says why.
     One that answers is forgotten. A timeout once the answer has begun (a slow body) says
     the host is there, and is not held against it.
