@@ -386,7 +386,7 @@ def run_command(args: argparse.Namespace) -> ExitCode:
             with lock.exclusive(config.output_dir, command):
                 checked = job.both(log.checked, shown.checked)
                 result = job.run(config, checked, extraction, store=args.store, only_due=not args.every_link,
-                                 phase=shown.phase)  # fmt: skip
+                                 phase=shown.phase, offer=not inputs.given)  # fmt: skip
         assert result.report is not None
         code = _verdicts(result.report, config, args.fail_on, say)
         if result.unreachable:

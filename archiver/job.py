@@ -142,11 +142,14 @@ def run(
     backend: FetchBackend | None = None,
     *,
     only_due: bool = False,
+    offer: bool = True,
     phase: Phase | None = None,
 ) -> RunSummary:
     """Extract the configured posts, fetch every link (with `only_due`, every link that
     `archiver.schedule` says is due), classify it, pack the captures (with `store`), add
-    the checks to the history and write the reports.
+    the checks to the history and write the reports; then (with `store` and `offer`, when
+    `submit.enabled`) offer the live links to an archive: not for the posts of a command
+    line's own inputs, nor for `archiver check`.
 
     `backend` fetches instead of a `Fetcher` built from `config.fetch` (the caller closes it);
     `phase` is told when the run moves on to fetching, to pages' requisites alone, and to the
@@ -194,7 +197,7 @@ def run(
         )
         write_lines_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), lines)
         report = _write_reports(config, extraction, history)
-        offered = config.submit.enabled and not summary.unreachable
+        offered = offer and store and config.submit.enabled and not summary.unreachable
         submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
 
