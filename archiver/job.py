@@ -187,7 +187,7 @@ def run(
         phases = _Phases(len(pending), phase)
         summary = asyncio.run(
             _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, judged=judged,
-                     phases=phases)
+                     phases=phases, witnesses=planned.witnesses)
         )  # fmt: skip
         summary = replace(summary, not_due=len(planned.later), next_due=planned.next_due)
         phase(REPORT_PHASE, len(pending))
@@ -471,10 +471,12 @@ async def _archive(
     backend: FetchBackend | None,
     judged: Callable[[], Iterable[reach.Outcome]],
     phases: _Phases | None = None,
+    witnesses: tuple[str, ...] = (),
 ) -> RunSummary:
     """Fetch, finish and store the links, telling `progress` of each result as it comes;
     the run's summary. Whether the network was unreachable is judged from what `judged`
-    gives at the end: every outcome of the run, those of an interrupted part before it too."""
+    gives at the end (every outcome of the run, those of an interrupted part before it
+    too) and the canaries fetched beside it: the configured ones, else the `witnesses`."""
     started = time.monotonic()
     phases = phases or _Phases(len(links), _no_phase)
     phases.moved()
@@ -491,7 +493,7 @@ async def _archive(
                 pages_at_once = max(1, config.fetch.concurrency // _REQUISITE_PAGES_PER_SLOT)
                 requisites = RequisiteFetcher(fetcher, config.pack, earlier.link_urls, pages_at_once)
                 finish = chained(finish, phases.watching(requisites.finish))
-            canaries = asyncio.ensure_future(_canaries(fetcher, config.fetch.canaries))
+            canaries = asyncio.ensure_future(_canaries(fetcher, config.fetch.canaries or witnesses))
             try:
                 async with _closing(fetcher.fetch_all(by_url, then=finish, validators=conditions)) as captures:
                     async for capture in captures:
@@ -505,7 +507,8 @@ async def _archive(
                 canaries.cancel()
                 await asyncio.gather(canaries, return_exceptions=True)
                 raise
-            unreachable = reach.unreachable(judged(), await canaries)
+            canaries_are = reach.CONFIGURED if config.fetch.canaries else reach.WITNESSES
+            unreachable = reach.unreachable(judged(), await canaries, canaries_are)
     why = str(unreachable or "")
     files = tuple(packer.closed_files) if packer else ()
     summary = counted.summary(time.monotonic() - started, files)

@@ -21,7 +21,7 @@ before an interruption included. Such a run is marked in the history and does no
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -50,6 +50,10 @@ class Outcome(Protocol):
     def detail(self) -> str: ...
 
 
+CONFIGURED = "configured canary URLs"
+WITNESSES = "sites of links alive at their last check (asked for robots.txt, as no canary is configured)"
+
+
 @dataclass(frozen=True)
 class Unreachable:
     """Why a run looked like it had no network: what was tried, and how it failed."""
@@ -58,9 +62,10 @@ class Unreachable:
     at_dns: int
     at_connect: int
     by_canaries: bool = False
+    canaries_are: str = CONFIGURED  # what the canaries were, when they decided
 
     def __str__(self) -> str:
-        tried = "configured canary URLs" if self.by_canaries else "hosts"
+        tried = self.canaries_are if self.by_canaries else "hosts"
         return (
             f"the network looked unreachable: {self.hosts} of {self.hosts} {tried} failed at DNS/connect "
             f"({self.at_dns} at DNS, {self.at_connect} at connect); this run does not count"
@@ -98,9 +103,12 @@ def reached(outcome: Outcome) -> bool:
     return outcome.status is Status.TIMEOUT and outcome.detail.endswith(READ_TIMEOUT_DETAIL)
 
 
-def unreachable(outcomes: Iterable[Outcome], canaries: Sequence[Outcome | None] = ()) -> Unreachable | None:
+def unreachable(
+    outcomes: Iterable[Outcome], canaries: Sequence[Outcome | None] = (), canaries_are: str = CONFIGURED
+) -> Unreachable | None:
     """Why the run looked like it had no network; None when it reached it (or cannot tell).
-    A canary that could not be fetched at all is given as None."""
+    A canary that could not be fetched at all is given as None; `canaries_are` says what
+    they were (`CONFIGURED`, or `WITNESSES`)."""
     failed_hosts: dict[str, Outcome] = {}
     for outcome in outcomes:
         if reached(outcome):
@@ -109,7 +117,9 @@ def unreachable(outcomes: Iterable[Outcome], canaries: Sequence[Outcome | None] 
             failed_hosts.setdefault(urlsplit(outcome.url).hostname or "", outcome)
     if canaries:
         answers = [canary for canary in canaries if canary is not None]
-        return None if any(map(reached, answers)) else _failed(answers, len(canaries), by_canaries=True)
+        if any(map(reached, answers)):
+            return None
+        return replace(_failed(answers, len(canaries), by_canaries=True), canaries_are=canaries_are)
     return _failed(list(failed_hosts.values()), len(failed_hosts)) if len(failed_hosts) >= MIN_HOSTS else None
 
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from archiver.config import ScheduleSettings
 from archiver.model import Link, LinkVerdict, Verdict
 
 EARLY = dt.timedelta(hours=1)  # how long before it is due a link counts as due
+WITNESSES = 3  # sites of links not due asked beside a run, as canaries, when none is configured
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,12 @@ class Plan:
     due: tuple[Link, ...]
     later: tuple[Link, ...]
     next_due: dt.datetime | None
+    # The robots.txt of a few sites whose links are not due and were alive at their last
+    # check: fetched beside a run that has no canaries (never stored; a 404 is an answer as
+    # good as any), they tell an offline machine from a run whose few due links are simply
+    # down (archiver.reach needs 3 hosts failing to tell otherwise), asking nothing of the
+    # links themselves.
+    witnesses: tuple[str, ...] = ()
 
 
 def next_due(
@@ -70,7 +78,19 @@ def plan(
         else:
             later.append(link)
             soonest = when if soonest is None else min(soonest, when)
-    return Plan(tuple(due), tuple(later), soonest)
+    return Plan(tuple(due), tuple(later), soonest, _witnesses(later, verdicts))
+
+
+def _witnesses(later: Iterable[Link], verdicts: Mapping[str, LinkVerdict]) -> tuple[str, ...]:
+    chosen: dict[str, str] = {}
+    for link in later:
+        verdict = verdicts.get(link.url)
+        parts = urlsplit(link.url)
+        if verdict is not None and verdict.verdict is Verdict.ALIVE and parts.hostname:
+            chosen.setdefault(parts.hostname, f"{parts.scheme}://{parts.netloc}/robots.txt")
+            if len(chosen) == WITNESSES:
+                break
+    return tuple(chosen.values())
 
 
 def _interval_days(verdict: Verdict, settings: ScheduleSettings) -> float:

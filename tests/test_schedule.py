@@ -162,3 +162,31 @@ def test_validators_come_only_from_an_answer_judged_alive_and_only_as_they_can_b
     assert Validators.of([("ETag", '"caf\xe9"'), ("Last-Modified", "Tue, 01 Sep 2026 10:00:00 GMT")]) == Validators(
         "", "Tue, 01 Sep 2026 10:00:00 GMT"
     )
+
+
+def test_a_small_scheduled_run_on_a_machine_gone_offline_does_not_count(
+    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alive = [web.url("alpha.test", f"/ok.html?witness-{i}") for i in range(3)]
+    write_blog(tmp_path, web, alive, fetch="  backoff: 0\n  attempts: 1\n")
+    online = load_config(tmp_path / "config.yaml")
+    text = (tmp_path / "config.yaml").read_text("utf-8")
+    # Offline: every name leads where nothing listens (refused), as a machine without a network does.
+    (tmp_path / "offline.yaml").write_text(text.replace("127.0.0.2", "127.0.0.9").replace("127.0.0.3", "127.0.0.9"))
+    offline = load_config(tmp_path / "offline.yaml")
+    clock = Clock()
+    monkeypatch.setattr(fetch_module, "utc_now", clock)
+    monkeypatch.setattr(job, "utc_now", clock)
+    job.run(online, only_due=True)
+    clock.moved = HOUR
+    new = web.url("beta.test", "/ok.html?witnessed")
+    (tmp_path / "posts" / "new.md").write_text(f"[new]({new})\n", encoding="utf-8")
+
+    cut_off = job.run(offline, only_due=True)  # one new link due, on one host: too few to tell alone
+
+    assert (cut_off.urls, cut_off.not_due) == (1, 3)
+    assert "sites of links alive at their last check" in cut_off.unreachable
+    assert web.server.hits[("alpha.test", "/ok.html?witness-0")] == 1  # the links themselves are not asked
+    with History.open(online.output_dir) as history:
+        assert history.last_run_unreachable()
+        assert {verdict.url for verdict in history.verdicts(dead_policy(online.health))} == set(alive)
