@@ -538,7 +538,7 @@ def _redacting_warnings(shown: Redactor) -> None:
 
 
 class _Redacting(logging.Filter):
-    """Replaces a log record's message with its text, redacted."""
+    """Replaces a log record's message, and the traceback it carries, with their text, redacted."""
 
     def __init__(self, shown: Redactor) -> None:
         super().__init__()
@@ -546,6 +546,9 @@ class _Redacting(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = self._shown.text(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = self._shown.text(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
 
 
