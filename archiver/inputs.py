@@ -24,6 +24,7 @@ import io
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+from itertools import islice
 from pathlib import Path
 from typing import IO
 from urllib.parse import urljoin, urlsplit
@@ -151,8 +152,8 @@ async def fetch_posts(
     index lists, the pages a sitemap or feed lists), each URL once, each named by
     `page_name` through `redact`; and what could not be fetched or read. A page larger
     than `post_limit` bytes is skipped, as a post file would be; a sitemap or feed lists
-    at most `MAX_LISTED` URLs, and only an index named on the command line is followed to
-    its sitemaps (an index a sitemap index lists is not)."""
+    at most `MAX_LISTED` URLs, so do all of them together, and only an index named on the
+    command line is followed to its sitemaps (an index a sitemap index lists is not)."""
     documents: list[PostDocument] = []
     problems: list[Problem] = []
     seen: set[str] = set()
@@ -173,7 +174,10 @@ async def fetch_posts(
                     problems.append(found)
                 else:
                     listed.update((url, found.role) for url in found.urls if url not in seen)
-            pending = listed
+            room = max(0, MAX_LISTED - len(seen))  # in all, the limit of one sitemap
+            if len(listed) > room:
+                problems.append(Problem(Path("-"), f"the inputs list more than {MAX_LISTED:,} URLs; the rest not read"))
+            pending = dict(islice(listed.items(), room))
     return sorted(documents, key=lambda d: d.name.as_posix()), problems
 
 
