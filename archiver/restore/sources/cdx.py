@@ -2,7 +2,9 @@
 
 One query per site: `matchType=host` (the host with or without `www.`, either scheme,
 as the SURT key has it) when renamed files are looked for, since they may be anywhere on
-the site; else `matchType=prefix` on the longest folder the site's URLs share. The
+the site, or when a path holds an escape (`%2F`: its folder unescaped would not hold it);
+else `matchType=prefix` on the longest folder the site's URLs share, as written. A row
+counts only when its own URL is of the wanted site, whatever key the archive gives it. The
 answer is read in one pass as it comes: pywb's `output=json` (a JSON object a line), the
 Internet Archive's (a JSON array a line, the first naming the fields, a resume key after
 an empty one), CDXJ and plain CDX lines. Only the rows of the URLs asked about are kept
