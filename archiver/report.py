@@ -201,15 +201,22 @@ def read_restore(folder: Path) -> RestoreResults | None:
         return _restore_results(document)
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         _log.warning("%s: not a restore report the health report can show (%s); restore results left out", path, error)
         return None
 
 
-def _restore_results(document: dict[str, Any]) -> RestoreResults:
+def _restore_results(document: object) -> RestoreResults:
+    """The results a `restore.json` document holds; ValueError when it is not one."""
+    if not isinstance(document, dict):
+        raise ValueError(f"the document is {type(document).__name__}, not an object")
     if document.get("schema") != "archiver/restore":
         raise ValueError(f"schema is {document.get('schema')!r}, not 'archiver/restore'")
-    outcomes = document["outcomes"]
+    if not isinstance(document.get("totals"), dict):
+        raise ValueError("its totals are not an object")
+    outcomes = document.get("outcomes")
+    if not isinstance(outcomes, list) or not all(isinstance(o, dict) for o in outcomes):
+        raise ValueError("its outcomes are not a list of objects")
     return RestoreResults(
         generated_at=str(document["generated_at"]),
         totals={str(state): int(count) for state, count in document["totals"].items()},

@@ -4,12 +4,15 @@ restored once they die.
 Opt-in (`submit.enabled`). After a run, every link the posts cite whose verdict is
 alive, whose address is public (a link to a private network, localhost or a name that
 does not resolve is never offered to anyone), that carries no secret (a query parameter
-`report.secret_params` names) and that was not submitted in the last
-`submit.resubmit_after_days` is sent to the archive's save endpoint (`{submit.url}{link}`,
-the form of the Internet Archive's Save Page Now), one at a time, at the endpoint's own
-`requests_per_minute`, through the fetcher (so a 429 or 503 with Retry-After holds the
-next request), at most `submit.daily_cap` in any 24 hours. Each submission is kept in
-the history (`submissions`), and `SubmitSummary` says what was done.
+`report.secret_params` names) and that the archive did not accept in the last
+`submit.resubmit_after_days` (nor refuse in the last day) is sent to the archive's save
+endpoint (`{submit.url}{link}`, the form of the Internet Archive's Save Page Now), one at
+a time, at the endpoint's own `requests_per_minute`, through the fetcher (so a 429 or 503
+with Retry-After holds the next request), at most `submit.daily_cap` answered in any 24
+hours. Addresses are looked up lazily, once per host, only until the day's room is used.
+A submission the endpoint did not answer ends the round: the rest wait for a later run.
+Each submission is kept in the history (`submissions`), and `SubmitSummary` says what
+was done.
 """
 
 from __future__ import annotations
@@ -34,13 +37,18 @@ class SubmitSummary:
     """What submitting did."""
 
     submissions: tuple[Submission, ...] = ()
-    waiting: int = 0  # links due, left for another day by the daily cap
-    private: int = 0  # links never offered: their addresses are not public
+    waiting: int = 0  # links due, left for a later run: the daily cap, or an endpoint that did not answer
+    private: int = 0  # links looked at and not offered: their addresses are not public
 
     def __str__(self) -> str:
         accepted = sum(s.accepted for s in self.submissions)
         return (f"submitted {len(self.submissions)} live links to the archive ({accepted} accepted), "
-                f"{self.waiting} left for the daily cap, {self.private} on private addresses not offered")  # fmt: skip
+                f"{self.waiting} left for a later run, "
+                f"{self.private} of those looked at not offered for their private addresses")  # fmt: skip
+
+
+# A submission the archive did not accept (an error answer, or none) is tried again after this.
+RETRY_FAILED = dt.timedelta(days=1)
 
 
 def due(
@@ -52,17 +60,20 @@ def due(
     now: dt.datetime,
     shown: Redactor,
 ) -> list[str]:
-    """The cited links alive now and not submitted in the last `resubmit_after_days`; never
-    one that carries a secret (a parameter `shown` redacts): a public archive shows it to all."""
-    recent = now - dt.timedelta(days=settings.resubmit_after_days)
-    submitted = {s.url for s in earlier if s.submitted_at > recent}
+    """The cited links alive now that the archive did not accept in the last
+    `resubmit_after_days` nor fail to take in the last day; never one that carries a secret
+    (a parameter `shown` redacts): a public archive shows it to all."""
+    accepted_since = now - dt.timedelta(days=settings.resubmit_after_days)
+    failed_since = now - RETRY_FAILED
+    submitted = {s.url for s in earlier if s.submitted_at > (accepted_since if s.accepted else failed_since)}
     alive = (link.url for link in links if (v := verdicts.get(link.url)) is not None and v.verdict is Verdict.ALIVE)
     return sorted(url for url in dict.fromkeys(alive) if url not in submitted and shown.text(url) == url)
 
 
 def room_today(earlier: Sequence[Submission], settings: SubmitSettings, now: dt.datetime) -> int:
-    """How many more submissions the daily cap allows now."""
-    today = sum(s.submitted_at > now - dt.timedelta(days=1) for s in earlier)
+    """How many more submissions the daily cap allows now (one the endpoint never answered
+    does not count: it reached no one)."""
+    today = sum(s.code is not None and s.submitted_at > now - dt.timedelta(days=1) for s in earlier)
     return max(0, settings.daily_cap - today)
 
 
@@ -76,14 +87,33 @@ async def submit(
     backend: FetchBackend | None = None,
 ) -> SubmitSummary:
     """Submit `urls` whose addresses are public, one at a time, at most `room` of them
-    (each recorded as submitted at `now`)."""
-    public = [url for url in urls if await _public(url, fetch.resolve)]
+    (each recorded as submitted at `now`). Hosts are looked up in order, each once, only
+    until `room` are submitted; the first submission the endpoint does not answer ends the
+    round, and the links not looked at are left waiting."""
     delays = {settings.host: 60.0 / settings.requests_per_minute}
     done: list[Submission] = []
-    async with opened(backend, fetch, host_delays=delays) as fetcher:
-        for url in public[:room]:
-            done.append(await _submit_one(fetcher, settings.url, url, now))
-    return SubmitSummary(tuple(done), max(0, len(public) - room), len(urls) - len(public))
+    public: dict[str, bool] = {}
+    looked = private = 0
+    if room > 0 and urls:
+        async with opened(backend, fetch, host_delays=delays) as fetcher:
+            for url in urls:
+                if len(done) >= room:
+                    break
+                looked += 1
+                if not await _public_cached(url, fetch.resolve, public):
+                    private += 1
+                    continue
+                done.append(await _submit_one(fetcher, settings.url, url, now))
+                if done[-1].code is None:
+                    break
+    return SubmitSummary(tuple(done), len(urls) - looked, private)
+
+
+async def _public_cached(url: str, resolve: Mapping[str, str], known: dict[str, bool]) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host not in known:
+        known[host] = await _public(url, resolve)
+    return known[host]
 
 
 async def _submit_one(fetcher: FetchBackend, endpoint: str, url: str, now: dt.datetime) -> Submission:

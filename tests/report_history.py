@@ -63,6 +63,13 @@ def statuses(index: int, links: int) -> tuple[Status, Status, Status] | None:
     return (_OK, _OK, _WALL) if index % 97 == 2 else (_OK, _OK, _OK)
 
 
+def url_of(index: int) -> str:
+    """The URL of link `index`: 40 links a host, the second host's name holding the first's
+    (`www.host0.example`), as a site's names do."""
+    host = index // 40
+    return f"http://{'www.host0' if host == 1 else f'host{host}'}.example/page/{index}"
+
+
 @functools.cache  # one Path per post, shared by its links
 def post_path(number: int) -> Path:
     """The path of the post numbered `number`."""
@@ -70,7 +77,7 @@ def post_path(number: int) -> Path:
 
 
 def extraction_of(links: int) -> Extraction:
-    """`links` links, `LINKS_PER_POST` to a post, on one host per 40 links."""
+    """`links` links, `LINKS_PER_POST` to a post, on one host per 40 links (`url_of`)."""
     posts = tuple(
         Post(post_path(n), None, f"Post number {n}", dt.date(2012 + n % 14, 3, 1), LINKS_PER_POST)
         for n in range(-(-links // LINKS_PER_POST))
@@ -79,7 +86,7 @@ def extraction_of(links: int) -> Extraction:
 
 
 def _link(index: int) -> Link:
-    url = f"http://host{index // 40}.example/page/{index}"
+    url = url_of(index)
     kind = LinkKind.IMAGE if index % 7 == 0 else LinkKind.LINK
     where = Occurrence(post_path(index // LINKS_PER_POST), 3 + index % LINKS_PER_POST, f"link {index}", kind,
                        Form.MARKDOWN, url)  # fmt: skip
@@ -97,7 +104,7 @@ def results(links: int, run: int) -> Iterator[FetchResult]:
         stored = RecordLocation("archiver-1.warc.gz", index * 10, 10) if status is _OK else None
         drift = "2026-01-01" if run == 2 and index in DRIFTED else ""
         code = 404 if status is _BAD else 200
-        yield FetchResult(f"http://host{index // 40}.example/page/{index}", status, code, "", (), 1, 0.01, when,
+        yield FetchResult(url_of(index), status, code, "", (), 1, 0.01, when,
                           stored_at=stored, drifted_from=drift)  # fmt: skip
 
 
@@ -127,5 +134,5 @@ def _first_checks(links: int) -> Iterator[Check]:
         if planned is not None:
             good = planned[0] is _OK
             stored = RecordLocation("archiver-1.warc.gz", index * 10, 10) if good else None
-            yield Check(f"http://host{index // 40}.example/page/{index}", DAY0, planned[0], 200 if good else 404, "",
+            yield Check(url_of(index), DAY0, planned[0], 200 if good else 404, "",
                         1, "", None, stored)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +15,11 @@ import httpx
 import pytest
 
 from archiver import job, restore
+from archiver.bodies import decoded_chunks
 from archiver.config import ArchiveSettings, Config
 from archiver.history import History
 from archiver.pack import url_key
-from archiver.restore.sources import memento
+from archiver.restore.sources import cdx, memento
 from archiver.restore.sources.base import Wanted
 from archiver.restore.sources.cdx import SiteRows, read_page, site_query
 from tests.conftest import Web
@@ -218,3 +220,54 @@ def test_a_site_is_asked_for_by_its_host_without_www_and_its_port() -> None:
 
     assert site_query(images) == {"url": "a.test:8080/photos/", "matchType": "prefix"}
     assert site_query([Wanted(images[0].url, near, renamed=True)]) == {"url": "a.test:8080", "matchType": "host"}
+
+
+@pytest.mark.parametrize("escape", ["%2F", "%3F", "%23"])
+def test_a_folder_with_an_escape_is_asked_for_by_its_host_and_its_captures_are_listed(escape: str) -> None:
+    near = dt.datetime(2015, 6, 1, tzinfo=dt.UTC)
+    url = f"http://a.test/photos/a{escape}b/x.png"
+    wanted = [Wanted(url, near), Wanted("http://a.test/photos/y.png", near)]
+    rows = SiteRows(wanted)
+    line = {"urlkey": url_key(url), "timestamp": "20150101000000", "url": url}
+
+    read_page([(json.dumps(line) + "\n").encode()], rows)
+
+    assert site_query(wanted) == {"url": "a.test", "matchType": "host"}  # the folder unescaped holds no such URL
+    assert rows.covers(url)
+    assert [row.timestamp for row in rows.rows_of(url)] == ["20150101000000"]
+    assert site_query(wanted[1:]) == {"url": "a.test/photos/", "matchType": "prefix"}
+
+
+def test_an_archive_listing_another_sites_capture_under_the_wanted_key_is_not_believed() -> None:
+    near = dt.datetime(2015, 6, 1, tzinfo=dt.UTC)
+    wanted = [Wanted("http://a.test/x.png", near), Wanted("http://a.test/y.png", near)]
+    lines = [
+        {"urlkey": "test,a)/x.png", "timestamp": "20150101000000", "url": "http://a.test/x.png"},  # keys as ours
+        {"urlkey": "test,a)/y.png", "timestamp": "20150201000000", "url": "http://evil.test/y.png"},
+        {"urlkey": "test,a)/y.png", "timestamp": "20150301000000", "url": "http://www.a.test/y.png"},
+    ]
+    rows = SiteRows(wanted)
+
+    read_page(["".join(json.dumps(line) + "\n" for line in lines).encode()], rows)
+
+    assert [row.url for row in rows.rows_of("http://a.test/y.png")] == ["http://www.a.test/y.png"]
+
+
+def test_a_long_answer_without_newlines_is_read_as_one_line_in_the_size_limit() -> None:
+    near = dt.datetime(2015, 6, 1, tzinfo=dt.UTC)
+    piece = b"x" * 1000
+    limit = 4_000_000
+    chunks = decoded_chunks(itertools.repeat(piece, 100_000), None, limit)  # 100 MB offered, the limit read
+    seen: list[int] = []
+
+    def counted() -> Iterator[bytes]:
+        for chunk in chunks:
+            seen.append(len(chunk))
+            yield chunk
+
+    page = read_page(counted(), SiteRows([Wanted("http://a.test/x.png", near)]))
+
+    assert sum(seen) == limit
+    assert (page.rows, len(page.resume_key)) == (0, limit)  # one word: the plain form's resume key
+    lines = list(cdx._lines([b"ab", b"c\nde", b"f", b"\n", b"\xc3", b"\xa9g\nh"]))
+    assert lines == ["abc", "def", "\u00e9g", "h"]  # a line across chunks, and a character across them

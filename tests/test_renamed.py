@@ -120,3 +120,33 @@ def test_likeness_ranks_the_old_addresses_of_one_file() -> None:
     assert name_key("http://a.test/Photo-1024x646.JPG") == "photo.jpg"
     assert wordpress_addresses(dead) == ["https://blog.test/wp-content/uploads/2015/02/photo.jpg"]
     assert wordpress_addresses("https://blog.test/assets/photo.jpg") == []
+
+
+def test_a_renamed_file_cited_under_its_old_name_or_restored_again_is_no_placeholder(
+    tmp_path: Path, web: Web, archive: str
+) -> None:
+    blog = _blog(tmp_path, web, archive)
+    manifest_file = blog.config.restore.assets_dir / MANIFEST_FILE
+    z = blog.restorations(blog.run())[CITED["z"]]
+    old_name = "https://site.test/wp-content/uploads/2016/05/z-1024x646.png"  # the very file, cited as it was
+    blog.post.with_name("2016-03-02-more.md").write_text(f"---\ndate: 2016-03-01\n---\n![z]({old_name})\n", "utf-8")
+    _all_dead(blog, [old_name])
+
+    cited_as_it_was = blog.restorations(blog.run())[old_name]
+
+    assert cited_as_it_was.state == "restored"  # z's file is named by its old address, the same name
+    assert _file(blog, cited_as_it_was) == VARIANT_ONLY
+    # z's file is gone, and the manifest says it came from z's own URL: found renamed now, it is no other image
+    (blog.config.restore.assets_dir / z.new_url.removeprefix(blog.config.restore.assets_url)).unlink()
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    for entry in manifest["assets"]:
+        if entry["url"] == CITED["z"]:
+            del entry["renamed_from"]
+    manifest_file.write_text(json.dumps(manifest), "utf-8")
+    blog.post.write_bytes(blog.original)
+
+    again = blog.restorations(blog.run())[CITED["z"]]
+
+    assert again.state == "restored"
+    assert _file(blog, again) == VARIANT_ONLY
+    assert json.loads(manifest_file.read_text(encoding="utf-8"))["placeholders"] == []

@@ -320,6 +320,26 @@ def test_an_unreadable_restore_json_is_named_and_left_out(tmp_path: Path, caplog
     assert report.read_restore(tmp_path / "elsewhere") is None  # no restore yet: nothing to say
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[]",
+        "null",
+        '"archiver/restore"',
+        '{"schema": "archiver/restore", "generated_at": "2026-11-01T00:00:00Z", "totals": [], "outcomes": []}',
+        '{"schema": "archiver/restore", "generated_at": "2026-11-01T00:00:00Z", "totals": {}, "outcomes": {}}',
+        '{"schema": "archiver/restore", "generated_at": "2026-11-01T00:00:00Z", "totals": {}, "outcomes": ["x"]}',
+    ],
+)
+def test_a_restore_json_of_another_shape_is_named_and_left_out(
+    text: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "restore.json").write_text(text, encoding="utf-8")
+
+    assert report.read_restore(tmp_path) is None
+    assert str(tmp_path / "restore.json") in caplog.text
+
+
 def test_a_large_report_keeps_its_table_in_data_files_beside_the_page(built: report.Report, tmp_path: Path) -> None:
     (tmp_path / "report-data-9.js").write_text("left by a larger report", encoding="utf-8")
     paged = replace(built, single_file_links=2)

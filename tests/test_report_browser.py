@@ -26,6 +26,7 @@ from tests.report_history import (
     generate,
     post_path,
     statuses,
+    url_of,
 )
 
 LAPTOP = (1366, 768)
@@ -56,7 +57,7 @@ def _wait_for_rows(browser: WebDriver, count: int) -> None:
 
 
 def _url(index: int) -> str:
-    return f"http://host{index // 40}.example/page/{index}"
+    return url_of(index)
 
 
 def test_the_summary_matches_report_json_and_the_table_filters_and_pages(browser: WebDriver, tmp_path: Path) -> None:
@@ -103,6 +104,10 @@ def test_the_summary_matches_report_json_and_the_table_filters_and_pages(browser
     _wait_for_text(browser, "shown", f"{worst['links']} of 3000 links match")
     assert browser.find_element(By.ID, "filter-host").get_attribute("value") == worst["host"]
     assert browser.find_element(By.ID, "filter-status").get_attribute("value") == ""
+    assert set(_text(browser, "#links tbody td:nth-child(4) .cut")) == {"host0.example"}  # not www.host0.example
+    browser.find_element(By.ID, "filter-host").clear()
+    browser.find_element(By.ID, "filter-host").send_keys("host0.example")  # typed: a search
+    _wait_for_text(browser, "shown", "80 of 3000 links match")
 
 
 def test_a_report_of_100000_links_shows_its_summary_first_and_reads_rows_on_demand(

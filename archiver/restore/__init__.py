@@ -82,7 +82,8 @@ def restore(
     learned = dict(assets.placeholders)
     if pending:
         places = _Places(settings, fetch, output_dir, replay_url)
-        learned = asyncio.run(_search_all(pending, places, backend, _memory(settings, assets, answers, now)))
+        memory = _memory(settings, assets, answers, now, [s.link.url for s in pending])
+        learned = asyncio.run(_search_all(pending, places, backend, memory))
     restorations = [_restoration(s, assets, reused.get(s.link.url)) for s in searches]
     if not scope.dry_run:
         _store(assets, pending, restorations, learned)
@@ -94,14 +95,17 @@ def restore(
     return summary
 
 
-def _memory(settings: RestoreSettings, assets: Assets, answers: Iterable[ArchiveAnswer], now: dt.datetime) -> Memory:
-    """What the search goes by: earlier answers, placeholders and files, and the settings."""
+def _memory(
+    settings: RestoreSettings, assets: Assets, answers: Iterable[ArchiveAnswer], now: dt.datetime, judged: list[str]
+) -> Memory:
+    """What the search goes by: earlier answers, placeholders and files (but those of the
+    URLs `judged` now: a file restored again never bans its own bytes), and the settings."""
     return Memory(
         now=now,
         not_archived={(a.url, a.archive): a.asked_at for a in answers if a.answer == NOT_ARCHIVED},
         retry_after=dt.timedelta(days=settings.retry_not_found_days),
         placeholders=assets.placeholders,
-        restored=assets.digests(),
+        restored=assets.digests(leaving_out=judged),
         renamed=settings.match_renamed,
     )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -88,9 +89,13 @@ class Assets:
             return None
         return entry if hashlib.sha256(body).hexdigest() == entry.sha256 else None
 
-    def digests(self) -> dict[str, str]:
-        """The SHA-256 of every file restored so far, by the URL it stands in for."""
-        return {url: entry.sha256 for url, entry in self._entries.items()}
+    def digests(self, leaving_out: Iterable[str] = ()) -> dict[str, tuple[str, str]]:
+        """The SHA-256 of every file restored so far and the address its bytes were found
+        under (its old address when renamed), by the URL it stands in for; none for the
+        URLs `leaving_out`."""
+        left_out = {self._shown.text(url) for url in leaving_out}
+        return {url: (entry.sha256, entry.renamed_from or entry.url)
+                for url, entry in self._entries.items() if url not in left_out}  # fmt: skip
 
     def planned(self, url: str, extension: str) -> tuple[PurePosixPath, str]:
         """Where the file for `url` goes, and the address posts will use for it."""

@@ -88,7 +88,8 @@ class Memory:
     not_archived: Mapping[tuple[str, str], dt.datetime] = field(default_factory=dict)  # (URL, archive) -> asked at
     retry_after: dt.timedelta = dt.timedelta(0)  # how long a "no capture" holds
     placeholders: Mapping[str, str] = field(default_factory=dict)  # payload SHA-256 -> why it is a placeholder
-    restored: Mapping[str, str] = field(default_factory=dict)  # URL -> SHA-256 of the file restored for it
+    # URL -> (SHA-256 of the file restored for it, the address those bytes were found under)
+    restored: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     renamed: bool = True  # look for images under their file name elsewhere on the site
 
 
@@ -257,9 +258,11 @@ class Finder:
         for search in self._searches:
             if search.chosen is not None and search.link.kind is LinkKind.IMAGE:
                 by_bytes[(site_key(search.link.url), search.chosen.judgement.sha256)].append(search)
+        judged = {search.link.url for search in self._searches}
         earlier: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for url, digest in self._memory.restored.items():
-            earlier[(site_key(url), digest)].add(_file_name(url))
+        for url, (digest, found_under) in self._memory.restored.items():
+            if url not in judged:  # a file restored again must not ban its own bytes
+                earlier[(site_key(url), digest)].add(_file_name(found_under))
         again: list[Search] = []
         for (host, digest), group in by_bytes.items():
             # a renamed image is named by the old address its bytes came from: two posts citing

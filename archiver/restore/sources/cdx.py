@@ -2,7 +2,9 @@
 
 One query per site: `matchType=host` (the host with or without `www.`, either scheme,
 as the SURT key has it) when renamed files are looked for, since they may be anywhere on
-the site; else `matchType=prefix` on the longest folder the site's URLs share. The
+the site, or when a path holds an escape (`%2F`: its folder unescaped would not hold it);
+else `matchType=prefix` on the longest folder the site's URLs share, as written. A row
+counts only when its own URL is of the wanted site, whatever key the archive gives it. The
 answer is read in one pass as it comes: pywb's `output=json` (a JSON object a line), the
 Internet Archive's (a JSON array a line, the first naming the fields, a resume key after
 an empty one), CDXJ and plain CDX lines. Only the rows of the URLs asked about are kept
@@ -24,7 +26,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from archiver.pack import url_key
 from archiver.restore.renamed import Likeness, likeness, name_key
@@ -67,15 +69,25 @@ def site_of(url: str) -> str:
 def site_query(wanted: Sequence[Wanted]) -> dict[str, str]:
     """The query parameters that ask for the captures of all `wanted` URLs (of one site)."""
     site = site_of(wanted[0].url)
-    if any(w.renamed for w in wanted):
+    folder = _shared_folder(wanted)
+    if folder is None:
         return {"url": site, "matchType": "host"}
-    folders = [unquote(urlsplit(w.url).path).split("/")[:-1] for w in wanted]
+    return {"url": f"{site}{folder}", "matchType": "prefix"}
+
+
+def _shared_folder(wanted: Sequence[Wanted]) -> str | None:
+    """The longest folder, as written, that every wanted URL's path starts with; None when
+    the whole host is asked for: renamed files may be anywhere on it, and an escape (`%2F`,
+    `%3F`) in a path may be canonicalised differently by the archive than by us."""
+    paths = [urlsplit(w.url).path for w in wanted]
+    if any(w.renamed for w in wanted) or any("%" in path for path in paths):
+        return None
     shared: list[str] = []
-    for parts in zip(*folders, strict=False):
+    for parts in zip(*(path.split("/")[:-1] for path in paths), strict=False):
         if len(set(parts)) > 1:
             break
         shared.append(parts[0])
-    return {"url": f"{site}{'/'.join(shared)}/", "matchType": "prefix"}
+    return "/".join(shared) + "/"
 
 
 class SiteRows:
@@ -83,6 +95,8 @@ class SiteRows:
 
     def __init__(self, wanted: Sequence[Wanted]) -> None:
         self._exact: dict[str, Nearest[Row]] = {url_key(w.url): Nearest(w.near) for w in wanted}
+        self._site = site_key(wanted[0].url)
+        self._folder = _shared_folder(wanted)  # what the query asked for: None for the whole host
         self._by_name: dict[str, list[Wanted]] = defaultdict(list)
         for w in wanted:
             if w.renamed:
@@ -103,7 +117,7 @@ class SiteRows:
             when = row.when  # only for the rows kept: a date costs more than the rest of the row
         except ValueError:
             return  # a timestamp that is no date (a month 13) hides its row
-        if exact is not None:
+        if exact is not None and site_key(row.url) == self._site:  # an archive's key alone never names a site
             exact.add(when, row)
         for w in others:
             self._add_other(w, key, row, when)
@@ -133,9 +147,12 @@ class SiteRows:
         kept[key][1].add(when, row)
 
     def covers(self, url: str) -> bool:
-        """The answer listed every capture of `url` (the pages read reached past its key)."""
+        """The answer listed every capture of `url`: the query asked for it (its whole host,
+        or a folder its path is in) and the pages read reached past its key."""
         key = url_key(url)
-        return key in self._exact and (self.cut_at is None or key < self.cut_at)
+        path = urlsplit(url).path or "/"
+        asked = self._folder is None or ("%" not in path and path.startswith(self._folder))
+        return asked and key in self._exact and (self.cut_at is None or key < self.cut_at)
 
     def rows_of(self, url: str) -> list[Row]:
         """The captures of `url`, nearest its wanted time first."""
@@ -221,12 +238,20 @@ def _row(fields: dict[str, object]) -> Row:
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The answer's lines. Only each new chunk is split, the unfinished line kept in pieces:
+    an answer without newlines costs its length, not its length squared."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    rest = ""
+    tail: list[str] = []
     for chunk in chunks:
-        rest += decoder.decode(chunk)
-        *whole, rest = rest.split("\n")
+        text = decoder.decode(chunk)
+        if "\n" not in text:
+            tail.append(text)
+            continue
+        first, *whole, last = text.split("\n")
+        yield "".join([*tail, first])
         yield from whole
-    rest += decoder.decode(b"", final=True)
+        tail = [last]
+    tail.append(decoder.decode(b"", final=True))
+    rest = "".join(tail)
     if rest.strip():
         yield rest
