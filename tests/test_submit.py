@@ -117,6 +117,19 @@ def test_a_run_offers_its_live_links_and_never_those_on_private_addresses(tmp_pa
     )
 
 
+def test_neither_a_check_nor_a_run_over_a_command_lines_own_posts_offers_anything(tmp_path: Path, web: Web) -> None:
+    urls = [web.url("alpha.test", "/ok.html"), web.url("beta.test", "/ok.html")]
+    with serve(SaveEndpoint) as endpoint:
+        write_blog(tmp_path, web, urls, more=f"submit: {{enabled: true, url: '{endpoint}/save/'}}\n")
+        config = load_config(tmp_path / "config.yaml")
+        checked = job.run(config, store=False)
+        given = job.run(config, offer=False)  # as `archiver run PATH|URL|-` asks
+        configured = job.run(config)
+
+    assert (checked.submitted, given.submitted) == ("", "")
+    assert configured.submitted.startswith("submitted 0 live links")  # offered, though loopback is never sent
+
+
 class Accepting(Server):
     """A save endpoint that takes every request at once and notes each."""
 
