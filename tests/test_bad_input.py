@@ -99,7 +99,7 @@ def test_empty_file_is_skipped_with_a_warning(tmp_path: Path, content: bytes) ->
 def test_large_post_is_read_in_full_with_a_warning(tmp_path: Path) -> None:
     prose = "Words without links, repeated to make a long comment thread. " * 16 + "\n\n"
     links = "".join(f"A [link {i}](https://big.example.com/{i}).\n\n" for i in range(100))
-    body = prose * ((20 * 1024 * 1024) // len(prose))
+    body = prose * ((9 * 1024 * 1024) // len(prose))  # past LARGE_POST_BYTES (8 MB)
     post = "---\ntitle: Big\n---\n" + links + body + "Last [one](https://big.example.com/last).\n"
     extraction = _extract_with_good_neighbours(tmp_path, "big.md", post)
 

@@ -27,7 +27,7 @@ from tests.conftest import Web, write_blog
 from tests.pywb import serving
 
 TRIALS = 10
-SINGLE_KILLS = 4  # each trial of the double kill starts with a single kill at a random moment too
+SINGLE_KILLS = 2  # each trial of the double kill starts with a single kill at a random moment too
 
 
 def _project(web: Web, folder: Path) -> list[str]:

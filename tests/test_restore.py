@@ -295,7 +295,7 @@ def test_a_file_restored_before_is_reused_for_a_new_post_without_asking(blog: Pr
 
 
 def _with_archive(config: Config, address: str) -> Config:
-    archives = (ArchiveSettings(name="Counting", url=address),)
+    archives = (ArchiveSettings(name="Counting", url=address, requests_per_minute=6000.0),)
     return config.model_copy(update={"restore": config.restore.model_copy(update={"archives": archives})})
 
 
@@ -412,8 +412,8 @@ def test_images_captured_by_an_earlier_run_come_back_from_our_own_warcs(tmp_path
 def test_an_archive_that_cannot_answer_is_reported_as_such(tmp_path: Path, web: Web) -> None:
     with serve(ImageSite) as address:
         pass  # the port is closed again
-    project = _project(tmp_path, web, (ArchiveSettings(name="Down", url=f"{address}/web/"),),
-                       text=f"![P]({IMAGES['never']})\n")  # fmt: skip
+    down = ArchiveSettings(name="Down", url=f"{address}/web/", requests_per_minute=6000.0)
+    project = _project(tmp_path, web, (down,), text=f"![P]({IMAGES['never']})\n")
     _all_dead(project, [IMAGES["never"]])
 
     (outcome,) = project.run().restorations
