@@ -32,7 +32,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from archiver import __version__
-from archiver.atomic import write_text_atomically
+from archiver.atomic import write_lines_atomically, write_text_atomically
 from archiver.model import Check, DeadPolicy, Extraction, Link, LinkKind, LinkVerdict, Post, Verdict
 from archiver.pack import replay_address
 from archiver.times import timestamp14, utc_iso
@@ -238,7 +238,7 @@ def write_all(report: Report, folder: Path) -> list[Path]:
         write_text_atomically(folder / name, text)
         paths.append(folder / name)
     for filename, writer in FORMATS.values():
-        write_text_atomically(folder / filename, writer(report))
+        write_lines_atomically(folder / filename, _STREAMED.get(writer, _whole(writer))(report))
         paths.append(folder / filename)
     for stale in set(folder.glob(DATA_FILE.format("*"))) - set(paths):
         stale.unlink(missing_ok=True)
@@ -281,11 +281,52 @@ def link_entries(report: Report) -> Iterator[dict[str, Any]]:
 
 def to_json(report: Report) -> str:
     """The report as a JSON document of schema `archiver/report` version 1."""
-    return json.dumps(_document(report), ensure_ascii=False, indent=2) + "\n"
+    return "".join(json_chunks(report))
+
+
+def json_chunks(report: Report) -> Iterator[str]:
+    """`to_json`'s document, made as it is written: one link entry at a time (each on a
+    line of its own), never the whole document, nor every entry, held at once."""
+    summary = summarize(report)
+    head = {
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "generated_by": f"archiver {__version__}",
+        "generated_at": utc_iso(report.generated_at),
+        "policy": {"dead_after_checks": report.policy.checks, "dead_after_days": report.policy.days},
+        "latest_run_unreachable": report.unreachable or None,
+        "totals": {"links": summary.links, "by_verdict": summary.by_verdict, "by_status": summary.by_status},
+    }
+    yield "{\n" + "".join(f"  {_dumped(key)}: {_dumped(value)},\n" for key, value in head.items()) + '  "links": ['
+    changed: dict[str, list[str]] = {change.value: [] for change in Change}
+    for index, link in enumerate(link_entries(report)):
+        yield ("\n    " if index == 0 else ",\n    ") + _dumped(link)
+        for change in link["changes"]:
+            changed[change].append(link["url"])
+    tail = {
+        "posts": summary.posts,
+        "hosts": summary.hosts,
+        "rot_by_year": summary.years,
+        "changes": {"since": _optional_time(report.previous_run), **changed},
+        "restore": _restore_document(report.restore) if report.restore else None,
+    }
+    yield ("\n  ]" if summary.links else "]") + "".join(
+        f",\n  {_dumped(key)}: {_dumped(value)}" for key, value in tail.items()
+    )
+    yield "\n}\n"
+
+
+def _dumped(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def to_csv(report: Report) -> str:
     """One CSV row per link; booleans are written `true` and `false`."""
+    return "".join(csv_chunks(report))
+
+
+def csv_chunks(report: Report) -> Iterator[str]:
+    """`to_csv`'s text, made as it is written, a row at a time."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
@@ -294,7 +335,10 @@ def to_csv(report: Report) -> str:
         posts = "; ".join(f"{p['post']}:{p['line']}" for p in link["citations"])
         cells = {**link, "capture": capture["replay"] if capture else "", "posts": posts}
         writer.writerow({**_csv_cells(cells), "changes": " ".join(link["changes"])})
-    return buffer.getvalue()
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _csv_cells(cells: dict[str, Any]) -> dict[str, Any]:
@@ -338,6 +382,10 @@ def html_data_files(report: Report) -> Iterator[tuple[str, str]]:
         yield DATA_FILE.format(index + 1), f"archiverReport.page({index},{_script_json(page)});\n"
 
 
+def _whole(writer: Writer) -> Callable[[Report], Iterable[str]]:
+    return lambda report: (writer(report),)
+
+
 Writer = Callable[[Report], str]
 # Every report format, by name: the file it is written to and its writer. A new format goes here.
 FORMATS: dict[str, tuple[str, Writer]] = {
@@ -346,6 +394,8 @@ FORMATS: dict[str, tuple[str, Writer]] = {
     "markdown": ("report.md", to_markdown),
     "html": ("report.html", to_html),
 }
+# The formats written as they are made (a large blog's JSON and CSV run to 100 MB and more).
+_STREAMED: dict[Writer, Callable[[Report], Iterable[str]]] = {to_json: json_chunks, to_csv: csv_chunks}
 
 
 @dataclass(frozen=True)
@@ -431,34 +481,6 @@ def _changed_link(row: Row) -> dict[str, str]:
     first = row.link.occurrences[0] if row.link.occurrences else None
     cited = f"{first.post.name}:{first.line}" if first else ""
     return {"url": row.link.url, "verdict": row.verdict_name, "status": row.status_name, "cited": cited}
-
-
-def _document(report: Report) -> dict[str, Any]:
-    summary = summarize(report)
-    links = list(link_entries(report))
-    return {
-        "schema": SCHEMA_NAME,
-        "version": SCHEMA_VERSION,
-        "generated_by": f"archiver {__version__}",
-        "generated_at": utc_iso(report.generated_at),
-        "policy": {"dead_after_checks": report.policy.checks, "dead_after_days": report.policy.days},
-        "latest_run_unreachable": report.unreachable or None,
-        "totals": {"links": summary.links, "by_verdict": summary.by_verdict, "by_status": summary.by_status},
-        "links": links,
-        "posts": summary.posts,
-        "hosts": summary.hosts,
-        "rot_by_year": summary.years,
-        "changes": _changes_document(report, links),
-        "restore": _restore_document(report.restore) if report.restore else None,
-    }
-
-
-def _changes_document(report: Report, links: list[dict[str, Any]]) -> dict[str, Any]:
-    listed: dict[str, Any] = {change.value: [] for change in Change}
-    for link in links:
-        for change in link["changes"]:
-            listed[change].append(link["url"])
-    return {"since": _optional_time(report.previous_run), **listed}
 
 
 def _restore_document(results: RestoreResults) -> dict[str, Any]:
