@@ -27,10 +27,11 @@ from typing import Any, TypeVar
 from archiver import fetch, health, pack, reach, report, schedule
 from archiver import restore as restore_stage
 from archiver import submit as submit_stage
-from archiver.atomic import make_folder, remove_stale_temporaries, write_lines_atomically, write_text_atomically
+from archiver.atomic import make_folder, remove_stale_temporaries, write_lines_atomically
 from archiver.config import Config
 from archiver.extract import extract
-from archiver.extract.listing import read_extraction, to_json
+from archiver.extract.listing import json_chunks as links_json_chunks
+from archiver.extract.listing import read_extraction
 from archiver.fetch import user_agent_of
 from archiver.health import Classifier
 from archiver.history import History, dead_policy
@@ -161,7 +162,7 @@ def run(
     make_folder(config.output_dir)
     stale = remove_stale_temporaries([config.output_dir])
     shown = Redactor(config.report.secret_params)
-    write_text_atomically(config.output_dir / LINKS_FILE, to_json(shown.value(extraction)))
+    write_lines_atomically(config.output_dir / LINKS_FILE, links_json_chunks(shown.value(extraction)))
     with History.open(config.output_dir) as history:
         run_id, done = history.resume_or_start("run" if store else "check", utc_now())
 

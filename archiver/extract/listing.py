@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -33,15 +34,32 @@ _WIDE_OUTPUT = 4096  # rich sizes a table to its content: no folded URLs in a pi
 
 def to_json(extraction: Extraction) -> str:
     """The extraction as a JSON document of schema `archiver/extract` version 1."""
-    document = {
-        "schema": SCHEMA_NAME,
-        "version": SCHEMA_VERSION,
-        "totals": totals(extraction),
-        "posts": [_post(post) for post in extraction.posts],
-        "links": [_link(link) for link in extraction.links],
-        "problems": [_problem(problem) for problem in extraction.problems],
-    }
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return "".join(json_chunks(extraction))
+
+
+def json_chunks(extraction: Extraction) -> Iterator[str]:
+    """`to_json`'s document, made as it is written: a post, a link or a problem a line,
+    never the whole document held at once (a large blog's runs to tens of megabytes)."""
+    head = {"schema": SCHEMA_NAME, "version": SCHEMA_VERSION, "totals": totals(extraction)}
+    yield "{\n" + "".join(f"  {_dumped(key)}: {_dumped(value)},\n" for key, value in head.items())
+    yield from _json_list("posts", map(_post, extraction.posts))
+    yield ",\n"
+    yield from _json_list("links", map(_link, extraction.links))
+    yield ",\n"
+    yield from _json_list("problems", map(_problem, extraction.problems))
+    yield "\n}\n"
+
+
+def _json_list(name: str, entries: Iterable[dict[str, Any]]) -> Iterator[str]:
+    yield f"  {_dumped(name)}: ["
+    written = 0
+    for written, entry in enumerate(entries, start=1):
+        yield ("\n    " if written == 1 else ",\n    ") + _dumped(entry)
+    yield "\n  ]" if written else "]"
+
+
+def _dumped(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def read_extraction(path: Path) -> Extraction:
