@@ -29,7 +29,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from archiver.bodies import decoded_chunks, payload_within
 from archiver.config import CDX_AUTO, ArchiveSettings
-from archiver.model import Capture, FetchBackend
+from archiver.model import Capture, FetchBackend, FetchResult
 from archiver.pack import url_key
 from archiver.restore.renamed import wordpress_addresses
 from archiver.restore.sources.base import Candidate, Lookup, Nearest, Retrieved, Wanted
@@ -102,8 +102,7 @@ class WebArchive:
             if result.code == 404:
                 return f"the CDX server {_NO_CDX_THERE[0]}"
             if result.code != 200 or not capture.exchanges:
-                answer = f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
-                return f"the CDX server {answer}"
+                return f"the CDX server {_answer(result)}"
             exchange = capture.exchanges[-1]
             kind = (exchange.header("Content-Type") or "").split(";")[0].strip().lower()
             if not _may_be_cdx(kind):
@@ -167,11 +166,8 @@ class WebArchive:
             result = capture.result
             if result.code == 404:
                 return None
-            if result.code == 404:
-                return f"the CDX server {_NO_CDX_THERE[0]}"
             if result.code != 200 or not capture.exchanges:
-                answer = f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
-                return f"{self.name}: the TimeMap for {url} {answer}"
+                return f"{self.name}: the TimeMap for {url} {_answer(result)}"
             exchange = capture.exchanges[-1]
             if exchange.truncated:
                 _log.info("%s: the TimeMap for %s is read to its first %s bytes", self.name, url, f"{self._limit:,}")
@@ -294,3 +290,8 @@ def _distance(page: Page, near: dt.datetime) -> dt.timedelta:
 def _same_url(first: str, second: str) -> bool:
     """The two addresses name one resource, as archives index them (scheme and www. aside)."""
     return url_key(first) == url_key(second)
+
+
+def _answer(result: FetchResult) -> str:
+    """What an archive answered that is not a document to read, in a few words."""
+    return f"answered {result.code}" if result.code else f"{result.status}: {result.detail}"
