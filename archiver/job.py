@@ -197,9 +197,10 @@ def run(
             history.each_run_check(run_id, by_url=True), extraction.fetchable, shown, summary.unreachable
         )
         write_lines_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), lines)
-        report = _write_reports(config, extraction, history)
+        verdicts = history.verdicts(dead_policy(config.health))  # for the reports, and links to offer
+        report = _write_reports(config, extraction, history, verdicts)
         offered = offer and store and config.submit.enabled and not summary.unreachable
-        submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
+        submitted = str(_submit_with(config, extraction, verdicts, history, utc_now())) if offered else ""
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
 
 
@@ -210,17 +211,24 @@ def submit_live_links(
     (see `archiver.submit`); `now` stands in for the clock."""
     extraction = extract(config.post_paths, config.extract)  # links.json shows secrets redacted
     with History.open(config.output_dir) as history:
-        return _submit_with(config, extraction, history, now or utc_now(), backend)
+        verdicts = history.verdicts(dead_policy(config.health))
+        return _submit_with(config, extraction, verdicts, history, now or utc_now(), backend=backend)
 
 
 def _submit_with(
-    config: Config, extraction: Extraction, history: History, now: dt.datetime, backend: FetchBackend | None = None
+    config: Config,
+    extraction: Extraction,
+    verdicts: Iterable[LinkVerdict],
+    history: History,
+    now: dt.datetime,
+    *,
+    backend: FetchBackend | None = None,
 ) -> submit_stage.SubmitSummary:
     settings = config.submit
-    verdicts = {v.url: v for v in history.verdicts(dead_policy(config.health))}
+    by_url = {v.url: v for v in verdicts}
     earlier = history.submissions(now - dt.timedelta(days=max(1.0, settings.resubmit_after_days)))
     shown = Redactor(config.report.secret_params)
-    urls = submit_stage.due(extraction.fetchable, verdicts, earlier, settings, now=now, shown=shown)
+    urls = submit_stage.due(extraction.fetchable, by_url, earlier, settings, now=now, shown=shown)
     room = submit_stage.room_today(earlier, settings, now)
     summary = asyncio.run(submit_stage.submit(urls, settings, config.fetch, room=room, now=now, backend=backend))
     history.add_submissions(summary.submissions)
@@ -375,17 +383,20 @@ def regenerate_report(config: Config) -> Report:
     """The reports again, from the last extraction and the history, without fetching."""
     extraction = read_extraction(config.output_dir / LINKS_FILE)
     with History.open(config.output_dir) as history:
-        return _write_reports(config, extraction, history, exact=False)
+        return _write_reports(config, extraction, history, history.verdicts(dead_policy(config.health)), exact=False)
 
 
-def _write_reports(config: Config, extraction: Extraction, history: History, *, exact: bool = True) -> Report:
-    """Write the reports, secrets in URLs shown as `***`. With `exact`, `extraction` has the
-    URLs as cited, and its links are matched with their verdicts before the report is
-    redacted; otherwise (read back from links.json) it is redacted already, and matched with
-    the verdicts as they are shown: where several cited URLs look the same once redacted,
-    each is given the worst of their verdicts, so that a failing link is never hidden."""
+def _write_reports(
+    config: Config, extraction: Extraction, history: History, verdicts: list[LinkVerdict], *, exact: bool = True
+) -> Report:
+    """Write the reports of `verdicts` (the history's, now), secrets in URLs shown as `***`.
+    With `exact`, `extraction` has the URLs as cited, and its links are matched with their
+    verdicts before the report is redacted; otherwise (read back from links.json) it is
+    redacted already, and matched with the verdicts as they are shown: where several cited
+    URLs look the same once redacted, each is given the worst of their verdicts, so that a
+    failing link is never hidden."""
     policy, shown = dead_policy(config.health), Redactor(config.report.secret_params)
-    verdicts, previous = history.verdicts(policy), history.previous_verdicts(policy)
+    previous = history.previous_verdicts(policy)
     if not exact:
         verdicts = _worst_as_shown(verdicts, shown)
         previous = (previous[0], _worst_as_shown(previous[1], shown)) if previous else None
