@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from archiver.errors import OutputError
@@ -59,6 +59,22 @@ def write_bytes_atomically(
         _write(path, (data,), 0o666 & ~_UMASK if mode is None else mode, before_replace)
     except OSError as error:
         raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
+
+
+@contextlib.contextmanager
+def temporary_beside(path: Path) -> Iterator[Path]:
+    """A scratch file beside `path`, named as this module names the files it writes
+    first (so that one an interrupted run left is found and removed); removed on leaving."""
+    make_folder(path.parent)
+    try:
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.archiver-{os.getpid()}-", suffix=".tmp")
+    except OSError as error:
+        raise OutputError(f"{path.parent}: cannot write: {error.strerror or error}") from error
+    os.close(handle)
+    try:
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
 
 
 def make_folder(path: Path) -> None:

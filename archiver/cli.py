@@ -553,7 +553,7 @@ class _Redacting(logging.Filter):
 
 
 def _extract(config: Config, paths: Sequence[Path], quiet: bool = False, log: EventLog | None = None) -> Extraction:
-    extraction = extract(paths, config.extract)
+    extraction = extract(paths, config.extract, spans=False)  # what a run, a check and a listing keep
     _warn(extraction, quiet, log, Redactor(config.report.secret_params))
     return extraction
 

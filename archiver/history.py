@@ -358,14 +358,38 @@ class History:
     def previous_verdicts(self, policy: DeadPolicy) -> tuple[dt.datetime, list[LinkVerdict]] | None:
         """The verdicts as they stood before the latest run that counts, and when the run
         before it started; None when fewer than two runs count."""
+        run = self.previous_run()
+        if run is None:
+            return None
+        previous = [verdict_of(checks, policy) for checks in self._grouped("run_id <= ?", (run[0],))]
+        return run[1], previous
+
+    def previous_run(self) -> tuple[int, dt.datetime] | None:
+        """The run before the latest one that counts (its id, and when it started); None
+        when fewer than two runs count."""
         row = self._db.execute(
             f"SELECT id, started_at FROM runs WHERE id IN (SELECT DISTINCT run_id FROM checks WHERE {_COUNTED})"
             " ORDER BY id DESC LIMIT 1 OFFSET 1"
         ).fetchone()
-        if row is None:
-            return None
-        previous = [verdict_of(checks, policy) for checks in self._grouped("run_id <= ?", (int(row[0]),))]
-        return dt.datetime.fromisoformat(str(row[1])), previous
+        return None if row is None else (int(row[0]), dt.datetime.fromisoformat(str(row[1])))
+
+    def verdict(self, url: str, policy: DeadPolicy) -> LinkVerdict | None:
+        """The verdict of one URL; None when it was never checked."""
+        return next(self.verdicts_of((url,), policy))[0]
+
+    def verdicts_of(
+        self, urls: Iterable[str], policy: DeadPolicy, before: int | None = None
+    ) -> Iterator[tuple[LinkVerdict | None, LinkVerdict | None]]:
+        """For each URL, in the order given: its verdict now, and (with `before`, a run id)
+        its verdict as it stood after that run; None where it had not been checked. Read a
+        URL at a time, so that a report of any size never holds every verdict at once."""
+        counted = {int(run_id) for (run_id,) in self._db.execute("SELECT id FROM runs WHERE unreachable IS NULL")}
+        query = f"SELECT run_id, {_COLUMNS} FROM checks WHERE url = ? ORDER BY run_id, id"
+        for url in urls:
+            rows = [row for row in self._db.execute(query, (url,)) if row[0] in counted]
+            checks = [_check(row[1:]) for row in rows]
+            earlier = [] if before is None else [c for row, c in zip(rows, checks, strict=True) if row[0] <= before]
+            yield (verdict_of(checks, policy) if checks else None, verdict_of(earlier, policy) if earlier else None)
 
     def _grouped(self, only: str = "1", parameters: tuple[object, ...] = ()) -> Iterator[list[Check]]:
         group: list[Check] = []

@@ -115,7 +115,7 @@ def read_inputs(
         problems += unread
     if inputs.stdin and stdin is not None:
         documents.append(stdin_post(stdin.read()))
-    extraction = extract(inputs.paths, settings, documents)
+    extraction = extract(inputs.paths, settings, documents, spans=False)  # a run's or a check's: never rewritten
     return replace(extraction, problems=(*problems, *extraction.problems))
 
 

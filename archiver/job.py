@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from archiver import fetch, health, pack, reach, report, schedule
 from archiver import restore as restore_stage
 from archiver import submit as submit_stage
-from archiver.atomic import make_folder, remove_stale_temporaries, write_lines_atomically
+from archiver.atomic import make_folder, remove_stale_temporaries, temporary_beside, write_lines_atomically
 from archiver.config import Config
 from archiver.extract import extract
 from archiver.extract.listing import json_chunks as links_json_chunks
@@ -39,6 +39,7 @@ from archiver.model import (
     NOT_MODIFIED,
     Capture,
     Check,
+    DeadPolicy,
     Exchange,
     Extraction,
     FetchBackend,
@@ -158,7 +159,7 @@ def run(
     """
     phase = phase or _no_phase
     refuse_in_a_starting_process()
-    extraction = extraction or extract(config.post_paths, config.extract)
+    extraction = extraction or extract(config.post_paths, config.extract, spans=False)
     make_folder(config.output_dir)
     stale = remove_stale_temporaries([config.output_dir])
     shown = Redactor(config.report.secret_params)
@@ -197,10 +198,9 @@ def run(
             history.each_run_check(run_id, by_url=True), extraction.fetchable, shown, summary.unreachable
         )
         write_lines_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), lines)
-        verdicts = history.verdicts(dead_policy(config.health))  # for the reports, and links to offer
-        report = _write_reports(config, extraction, history, verdicts)
+        report = _write_reports(config, extraction, history)
         offered = offer and store and config.submit.enabled and not summary.unreachable
-        submitted = str(_submit_with(config, extraction, verdicts, history, utc_now())) if offered else ""
+        submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
 
 
@@ -209,23 +209,16 @@ def submit_live_links(
 ) -> submit_stage.SubmitSummary:
     """Offer the live links the configured posts cite to the archive of `config.submit`
     (see `archiver.submit`); `now` stands in for the clock."""
-    extraction = extract(config.post_paths, config.extract)  # links.json shows secrets redacted
+    extraction = extract(config.post_paths, config.extract, spans=False)  # links.json shows secrets redacted
     with History.open(config.output_dir) as history:
-        verdicts = history.verdicts(dead_policy(config.health))
-        return _submit_with(config, extraction, verdicts, history, now or utc_now(), backend=backend)
+        return _submit_with(config, extraction, history, now or utc_now(), backend=backend)
 
 
 def _submit_with(
-    config: Config,
-    extraction: Extraction,
-    verdicts: Iterable[LinkVerdict],
-    history: History,
-    now: dt.datetime,
-    *,
-    backend: FetchBackend | None = None,
+    config: Config, extraction: Extraction, history: History, now: dt.datetime, *, backend: FetchBackend | None = None
 ) -> submit_stage.SubmitSummary:
     settings = config.submit
-    by_url = {v.url: v for v in verdicts}
+    by_url = {v.url: v for v in history.verdicts(dead_policy(config.health))}
     earlier = history.submissions(now - dt.timedelta(days=max(1.0, settings.resubmit_after_days)))
     shown = Redactor(config.report.secret_params)
     urls = submit_stage.due(extraction.fetchable, by_url, earlier, settings, now=now, shown=shown)
@@ -261,8 +254,8 @@ def _plan(config: Config, links: tuple[Link, ...], history: History, only_due: b
     """The links to check now: all of them, or (`only_due`) those due."""
     if not only_due:
         return schedule.Plan(links, (), None)
-    verdicts = {verdict.url: verdict for verdict in history.verdicts(dead_policy(config.health))}
-    return schedule.plan(links, verdicts, utc_now(), config.schedule, history.last_stored())
+    verdict = partial(history.verdict, policy=dead_policy(config.health))
+    return schedule.plan(links, verdict, utc_now(), config.schedule, history.last_stored())
 
 
 def _conditions(
@@ -383,30 +376,47 @@ def regenerate_report(config: Config) -> Report:
     """The reports again, from the last extraction and the history, without fetching."""
     extraction = read_extraction(config.output_dir / LINKS_FILE)
     with History.open(config.output_dir) as history:
-        return _write_reports(config, extraction, history, history.verdicts(dead_policy(config.health)), exact=False)
+        return _write_reports(config, extraction, history, exact=False)
 
 
-def _write_reports(
-    config: Config, extraction: Extraction, history: History, verdicts: list[LinkVerdict], *, exact: bool = True
-) -> Report:
-    """Write the reports of `verdicts` (the history's, now), secrets in URLs shown as `***`.
-    With `exact`, `extraction` has the URLs as cited, and its links are matched with their
-    verdicts before the report is redacted; otherwise (read back from links.json) it is
-    redacted already, and matched with the verdicts as they are shown: where several cited
-    URLs look the same once redacted, each is given the worst of their verdicts, so that a
-    failing link is never hidden."""
+def _write_reports(config: Config, extraction: Extraction, history: History, *, exact: bool = True) -> Report:
+    """Write the reports of the history's verdicts, now and before the latest run, secrets
+    in URLs shown as `***`; the report, its entries read back from report.json. With
+    `exact`, `extraction` has the URLs as cited: each link's verdicts are read from the
+    history a link at a time, and its row redacted once they are matched. Otherwise (read
+    back from links.json) it is redacted already, and matched with the verdicts as they
+    are shown: where several cited URLs look the same once redacted, each is given the
+    worst of their verdicts, so that a failing link is never hidden."""
     policy, shown = dead_policy(config.health), Redactor(config.report.secret_params)
+    before = history.previous_run()
+    links = extraction.fetchable
+    rows = _rows(links, history, policy, before) if exact else _rows_as_shown(links, history, policy, shown, before)
+    with temporary_beside(config.output_dir / report.FORMATS["json"][0]) as spool:
+        built = report.from_rows(
+            rows, extraction.posts, policy, config.report.replay_url, utc_now(), shown=shown, spool=spool,
+            unreachable=history.last_run_unreachable(), previous_run=before[1] if before else None,
+            restore=report.read_restore(config.output_dir),
+        )  # fmt: skip
+        report.write_all(built, config.output_dir)
+    return report.written(built, config.output_dir)
+
+
+def _rows(
+    links: tuple[Link, ...], history: History, policy: DeadPolicy, before: tuple[int, dt.datetime] | None
+) -> Iterator[report.Row]:
+    pairs = history.verdicts_of((link.url for link in links), policy, before[0] if before else None)
+    for link, (now, then) in zip(links, pairs, strict=True):
+        yield report.Row(link, now, then, before is not None)
+
+
+def _rows_as_shown(
+    links: Iterable[Link], history: History, policy: DeadPolicy, shown: Redactor, before: tuple[int, dt.datetime] | None
+) -> Iterator[report.Row]:
+    verdicts = {verdict.url: verdict for verdict in _worst_as_shown(history.verdicts(policy), shown)}
     previous = history.previous_verdicts(policy)
-    if not exact:
-        verdicts = _worst_as_shown(verdicts, shown)
-        previous = (previous[0], _worst_as_shown(previous[1], shown)) if previous else None
-    built = report.build(
-        extraction, verdicts, policy, config.report.replay_url, utc_now(), unreachable=history.last_run_unreachable(),
-        previous=previous, restore=report.read_restore(config.output_dir),
-    )  # fmt: skip
-    built = shown.value(built)
-    report.write_all(built, config.output_dir)
-    return built
+    earlier = {verdict.url: verdict for verdict in _worst_as_shown(previous[1], shown)} if previous else {}
+    for link in links:
+        yield report.Row(link, verdicts.get(link.url), earlier.get(link.url), before is not None)
 
 
 def _worst_as_shown(verdicts: Iterable[LinkVerdict], shown: Redactor) -> list[LinkVerdict]:

@@ -57,7 +57,7 @@ class SkipReason(StrEnum):
     NOT_INCLUDED = "not-included"  # include patterns are set and none matches
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Skip:
     """The reason a URL is not fetched, with a human-readable detail."""
 
@@ -76,7 +76,7 @@ class SpanContext(StrEnum):
     SHORTCODE = "shortcode"  # in a WordPress shortcode
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceSpan:
     """Where the text of a URL stands in a post file, as offsets into the file's bytes.
 
@@ -112,7 +112,7 @@ class SourceSpan:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Occurrence:
     """One place where a post cites a URL."""
 
@@ -128,7 +128,7 @@ class Occurrence:
     span: SourceSpan | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """One cited URL, normalised, with every place that cites it.
 
@@ -148,7 +148,7 @@ class Link:
         return self.skip is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """A warning about an input file: the run goes on without (part of) it."""
 
@@ -161,7 +161,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Post:
     """A post that was read: its address on the web and what it is called."""
 
@@ -172,7 +172,7 @@ class Post:
     link_count: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PostDocument:
     """A post given as bytes rather than a file: a page fetched from its URL, or standard input."""
 
@@ -182,7 +182,7 @@ class PostDocument:
     html: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Extraction:
     """Everything the extractor found in a set of posts."""
 
@@ -270,7 +270,7 @@ _UNKNOWN = frozenset(
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hop:
     """One HTTP exchange of a fetch: a redirect on the way, or the final answer."""
 
@@ -279,7 +279,7 @@ class Hop:
     location: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordLocation:
     """Where a capture's final response (or revisit) record is stored in the WARC files,
     and what a later revisit record needs to refer to it."""
@@ -298,7 +298,7 @@ class RecordLocation:
         return not self.revisit and bool(self.record_id and self.date and self.target_uri)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Validators:
     """What a server said identifies the representation it sent (its ETag and
     Last-Modified headers), which a later request can send back to be told "not modified"."""
@@ -333,7 +333,7 @@ def _sendable(value: str) -> bool:
     return value.isascii() and value.isprintable()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FetchResult:
     """What fetching one URL gave: its status, the redirect chain and the cost."""
 
@@ -353,7 +353,7 @@ class FetchResult:
     validators: Validators = Validators()  # of the final answer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Exchange:
     """One HTTP request and its response; the body as it came off the wire, spooled.
 
@@ -392,7 +392,7 @@ class Exchange:
         return next((value for key, value in self.response_headers if key.lower() == name.lower()), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Capture:
     """A fetched URL: its result and the exchanges of its final attempt, bodies spooled.
 
@@ -418,7 +418,7 @@ class Capture:
                 requisite.capture.close()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Page:
     """What a captured answer says: its title, its visible text (whitespace collapsed, in
     lower case, the first `pages.TEXT_LIMIT` characters), the addresses of its scripts,
@@ -443,7 +443,7 @@ class RequisiteState(StrEnum):
     OVER_BUDGET = "over-budget"  # beyond the page's total bytes of requisites: not stored
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Requisite:
     """One requisite of a captured page: its address, what became of it, and (stored) its
     capture, written to the WARC files beside the page."""
@@ -464,7 +464,7 @@ class Verdict(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeadPolicy:
     """How much failure makes a link dead."""
 
@@ -472,7 +472,7 @@ class DeadPolicy:
     days: float = DEFAULT_DEAD_AFTER_DAYS  # spread over this many days, at the least
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Check:
     """One stored check of a URL."""
 
@@ -492,7 +492,7 @@ class Check:
     validators: Validators = Validators()  # not kept by histories older than schema version 7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkVerdict:
     """A URL's verdict with the dates that explain it."""
 
@@ -506,7 +506,7 @@ class LinkVerdict:
     last_archived: Check | None  # the latest check whose answer is stored in the WARC files
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredAnswer:
     """An HTTP response read back from the WARC files: its code, headers and payload as
     stored (content-encoding kept), or why it could not be read."""
@@ -521,7 +521,7 @@ class StoredAnswer:
         return next((value for key, value in self.headers if key.lower() == name.lower()), None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PriorCapture:
     """A URL's latest full capture (not a revisit), as a later capture compares with it."""
 
@@ -532,7 +532,7 @@ class PriorCapture:
     status: Status = Status.OK  # what the check that made it found (a 304 says only "the same again")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArchiveAnswer:
     """What a web archive answered when asked for a URL's captures, remembered across
     restores so that a URL it had none of is not asked again too soon."""
@@ -546,7 +546,7 @@ class ArchiveAnswer:
 NOT_ARCHIVED = "not-archived"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Submission:
     """A live link offered to a public archive's save endpoint, and its answer."""
 

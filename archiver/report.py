@@ -17,15 +17,16 @@ import csv
 import datetime as dt
 import functools
 import io
+import itertools
 import json
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -33,8 +34,10 @@ from markupsafe import Markup
 
 from archiver import __version__
 from archiver.atomic import write_lines_atomically, write_text_atomically
+from archiver.errors import OutputError
 from archiver.model import Check, DeadPolicy, Extraction, Link, LinkKind, LinkVerdict, Post, Verdict
 from archiver.pack import replay_address
+from archiver.redact import Redactor
 from archiver.times import timestamp14, utc_iso
 
 _log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ LISTED = 10  # links named under each change and restore outcome in the summary
 MARKDOWN_LINKS = 100  # failing links listed in report.md
 _WORST_FIRST = ("dead", "failing", "unknown", "alive", "recovered", UNCHECKED)
 _SEVERITY = {"dead": 0, "failing": 1, "unknown": 2, "recovered": 3, "alive": 4, UNCHECKED: 5}
+_ENTRY_INDENT = "    "  # report.json's link entries: each on a line of its own, so indented
 _CUT = 240  # characters of a citation's text or a detail kept in the HTML table
 CSV_COLUMNS = (
     "url", "kind", "internal", "host", "verdict", "status", "code", "final_url", "checked_at", "checks",
@@ -137,11 +141,43 @@ class RestoreResults:
     not_found: tuple[str, ...]
 
 
+class Entries(Protocol):
+    """The links of a report as report.json lists them, in the extraction's order: read
+    again by each format, and counted."""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+
+    def __len__(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class SpooledEntries:
+    """Entries in a file, read back from it each time they are gone through (so that no
+    format holds them all): the lines that start with `indent` and `{`, each an entry
+    (a spool's lines, or report.json's links, each on a line of its own)."""
+
+    path: Path
+    count: int
+    indent: str = ""
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        start = self.indent + "{"
+        with self.path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.startswith(start):
+                    yield json.loads(line.rstrip().removesuffix(","))
+
+    def __len__(self) -> int:
+        return self.count
+
+
 @dataclass(frozen=True)
 class Report:
-    """Everything a report shows, computed once for every format."""
+    """Everything a report shows, computed once for every format: the link entries, and
+    the summary counted from them."""
 
-    rows: tuple[Row, ...]
+    entries: Entries
+    summary: Summary
     posts: tuple[Post, ...]
     policy: DeadPolicy
     generated_at: dt.datetime
@@ -152,7 +188,7 @@ class Report:
     single_file_links: int = SINGLE_FILE_LINKS
 
     def count(self, verdict: str) -> int:
-        return sum(row.verdict_name == verdict for row in self.rows)
+        return self.summary.by_verdict.get(verdict, 0)
 
     def totals(self) -> dict[str, int]:
         """How many links have each verdict, every verdict named."""
@@ -160,13 +196,12 @@ class Report:
 
     def failing(self, verdicts: Iterable[str]) -> bool:
         """True when any link has one of these verdicts."""
-        wanted = set(verdicts)
-        return any(row.verdict_name in wanted for row in self.rows)
+        return any(self.count(verdict) for verdict in verdicts)
 
     @property
     def paged(self) -> bool:
         """Whether report.html keeps its table in data files beside it."""
-        return len(self.rows) > self.single_file_links
+        return len(self.entries) > self.single_file_links
 
 
 def build(
@@ -185,11 +220,64 @@ def build(
     is when the run before the latest started and the verdicts as they stood then."""
     by_url = {verdict.url: verdict for verdict in verdicts}
     before = {verdict.url: verdict for verdict in previous[1]} if previous else {}
-    rows = tuple(
+    rows = (
         Row(link, by_url.get(link.url), before.get(link.url), previous is not None) for link in extraction.fetchable
     )
     since = previous[0] if previous else None
-    return Report(rows, extraction.posts, policy, now, replay_url, unreachable, since, restore)
+    return from_rows(
+        rows, extraction.posts, policy, replay_url, now, unreachable=unreachable, previous_run=since, restore=restore
+    )
+
+
+def from_rows(
+    rows: Iterable[Row],
+    posts: tuple[Post, ...],
+    policy: DeadPolicy,
+    replay_url: str,
+    now: dt.datetime,
+    *,
+    unreachable: str = "",
+    previous_run: dt.datetime | None = None,
+    restore: RestoreResults | None = None,
+    shown: Redactor | None = None,
+    spool: Path | None = None,
+) -> Report:
+    """The report of `rows` (the extraction's links, in its order, with their verdicts),
+    each row gone through once: its entry made and counted into the summary. With
+    `shown`, every text in the report is redacted (a row before its entry is made, so a
+    redacted URL gets no replay address). With `spool`, the entries are written to that
+    file as they are made and read back from it by each format, never all held at once."""
+    by_path = {post.path: post for post in posts}
+    counts = _Counts(posts={path.as_posix(): Counter() for path in by_path})
+
+    def entries() -> Iterator[dict[str, Any]]:
+        for row in rows:
+            entry = link_entry(shown.value(row) if shown else row, by_path, replay_url)
+            counts.add(entry)
+            yield entry
+
+    kept: Entries
+    if spool is None:
+        kept = tuple(entries())
+    else:
+        _spool(spool, entries())
+        kept = SpooledEntries(spool, counts.links)
+    report = Report(kept, counts.summary(by_path), posts, policy, now, replay_url, unreachable, previous_run, restore)
+    return replace(shown.value(replace(report, entries=())), entries=kept) if shown else report
+
+
+def _spool(path: Path, entries: Iterable[dict[str, Any]]) -> None:
+    try:
+        with path.open("w", encoding="utf-8") as spool:
+            for entry in entries:
+                spool.write(_dumped(entry) + "\n")
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write: {error.strerror or error}") from error
+
+
+def written(report: Report, folder: Path) -> Report:
+    """`report`, its entries read from the report.json `write_all` wrote into `folder`."""
+    return replace(report, entries=SpooledEntries(folder / FORMATS["json"][0], len(report.entries), _ENTRY_INDENT))
 
 
 def read_restore(folder: Path) -> RestoreResults | None:
@@ -275,8 +363,7 @@ def link_entry(row: Row, posts: Mapping[Path, Post], replay_url: str) -> dict[st
 
 def link_entries(report: Report) -> Iterator[dict[str, Any]]:
     """Every link of the report as report.json lists it, in the extraction's order."""
-    posts = {post.path: post for post in report.posts}
-    return (link_entry(row, posts, report.replay_url) for row in report.rows)
+    return iter(report.entries)
 
 
 def to_json(report: Report) -> str:
@@ -300,7 +387,7 @@ def json_chunks(report: Report) -> Iterator[str]:
     yield "{\n" + "".join(f"  {_dumped(key)}: {_dumped(value)},\n" for key, value in head.items()) + '  "links": ['
     changed: dict[str, list[str]] = {change.value: [] for change in Change}
     for index, link in enumerate(link_entries(report)):
-        yield ("\n    " if index == 0 else ",\n    ") + _dumped(link)
+        yield ("\n" if index == 0 else ",\n") + _ENTRY_INDENT + _dumped(link)
         for change in link["changes"]:
             changed[change].append(link["url"])
     tail = {
@@ -363,7 +450,7 @@ def to_html(report: Report) -> str:
     summary = summarize(report)
     template = _templates().get_template("report.html.j2")
     inline = () if report.paged else [_script_json(page) for page in _data_pages(report)]
-    config = {"links": len(report.rows), "pages": _page_count(report), "pageRows": DATA_PAGE_ROWS, "file": DATA_FILE}
+    config = {"links": len(report.entries), "pages": _page_count(report), "pageRows": DATA_PAGE_ROWS, "file": DATA_FILE}
     return template.render(
         report=report, summary=summary, verdicts=VERDICTS, changes=[c.value for c in Change],
         kinds=[k.value for k in LinkKind], chart=year_chart(summary.years), ranked=RANKED, listed=LISTED,
@@ -421,55 +508,52 @@ class Summary:
 
 @dataclass
 class _Counts:
+    """The summary's tallies, a link entry at a time."""
+
+    links: int = 0
     verdicts: Counter[str] = field(default_factory=Counter)
     statuses: Counter[str] = field(default_factory=Counter)
     changes: Counter[str] = field(default_factory=Counter)
     changed: dict[str, list[dict[str, str]]] = field(default_factory=lambda: {c.value: [] for c in Change})
-    posts: dict[Path, Counter[str]] = field(default_factory=dict)
+    posts: dict[str, Counter[str]] = field(default_factory=dict)  # by the post's path, as entries name it
     hosts: dict[str, Counter[str]] = field(default_factory=dict)
     years: dict[int, Counter[str]] = field(default_factory=dict)
 
-    def add(self, row: Row, posts: Mapping[Path, Post]) -> None:
-        verdict = row.verdict_name
+    def add(self, entry: dict[str, Any]) -> None:
+        verdict = entry["verdict"]
+        self.links += 1
         self.verdicts[verdict] += 1
-        self.statuses[row.status_name] += 1
-        self.hosts.setdefault(row.host, Counter())[verdict] += 1
-        cited_in = {occurrence.post for occurrence in row.link.occurrences}
-        for path in cited_in:
-            self.posts.setdefault(path, Counter())[verdict] += 1
-        for year in {year for path in cited_in if (year := _year(posts.get(path))) is not None}:
+        self.statuses[entry["status"]] += 1
+        self.hosts.setdefault(entry["host"], Counter())[verdict] += 1
+        citations = entry["citations"]
+        for post in {citation["post"] for citation in citations}:
+            self.posts.setdefault(post, Counter())[verdict] += 1
+        for year in {citation["year"] for citation in citations if citation["year"] is not None}:
             self.years.setdefault(year, Counter())[verdict] += 1
-        for change in row.changes:
-            self.changes[change.value] += 1
-            if len(self.changed[change.value]) < LISTED:
-                self.changed[change.value].append(_changed_link(row))
+        for change in entry["changes"]:
+            self.changes[change] += 1
+            if len(self.changed[change]) < LISTED:
+                self.changed[change].append(_changed_link(entry))
 
-
-def _year(post: Post | None) -> int | None:
-    return post.date.year if post and post.date else None
+    def summary(self, posts: Mapping[Path, Post]) -> Summary:
+        titles = {path.as_posix(): post.title for path, post in posts.items()}
+        post_rows = [_tally({"post": path, "title": titles.get(path)}, c) for path, c in self.posts.items()]
+        host_rows = [_tally({"host": host}, c) for host, c in self.hosts.items()]
+        return Summary(
+            links=self.links,
+            by_verdict=dict(self.verdicts.most_common()),
+            by_status=dict(self.statuses.most_common()),
+            changes={change.value: self.changes[change.value] for change in Change},
+            changed=self.changed,
+            posts=sorted(post_rows, key=_worst_share),
+            hosts=sorted(host_rows, key=lambda row: (-row["rotten"], -row["rotten_share"], row["host"])),
+            years=[_tally({"year": year}, self.years[year]) for year in sorted(self.years)],
+        )
 
 
 def summarize(report: Report) -> Summary:
-    """Count the report's rows into its summary."""
-    posts = {post.path: post for post in report.posts}
-    counts = _Counts(posts={post.path: Counter() for post in report.posts})
-    for row in report.rows:
-        counts.add(row, posts)
-    post_rows = [
-        _tally({"post": path.as_posix(), "title": posts[path].title if path in posts else None}, c)
-        for path, c in counts.posts.items()
-    ]
-    host_rows = [_tally({"host": host}, c) for host, c in counts.hosts.items()]
-    return Summary(
-        links=len(report.rows),
-        by_verdict=dict(counts.verdicts.most_common()),
-        by_status=dict(counts.statuses.most_common()),
-        changes={change.value: counts.changes[change.value] for change in Change},
-        changed=counts.changed,
-        posts=sorted(post_rows, key=_worst_share),
-        hosts=sorted(host_rows, key=lambda row: (-row["rotten"], -row["rotten_share"], row["host"])),
-        years=[_tally({"year": year}, counts.years[year]) for year in sorted(counts.years)],
-    )
+    """The report's summary (counted from its entries when it was built)."""
+    return report.summary
 
 
 def _worst_share(post: dict[str, Any]) -> tuple[bool, float, int, str]:
@@ -477,10 +561,10 @@ def _worst_share(post: dict[str, Any]) -> tuple[bool, float, int, str]:
     return post["links"] < MIN_LINKS_TO_RANK, -post["rotten_share"], -post["rotten"], post["post"]
 
 
-def _changed_link(row: Row) -> dict[str, str]:
-    first = row.link.occurrences[0] if row.link.occurrences else None
-    cited = f"{first.post.name}:{first.line}" if first else ""
-    return {"url": row.link.url, "verdict": row.verdict_name, "status": row.status_name, "cited": cited}
+def _changed_link(entry: dict[str, Any]) -> dict[str, str]:
+    first = entry["citations"][0] if entry["citations"] else None
+    cited = f"{PurePosixPath(first['post']).name}:{first['line']}" if first else ""
+    return {"url": entry["url"], "verdict": entry["verdict"], "status": entry["status"], "cited": cited}
 
 
 def _restore_document(results: RestoreResults) -> dict[str, Any]:
@@ -561,46 +645,46 @@ def year_chart(years: list[dict[str, Any]]) -> dict[str, Any]:
             "bar_width": _PLOT["bar"], "height": top + height + 40}  # fmt: skip
 
 
-def _table_order(report: Report) -> list[Row]:
-    """The table's rows: the worst verdicts first, in the extraction's order within each."""
-    return sorted(report.rows, key=lambda row: _SEVERITY[row.verdict_name])
+def _table_order(report: Report) -> Iterator[dict[str, Any]]:
+    """The table's rows: the worst verdicts first, in the extraction's order within each
+    (the entries gone through once for each verdict the report has)."""
+    for verdict in sorted(report.summary.by_verdict, key=_SEVERITY.__getitem__):
+        yield from (entry for entry in report.entries if entry["verdict"] == verdict)
 
 
 def _page_count(report: Report) -> int:
-    return max(1, -(-len(report.rows) // DATA_PAGE_ROWS))
+    return max(1, -(-len(report.entries) // DATA_PAGE_ROWS))
 
 
 def _data_pages(report: Report) -> Iterator[dict[str, Any]]:
     """The table's rows in pages of `DATA_PAGE_ROWS`, compact: each page names the posts
     it cites once, and each row is an array (its fields are read by the page's script)."""
-    posts = {post.path: post for post in report.posts}
+    titles = {post.path.as_posix(): post.title for post in report.posts}
     ordered = _table_order(report)
-    for start in range(0, max(len(ordered), 1), DATA_PAGE_ROWS):
-        yield _data_page(ordered[start : start + DATA_PAGE_ROWS], posts, report.replay_url)
+    page = list(itertools.islice(ordered, DATA_PAGE_ROWS))
+    while True:
+        yield _data_page(page, titles)
+        page = list(itertools.islice(ordered, DATA_PAGE_ROWS))
+        if not page:
+            return
 
 
-def _data_page(rows: list[Row], posts: Mapping[Path, Post], replay_url: str) -> dict[str, Any]:
-    cited: dict[Path, int] = {}
-    encoded = [_data_row(row, cited, replay_url) for row in rows]
-    titles = [[path.as_posix(), posts[path].title if path in posts else None] for path in cited]
-    return {"posts": titles, "rows": encoded}
+def _data_page(entries: list[dict[str, Any]], titles: Mapping[str, str | None]) -> dict[str, Any]:
+    cited: dict[str, int] = {}
+    encoded = [_data_row(entry, cited) for entry in entries]
+    return {"posts": [[path, titles.get(path)] for path in cited], "rows": encoded}
 
 
-def _data_row(row: Row, cited: dict[Path, int], replay_url: str) -> list[Any]:
+def _data_row(entry: dict[str, Any], cited: dict[str, int]) -> list[Any]:
     """url, kind, host, verdict, status, code, detail, checked, dead since, last seen
     alive, changes, drifted from, replay address, captured, citations [post, line, text]."""
-    link, verdict = row.link, row.verdict
-    citations = [[cited.setdefault(o.post, len(cited)), o.line, o.text[:_CUT]] for o in link.occurrences]
-    if verdict is None:
-        return [link.url, link.kind.value, row.host, UNCHECKED, UNCHECKED, None, "", "", "", "", [], "", "", "",
-                citations]  # fmt: skip
-    latest, archived = verdict.latest, verdict.last_archived
-    replay = replay_address(replay_url, *_indexed_as(archived)) if archived and replay_url else ""
+    citations = [[cited.setdefault(c["post"], len(cited)), c["line"], c["text"][:_CUT]] for c in entry["citations"]]
+    capture = entry["capture"]
     return [
-        link.url, link.kind.value, row.host, verdict.verdict.value, latest.status.value, latest.code,
-        latest.detail[:_CUT], _day(latest.checked_at), _day(verdict.dead_since), _day(verdict.last_seen_alive),
-        [change.value for change in row.changes], (latest.drifted_from or "")[:10], replay,
-        _day(archived.checked_at if archived else None), citations,
+        entry["url"], entry["kind"], entry["host"], entry["verdict"], entry["status"], entry["code"],
+        entry["detail"][:_CUT], _day(entry["checked_at"]), _day(entry["dead_since"]), _day(entry["last_seen_alive"]),
+        entry["changes"], (entry["drifted_from"] or "")[:10], capture["replay"] if capture else "",
+        _day(capture["captured_at"] if capture else None), citations,
     ]  # fmt: skip
 
 
@@ -630,22 +714,24 @@ def _markdown_changes(report: Report, summary: Summary) -> list[str]:
 
 
 def _markdown_failing(report: Report) -> list[str]:
-    by_post: dict[Path, list[tuple[int, Row]]] = {}
-    for row in report.rows:
-        if row.verdict_name in ("dead", "failing"):
-            for occurrence in row.link.occurrences:
-                by_post.setdefault(occurrence.post, []).append((occurrence.line, row))
+    by_post: dict[str, list[tuple[int, str]]] = {}  # each failing citation's line and list item
+    if report.count("dead") or report.count("failing"):
+        for entry in report.entries:
+            if entry["verdict"] in ("dead", "failing"):
+                for citation in entry["citations"]:
+                    line = citation["line"]
+                    by_post.setdefault(citation["post"], []).append((line, _markdown_item(line, entry)))
     if not by_post:
         return ["No dead or failing links."]
-    titles = {post.path: post.title for post in report.posts}
+    titles = {post.path.as_posix(): post.title for post in report.posts}
     lines, listed = ["### Dead and failing links, by post", ""], 0
-    for path, cited in sorted(by_post.items(), key=lambda item: (-len(item[1]), item[0].as_posix())):
+    for path, cited in sorted(by_post.items(), key=lambda item: (-len(item[1]), item[0])):
         if listed >= MARKDOWN_LINKS:
             break
         title = f"**{_escape_markdown(titles[path] or '')}** " if titles.get(path) else ""
-        lines += [f"{title}{_code(path.as_posix())}", ""]
-        for line, row in sorted(cited, key=lambda item: item[0])[: MARKDOWN_LINKS - listed]:
-            lines.append(_markdown_item(line, row))
+        lines += [f"{title}{_code(path)}", ""]
+        for _, item in sorted(cited, key=lambda item: item[0])[: MARKDOWN_LINKS - listed]:
+            lines.append(item)
             listed += 1
         lines.append("")
     total = sum(len(cited) for cited in by_post.values())
@@ -654,10 +740,10 @@ def _markdown_failing(report: Report) -> list[str]:
     return lines
 
 
-def _markdown_item(line: int, row: Row) -> str:
-    code = row.verdict.latest.code if row.verdict else None
-    status = f"{row.status_name} ({code})" if code else row.status_name
-    return f"- line {line}: **{row.verdict_name}**, {status}: {_autolink(row.link.url)}"
+def _markdown_item(line: int, entry: dict[str, Any]) -> str:
+    code, status = entry["code"], entry["status"]
+    shown = f"{status} ({code})" if code else status
+    return f"- line {line}: **{entry['verdict']}**, {shown}: {_autolink(entry['url'])}"
 
 
 def _escape_markdown(text: str) -> str:
@@ -690,8 +776,9 @@ def _optional_time(when: dt.datetime | None) -> str | None:
     return utc_iso(when) if when else None
 
 
-def _day(when: dt.datetime | None) -> str:
-    return when.date().isoformat() if when else ""
+def _day(when: str | None) -> str:
+    """The day of a time as entries give it (`2026-01-05T08:00:00Z`), or ""."""
+    return when[:10] if when else ""
 
 
 def _readable_time(when: dt.datetime) -> str:

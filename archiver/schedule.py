@@ -16,7 +16,7 @@ minutes after it started, so "due in 23 hours 59 minutes" must count as due now.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -58,35 +58,38 @@ def next_due(
 
 def plan(
     links: Iterable[Link],
-    verdicts: Mapping[str, LinkVerdict],
+    verdict: Callable[[str], LinkVerdict | None],
     now: dt.datetime,
     settings: ScheduleSettings,
     stored: Mapping[str, dt.datetime] | None = None,
 ) -> Plan:
-    """Split `links` into those due at `now` and those not due yet. With `stored` (when a
+    """Split `links` into those due at `now` and those not due yet, by each one's
+    `verdict` (None: never checked). With `stored` (when a
     run that stores captures last checked each URL), a link is due by that date alone, and
     at once when no such run checked it: `archiver check` checks, but stores nothing."""
     due, later, soonest = [], [], None
     for link in links:
         if stored is None:
-            when = next_due(verdicts.get(link.url), settings)
+            when = next_due(verdict(link.url), settings)
         else:
             last = stored.get(link.url)
-            when = next_due(verdicts.get(link.url), settings, last) if last is not None else None
+            when = next_due(verdict(link.url), settings, last) if last is not None else None
         if when is None or when - EARLY <= now:
             due.append(link)
         else:
             later.append(link)
             soonest = when if soonest is None else min(soonest, when)
-    return Plan(tuple(due), tuple(later), soonest, _witnesses(later, verdicts))
+    return Plan(tuple(due), tuple(later), soonest, _witnesses(later, verdict))
 
 
-def _witnesses(later: Iterable[Link], verdicts: Mapping[str, LinkVerdict]) -> tuple[str, ...]:
+def _witnesses(later: Iterable[Link], verdict_of: Callable[[str], LinkVerdict | None]) -> tuple[str, ...]:
     chosen: dict[str, str] = {}
     for link in later:
-        verdict = verdicts.get(link.url)
         parts = urlsplit(link.url)
-        if verdict is not None and verdict.verdict is Verdict.ALIVE and parts.hostname:
+        if not parts.hostname or parts.hostname in chosen:
+            continue
+        verdict = verdict_of(link.url)
+        if verdict is not None and verdict.verdict is Verdict.ALIVE:
             chosen.setdefault(parts.hostname, f"{parts.scheme}://{parts.netloc}/robots.txt")
             if len(chosen) == WITNESSES:
                 break

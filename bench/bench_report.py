@@ -101,7 +101,7 @@ def _filter(browser: WebDriver, built: report.Report) -> float:
     wanted = report.summarize(built).by_status.get("not-found", 0)
     started = browser.execute_script("return performance.now()")
     Select(browser.find_element(By.ID, "filter-status")).select_by_visible_text("not-found")
-    expected = f"{wanted} of {len(built.rows)} links match"
+    expected = f"{wanted} of {len(built.entries)} links match"
     WebDriverWait(browser, 300, poll_frequency=0.02).until(lambda d: d.find_element(By.ID, "shown").text == expected)
     return float(browser.execute_script("return performance.now()")) - float(started)
 

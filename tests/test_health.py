@@ -206,7 +206,7 @@ def test_a_run_over_every_failure_mode_gets_each_verdict_right(web: Web, tmp_pat
     summary = job.run(config)
 
     assert summary.report is not None
-    verdicts = {row.link.url: row.verdict_name for row in summary.report.rows}
+    verdicts = {entry["url"]: entry["verdict"] for entry in summary.report.entries}
     assert {url: verdicts[url] for url in live} == dict.fromkeys(live, "alive")
     assert {url: verdicts[url] for url in failing} == dict.fromkeys(failing, "failing")
     assert {url: verdicts[url] for url in unknown} == dict.fromkeys(unknown, "unknown")

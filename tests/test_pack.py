@@ -476,7 +476,7 @@ def test_a_page_whose_text_changed_is_flagged_as_drifted_and_a_new_date_is_not(w
     second = job.run(config)
 
     assert second.report is not None
-    drifted = {row.link.url: row.verdict.latest.drifted_from for row in second.report.rows if row.verdict}
+    drifted = {entry["url"]: entry["drifted_from"] for entry in second.report.entries}
     first_capture = {url: checks[0].checked_at.isoformat() for url, checks in _checks(config, [rewritten]).items()}
     assert drifted[rewritten] == first_capture[rewritten]
     assert drifted[redated] is None
@@ -497,7 +497,7 @@ def test_drift_compares_a_compressed_page_with_its_stored_capture_decoded_alike(
     second = job.run(config)
 
     assert second.report is not None
-    drifted = {row.link.url: row.verdict.latest.drifted_from for row in second.report.rows if row.verdict}
+    drifted = {entry["url"]: entry["drifted_from"] for entry in second.report.entries}
     assert drifted[redated] is None
     assert drifted[rewritten] == _checks(config, [rewritten])[rewritten][0].checked_at.isoformat()
 

@@ -197,7 +197,7 @@ def test_html_report_renders_every_link_and_filters_by_status(
     page.write_text(report.to_html(built), encoding="utf-8")
     browser.get(page.as_uri())
 
-    assert sorted(_urls_shown(browser)) == sorted(r.link.url for r in built.rows)
+    assert sorted(_urls_shown(browser)) == sorted(entry["url"] for entry in built.entries)
     assert _urls_shown(browser)[:2] == ["http://dead.example/gone", "http://soft.example/z"]  # worst first
     Select(browser.find_element(By.ID, "filter-status")).select_by_visible_text("gone")
     _wait_for(browser, "shown", "1 of 6 links match")
@@ -217,7 +217,7 @@ def test_html_report_sorts_by_a_column(built: report.Report, browser: object, tm
 
     browser.find_element(By.CSS_SELECTOR, "#links th[data-key='url'] button").click()
     _wait_for(browser, "shown", "6 of 6 links match")
-    assert _urls_shown(browser) == sorted(r.link.url for r in built.rows)
+    assert _urls_shown(browser) == sorted(entry["url"] for entry in built.entries)
     assert browser.find_element(By.CSS_SELECTOR, "#links th[data-key='url']").get_attribute("aria-sort") == "ascending"
 
 

@@ -182,7 +182,7 @@ def test_a_requisite_names_its_page_and_is_never_a_link_of_the_blog(styled: Styl
     css_metadata = next(p for kind, uri, _, _, p in found if kind == "metadata" and uri == css)
     with History.open(styled.config.output_dir) as history:
         checked = {verdict.url for verdict in history.verdicts(dead_policy(styled.config.health))}
-    report_urls = {row.link.url for row in styled.summary.report.rows} if styled.summary.report else set()
+    report_urls = {entry["url"] for entry in styled.summary.report.entries} if styled.summary.report else set()
 
     assert ("requisite-of", styled.pages[0]) in metadata_fields(css_metadata)
     assert checked == report_urls == {*styled.pages, on_site(web, STYLED, "/img/photo.png")}

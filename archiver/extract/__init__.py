@@ -42,14 +42,18 @@ _ADDRESS_KEYS = ("link", "permalink", "canonical_url")
 _log = logging.getLogger(__name__)
 
 
-def extract(paths: Iterable[Path], settings: ExtractSettings, documents: Iterable[PostDocument] = ()) -> Extraction:
+def extract(
+    paths: Iterable[Path], settings: ExtractSettings, documents: Iterable[PostDocument] = (), *, spans: bool = True
+) -> Extraction:
     """Read every post under `paths`, then each post of `documents` (read from bytes: a
-    fetched page, standard input), and gather the links they cite.
+    fetched page, standard input), and gather the links they cite. Without `spans`, the
+    occurrences do not keep where their text is in the post (`Occurrence.span`, which only
+    a rewrite of the post needs: it is a third of what a large extraction holds).
 
     Raises InputError only when a given path does not exist; each unreadable or broken
     post becomes a Problem and the others are still read.
     """
-    collector = _Collector(settings)
+    collector = _Collector(settings, spans)
     posts: list[Post] = []
     problems: list[Problem] = []
     readers = [(path, partial(_read_post, path)) for path in discover(paths)]
@@ -125,6 +129,7 @@ class _Collector:
     """Gathers the occurrences of each URL across posts, in order of first citation."""
 
     settings: ExtractSettings
+    spans: bool = True
     occurrences: dict[str, list[Occurrence]] = field(default_factory=dict)
     internal: dict[str, bool] = field(default_factory=dict)
     skips: dict[str, Skip | None] = field(default_factory=dict)
@@ -142,15 +147,17 @@ class _Collector:
 
     def _place(self, source: PostSource, reference: Reference, reading: _PostReading) -> _Placed:
         resolved = resolve(reference.url, reading.base)
+        written = reference.written or reference.url
         occurrence = Occurrence(
             post=source.path,
             line=reference.line,
             text=reference.text,
             kind=reference.kind,
             form=reference.form,
-            source=reference.written or reference.url,
+            # most links are written as they are normalised: one string kept for both
+            source=resolved.url if isinstance(resolved, ResolvedUrl) and resolved.url == written else written,
             fragment=resolved.fragment if isinstance(resolved, ResolvedUrl) else "",
-            span=reference.span,
+            span=reference.span if self.spans else None,
         )
         if isinstance(resolved, Skip):
             return _Placed(reference.url.strip(), occurrence, False, resolved)
