@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 
 import httpcore
 
+from archiver.fetch.streams import AsyncioBackend
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CARRYING_IPV4_IN_LAST_32_BITS = tuple(
@@ -89,7 +91,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, policy: AddressPolicy, overrides: Mapping[str, str] | None = None) -> None:
         self._policy = policy
         self._overrides = {host.lower(): address for host, address in (overrides or {}).items()}
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
 
     async def connect_tcp(
         self,

@@ -19,6 +19,9 @@ from archiver.redact import holds_redaction
 ARCHIVE_DIR = "archive"
 INDEX_DIR = "indexes"
 OPEN_SUFFIX = ".open"
+# Index lines sorted in memory at once; more are sorted in runs on disk and merged (a WARC
+# file of 100,000 pages has about 30 MB of them, which would be held all at once).
+_SORTED_IN_MEMORY = 4 * 1024 * 1024
 
 
 def index_into(indexes: Path, warc: Path) -> None:
@@ -27,7 +30,7 @@ def index_into(indexes: Path, warc: Path) -> None:
     target = indexes / (warc.name + ".cdxj")
     partial = target.with_suffix(".cdxj.tmp")
     try:
-        CDXJIndexer(str(partial), [str(warc)], sort=True).process_all()
+        CDXJIndexer(str(partial), [str(warc)], sort=True, max_sort_buff_size=_SORTED_IN_MEMORY).process_all()
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)  # a full disk leaves no half index behind
