@@ -387,14 +387,16 @@ def run_command(args: argparse.Namespace) -> ExitCode:
                 checked = job.both(log.checked, shown.checked)
                 result = job.run(config, checked, extraction, store=args.store, only_due=not args.every_link,
                                  phase=shown.phase, offer=not inputs.given)  # fmt: skip
-        assert result.report is not None
+                assert result.report is not None
+                # made while the folder is still this run's: the report's links are read from report.json
+                document = output.FORMATS[args.format](result.report, command) if args.format != "text" else ""
         code = _verdicts(result.report, config, args.fail_on, say)
         if result.unreachable:
             print(f"archiver: warning: {result.unreachable}", file=sys.stderr)
             code = ExitCode.UNREACHABLE
         print(f"{result}; {_counts(result.report)}", file=sys.stderr if say.to_stderr else sys.stdout)
         if args.format != "text":
-            _write_results(output.FORMATS[args.format](result.report, command), args.output_file)
+            _write_results(document, args.output_file)
         elif args.output_file is not None:
             _write_results(f"{result}; {_counts(result.report)}\n", args.output_file)
         log.event("summary", text=str(result), verdicts=result.report.totals(), exit_code=int(code))

@@ -373,10 +373,6 @@ class History:
         ).fetchone()
         return None if row is None else (int(row[0]), dt.datetime.fromisoformat(str(row[1])))
 
-    def verdict(self, url: str, policy: DeadPolicy) -> LinkVerdict | None:
-        """The verdict of one URL; None when it was never checked."""
-        return next(self.verdicts_of((url,), policy))[0]
-
     def verdicts_of(
         self, urls: Iterable[str], policy: DeadPolicy, before: int | None = None
     ) -> Iterator[tuple[LinkVerdict | None, LinkVerdict | None]]:

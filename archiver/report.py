@@ -247,6 +247,7 @@ def from_rows(
     `shown`, every text in the report is redacted (a row before its entry is made, so a
     redacted URL gets no replay address). With `spool`, the entries are written to that
     file as they are made and read back from it by each format, never all held at once."""
+    posts = shown.value(posts) if shown else posts  # their titles are in each entry's citations
     by_path = {post.path: post for post in posts}
     counts = _Counts(posts={path.as_posix(): Counter() for path in by_path})
 
@@ -276,7 +277,8 @@ def _spool(path: Path, entries: Iterable[dict[str, Any]]) -> None:
 
 
 def written(report: Report, folder: Path) -> Report:
-    """`report`, its entries read from the report.json `write_all` wrote into `folder`."""
+    """`report`, its entries read from the report.json `write_all` wrote into `folder`
+    (each time they are gone through: while the folder's lock is held)."""
     return replace(report, entries=SpooledEntries(folder / FORMATS["json"][0], len(report.entries), _ENTRY_INDENT))
 
 
@@ -698,7 +700,7 @@ def _script_json(value: Any) -> Markup:
 
 
 def _counts_line(counts: Mapping[str, int], order: Iterable[str] = ()) -> str:
-    names = [*order, *sorted(set(counts) - set(order), key=lambda name: -counts[name])]
+    names = [*order, *sorted(set(counts) - set(order), key=lambda name: (-counts[name], name))]
     return " · ".join(f"**{counts.get(name, 0)}** {name}" for name in names) or "none"
 
 

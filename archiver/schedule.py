@@ -16,7 +16,7 @@ minutes after it started, so "due in 23 hours 59 minutes" must count as due now.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -57,43 +57,40 @@ def next_due(
 
 
 def plan(
-    links: Iterable[Link],
-    verdict: Callable[[str], LinkVerdict | None],
+    links: Iterable[tuple[Link, LinkVerdict | None]],
     now: dt.datetime,
     settings: ScheduleSettings,
     stored: Mapping[str, dt.datetime] | None = None,
 ) -> Plan:
-    """Split `links` into those due at `now` and those not due yet, by each one's
-    `verdict` (None: never checked). With `stored` (when a
-    run that stores captures last checked each URL), a link is due by that date alone, and
-    at once when no such run checked it: `archiver check` checks, but stores nothing."""
+    """Split `links`, each with its verdict (None: never checked), into those due at `now`
+    and those not due yet. With `stored` (when a run that stores captures last checked
+    each URL), a link is due by that date alone, and at once when no such run checked it:
+    `archiver check` checks, but stores nothing."""
     due, later, soonest = [], [], None
-    for link in links:
+    witnesses: dict[str, str] = {}
+    for link, verdict in links:
         if stored is None:
-            when = next_due(verdict(link.url), settings)
+            when = next_due(verdict, settings)
         else:
             last = stored.get(link.url)
-            when = next_due(verdict(link.url), settings, last) if last is not None else None
+            when = next_due(verdict, settings, last) if last is not None else None
         if when is None or when - EARLY <= now:
             due.append(link)
         else:
             later.append(link)
             soonest = when if soonest is None else min(soonest, when)
-    return Plan(tuple(due), tuple(later), soonest, _witnesses(later, verdict))
+            _witness(link, verdict, witnesses)
+    return Plan(tuple(due), tuple(later), soonest, tuple(witnesses.values()))
 
 
-def _witnesses(later: Iterable[Link], verdict_of: Callable[[str], LinkVerdict | None]) -> tuple[str, ...]:
-    chosen: dict[str, str] = {}
-    for link in later:
-        parts = urlsplit(link.url)
-        if not parts.hostname or parts.hostname in chosen:
-            continue
-        verdict = verdict_of(link.url)
-        if verdict is not None and verdict.verdict is Verdict.ALIVE:
-            chosen.setdefault(parts.hostname, f"{parts.scheme}://{parts.netloc}/robots.txt")
-            if len(chosen) == WITNESSES:
-                break
-    return tuple(chosen.values())
+def _witness(link: Link, verdict: LinkVerdict | None, chosen: dict[str, str]) -> None:
+    """Take the site of a link left for later as a witness, while fewer than `WITNESSES`
+    are chosen: one known alive, on a host not chosen yet."""
+    if len(chosen) >= WITNESSES or verdict is None or verdict.verdict is not Verdict.ALIVE:
+        return
+    parts = urlsplit(link.url)
+    if parts.hostname:
+        chosen.setdefault(parts.hostname, f"{parts.scheme}://{parts.netloc}/robots.txt")
 
 
 def _interval_days(verdict: Verdict, settings: ScheduleSettings) -> float:

@@ -7,14 +7,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import subprocess
+import sys
+from dataclasses import replace
 from pathlib import Path
 from unittest.mock import patch
 
-from cdxj_indexer.main import SortingWriter
+from cdxj_indexer import CDXJIndexer
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archiver import job, report
+from archiver.atomic import temporary_beside
 from archiver.config import Config, ExtractSettings, load_config
 from archiver.extract import extract
 from archiver.history import History
@@ -74,6 +78,21 @@ def test_the_streamed_report_says_what_the_whole_history_says(tmp_path: Path) ->
     assert not list(config.output_dir.glob(".*.tmp"))  # the spool is gone
 
 
+def test_a_secret_in_a_post_s_title_is_in_no_report_file(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    blog = report_history.generate(config.output_dir, 60, replay_url=REPLAY)
+    secret = "https://x.example/?token=TITLESECRET"
+    titled = tuple(replace(post, title=f"{post.title} {secret}") for post in blog.extraction.posts)
+    with History.open(config.output_dir) as history:
+        streamed = job._write_reports(config, replace(blog.extraction, posts=titled), history)
+
+    written = {path.name: path.read_text(encoding="utf-8") for path in config.output_dir.glob("report*")}
+    assert set(written) == {"report.json", "report.csv", "report.md", "report.html"}
+    assert all("TITLESECRET" not in text for text in written.values())
+    assert "?token=***" in written["report.json"]  # the title is there, its secret not
+    assert all("TITLESECRET" not in json.dumps(entry) for entry in streamed.entries)
+
+
 def test_verdicts_read_a_link_at_a_time_are_the_whole_history_s(tmp_path: Path) -> None:
     report_history.generate(tmp_path, LINKS)
     urls = [report_history.url_of(i) for i in range(LINKS)] + ["http://never.example/checked"]
@@ -87,7 +106,6 @@ def test_verdicts_read_a_link_at_a_time_are_the_whole_history_s(tmp_path: Path) 
         assert run[1] == previous[0]
         before = {verdict.url: verdict for verdict in previous[1]}
         pairs = list(history.verdicts_of(urls, report_history.POLICY, run[0]))
-        assert history.verdict(urls[3], report_history.POLICY) == now[urls[3]]
 
     assert pairs == [(now.get(url), before.get(url)) for url in urls]
     assert pairs[-1] == (None, None)
@@ -122,13 +140,28 @@ def _warc_of(path: Path, pages: int) -> None:
 def test_an_index_sorted_in_runs_on_disk_is_the_index_sorted_at_once(tmp_path: Path) -> None:
     warc = tmp_path / "big.warc.gz"
     _warc_of(warc, 600)
-    pack_folder.index_into(tmp_path / "at-once", warc)
-    spilled = patch.object(SortingWriter, "write_to_temp", autospec=True, side_effect=SortingWriter.write_to_temp)
-    with patch.object(pack_folder, "_SORTED_IN_MEMORY", 4096), spilled as runs:  # about 15 lines a run
+    CDXJIndexer(str(tmp_path / "library.cdxj"), [str(warc)], sort=True).process_all()  # its own sort, in memory
+    counted = patch.object(pack_folder, "temporary_beside", wraps=temporary_beside)
+    with patch.object(pack_folder, "_SORTED_IN_MEMORY", 4096), counted as scratch:  # about 15 lines a run
         pack_folder.index_into(tmp_path / "in-runs", warc)
 
-    at_once = (tmp_path / "at-once" / "big.warc.gz.cdxj").read_text(encoding="utf-8").splitlines()
+    by_library = (tmp_path / "library.cdxj").read_text(encoding="utf-8").splitlines()
     in_runs = (tmp_path / "in-runs" / "big.warc.gz.cdxj").read_text(encoding="utf-8").splitlines()
-    assert runs.call_count > 20  # sorted in runs written to disk, then merged
-    assert len(at_once) == 600
-    assert in_runs == at_once == sorted(at_once)
+    assert scratch.call_count > 20  # sorted in runs written beside the index, then merged
+    assert len(by_library) == 600
+    assert in_runs == by_library
+    assert [path.name for path in (tmp_path / "in-runs").iterdir()] == ["big.warc.gz.cdxj"]  # no run left
+
+
+def test_a_run_removes_the_scratch_files_a_killed_run_left_beside_the_indexes(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    left = config.output_dir / "indexes" / f".x.warc.gz.cdxj.archiver-{gone.pid}-abcd1234.tmp"
+    left.parent.mkdir(parents=True)
+    left.write_text("a run of index lines", encoding="utf-8")
+
+    summary = job.run(config)
+
+    assert summary.stale_temporaries == 1
+    assert not left.exists()

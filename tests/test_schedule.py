@@ -56,8 +56,9 @@ def test_a_daily_job_started_a_little_early_still_does_the_work_due() -> None:
     verdicts = {"http://a.test/": _verdict(Verdict.FAILING, 2, checked)}
     link = Link("http://a.test/", LinkKind.LINK, False, ())
 
-    next_day = schedule.plan([link], verdicts.get, checked + dt.timedelta(days=1, seconds=-40), ScheduleSettings())
-    too_soon = schedule.plan([link], verdicts.get, checked + dt.timedelta(hours=20), ScheduleSettings())
+    cited = [(link, verdicts[link.url])]
+    next_day = schedule.plan(cited, checked + dt.timedelta(days=1, seconds=-40), ScheduleSettings())
+    too_soon = schedule.plan(cited, checked + dt.timedelta(hours=20), ScheduleSettings())
 
     assert next_day.due == (link,)
     assert too_soon.due == ()

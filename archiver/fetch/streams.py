@@ -18,6 +18,8 @@ from typing import Any
 import httpcore
 from httpcore._utils import is_socket_readable  # the check httpcore's own backends make
 
+_NO_TIMEOUT = 365 * 86400.0  # what asyncio's TLS handshake is given when httpcore gives no timeout
+
 
 class AsyncioStream(httpcore.AsyncNetworkStream):
     """One TCP connection (TLS once `start_tls` has been called)."""
@@ -47,6 +49,12 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         except (OSError, RuntimeError) as error:  # RuntimeError: written to after the transport closed
             raise httpcore.WriteError(str(error)) from error
 
+    def _has_input(self) -> bool:
+        """Bytes, an end or an error the stream has read ahead (asyncio reads a socket
+        as soon as it can, so the socket alone may look quiet)."""
+        reader = self._reader
+        return bool(getattr(reader, "_buffer", b"")) or reader.at_eof() or reader.exception() is not None
+
     async def aclose(self) -> None:
         # As anyio closes: a transport left to close itself later still holds its socket
         # when the loop ends, and a peer that reads nothing keeps it from ever closing.
@@ -65,7 +73,9 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     ) -> httpcore.AsyncNetworkStream:
         try:
             async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+                await self._writer.start_tls(
+                    ssl_context, server_hostname=server_hostname, ssl_handshake_timeout=timeout or _NO_TIMEOUT
+                )
         except TimeoutError as error:
             await self.aclose()
             raise httpcore.ConnectTimeout(str(error)) from error
@@ -83,8 +93,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             return self._writer.get_extra_info("peername")
         if info == "socket":
             return self._writer.get_extra_info("socket")
-        if info == "is_readable":
-            return is_socket_readable(self._writer.get_extra_info("socket"))
+        if info == "is_readable":  # an idle connection the server said something on, or closed, is not reused
+            return self._has_input() or is_socket_readable(self._writer.get_extra_info("socket"))
         return None
 
 
@@ -107,10 +117,14 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(str(error)) from error
         except OSError as error:
             raise httpcore.ConnectError(str(error)) from error
-        sock = writer.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return AsyncioStream(reader, writer)
+        stream = AsyncioStream(reader, writer)
+        try:
+            for option in socket_options or ():
+                writer.get_extra_info("socket").setsockopt(*option)
+        except OSError as error:
+            await stream.aclose()
+            raise httpcore.ConnectError(str(error)) from error
+        return stream
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

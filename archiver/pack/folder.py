@@ -7,6 +7,8 @@ indexes/{same name}.cdxj                                    one sorted index per
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import surt
 from cdxj_indexer import CDXJIndexer
 
+from archiver.atomic import temporary_beside
 from archiver.redact import holds_redaction
 
 ARCHIVE_DIR = "archive"
@@ -25,16 +28,38 @@ _SORTED_IN_MEMORY = 4 * 1024 * 1024
 
 
 def index_into(indexes: Path, warc: Path) -> None:
-    """Write the sorted CDXJ index of one WARC file into the `indexes` folder, in one step."""
+    """Write the sorted CDXJ index of one WARC file into the `indexes` folder, in one step:
+    cdxj-indexer's lines, sorted in bounded memory beside the index."""
     indexes.mkdir(parents=True, exist_ok=True)
     target = indexes / (warc.name + ".cdxj")
     partial = target.with_suffix(".cdxj.tmp")
     try:
-        CDXJIndexer(str(partial), [str(warc)], sort=True, max_sort_buff_size=_SORTED_IN_MEMORY).process_all()
+        with temporary_beside(target) as unsorted:
+            CDXJIndexer(str(unsorted), [str(warc)]).process_all()
+            _sort_lines(unsorted, partial)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)  # a full disk leaves no half index behind
         raise
+
+
+def _sort_lines(source: Path, target: Path) -> None:
+    """`source`'s lines sorted into `target`, a repeated line once (as cdxj-indexer's own
+    sort), sorted `_SORTED_IN_MEMORY` bytes at a time into runs beside `target` that are
+    then merged: the lines of a large file are never all held at once."""
+    with contextlib.ExitStack() as runs, source.open("rb") as lines:
+        merged = []
+        while chunk := lines.readlines(_SORTED_IN_MEMORY):
+            chunk.sort()
+            run = runs.enter_context(temporary_beside(target))
+            run.write_bytes(b"".join(chunk))
+            merged.append(runs.enter_context(run.open("rb")))
+        with target.open("wb") as out:
+            previous = None
+            for line in heapq.merge(*merged):
+                if line != previous:
+                    out.write(line)
+                previous = line
 
 
 def url_key(url: str) -> str:
