@@ -6,9 +6,11 @@ changed), and the restore results when `restore.json` is beside it. The JSON doc
 versioned (`archiver/report`, version 1; see docs/report-json.md). The HTML page is one
 file with no external assets up to `Report.single_file_links` links; above that it is a
 summary page and its table's data in `report-data-N.js` files beside it, loaded as
-scripts on demand (browsers refuse `fetch()` of `file://`, but load a script). The
-summary is counted in one pass over the rows and keeps only bounded lists, so its size
-never depends on the number of links. Every value from posts or servers is escaped.
+scripts on demand (browsers refuse `fetch()` of `file://`, but load a script). Each
+link's entry (as report.json lists it) is made once, from its row, and the summary is
+counted as the entries are made, keeping only bounded lists, so its size never depends on
+the number of links; a large report's entries are spooled to a file and each format reads
+them from there. Every value from posts or servers is escaped.
 """
 
 from __future__ import annotations
