@@ -205,12 +205,15 @@ def run(
         return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
 
 
+_FROZEN_AT_IMPORT = gc.get_freeze_count()  # CPython 3.12 starts with some objects frozen
+
+
 @contextlib.contextmanager
 def _long_lived() -> Iterator[None]:
     """What is made so far, the links above all, lives as long as the run: the collector
     of reference cycles need not go through it again and again (at 10,000 links, 1.6 s
     of its 2.5 s were such passes)."""
-    if gc.get_freeze_count():  # frozen already (by a caller, or a run around this one): theirs to undo
+    if gc.get_freeze_count() > _FROZEN_AT_IMPORT:  # frozen already (by a caller, a run around this one)
         yield
         return
     gc.freeze()

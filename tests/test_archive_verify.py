@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -145,3 +146,17 @@ def test_checks_in_a_file_an_interrupted_run_left_open_are_left_for_the_next_run
         assert {check.url: check.stored_at for _, check in history.stored_checks()} == stored
     job.run(config)  # repairs it, and checks again
     assert job.verify(config).findings == ()
+
+
+def test_a_file_that_cannot_be_indexed_is_named_and_the_others_still_verified(web: Web, tmp_path: Path) -> None:
+    config = _run_once(web, tmp_path)
+    warc = _warcs(config)[0]
+    (config.output_dir / INDEX_DIR / (warc.name + ".cdxj")).unlink()
+
+    # no scratch file can be made beside the index (as on a folder the run may not write)
+    with patch("tempfile.mkstemp", side_effect=PermissionError(13, "Permission denied")):
+        summary = job.verify(config)
+
+    assert [(finding.path, finding.fixed) for finding in summary.findings] == [(warc, False)]
+    assert summary.findings[0].problem.startswith("has no index, and cannot be indexed")
+    assert summary.checks > 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archiver.errors import OutputError
 from archiver.model import RecordLocation
 from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_into
 from archiver.pack.records import READ_FAULTS, readable_error
@@ -93,7 +94,7 @@ def _indexed(folder: Path, warc: Path) -> list[FolderFinding]:
         return []
     try:
         index_into(folder / INDEX_DIR, warc)
-    except READ_FAULTS as error:
+    except (*READ_FAULTS, OutputError) as error:  # OutputError: no scratch file can be made beside the index
         return [FolderFinding(warc, f"has no index, and cannot be indexed: {readable_error(error)}")]
     return [FolderFinding(warc, "had no index; indexed", fixed=True)]
 
