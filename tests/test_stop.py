@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from warcio.checker import Checker
@@ -46,9 +47,14 @@ def _archiver(folder: Path, *args: str, job_of_its_own: bool = False) -> subproc
     """`archiver ARGS` in `folder`; with `job_of_its_own`, in a process group of its own, as
     a shell starts a job (a signal to the group reaches the parser processes too)."""
     command = [sys.executable, "-m", "archiver", *args]
-    return subprocess.Popen(
-        command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=job_of_its_own
-    )
+    # Hangup and Ctrl-C as a command started from a terminal has them, whatever the test run
+    # has: under nohup, or in the background, they are ignored, and a run rightly keeps a
+    # signal ignored that it was started with ignored (what is ignored stays so in the child).
+    with _handled(signal.SIGHUP, signal.SIG_DFL), _handled(signal.SIGINT, signal.default_int_handler):
+        return subprocess.Popen(
+            command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=job_of_its_own,
+        )  # fmt: skip
 
 
 def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> None:
@@ -235,7 +241,9 @@ def test_stop_signals_are_handed_to_the_interrupt_handler_and_put_back_afterward
 
 
 @contextlib.contextmanager
-def _handled(number: signal.Signals, handler: signal.Handlers) -> Iterator[None]:
+def _handled(
+    number: signal.Signals, handler: signal.Handlers | Callable[[int, FrameType | None], object]
+) -> Iterator[None]:
     previous = signal.signal(number, handler)
     try:
         yield
@@ -258,7 +266,12 @@ def _signalled_and_waiting(number: signal.Signals) -> None:
 
 
 def test_with_ctrl_c_ignored_a_stop_signal_still_stops() -> None:
-    with _handled(signal.SIGINT, signal.SIG_IGN), stop.stopping() as stopped, pytest.raises(KeyboardInterrupt):
+    with (
+        _handled(signal.SIGHUP, signal.SIG_DFL),  # as from a terminal, whatever the test run has
+        _handled(signal.SIGINT, signal.SIG_IGN),
+        stop.stopping() as stopped,
+        pytest.raises(KeyboardInterrupt),
+    ):
         _signalled_and_waiting(signal.SIGHUP)
 
     assert stopped.signal is signal.SIGHUP
