@@ -25,7 +25,7 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once, at import, before any thread could be creating files
-_TEMPORARY = re.compile(r"\..+\.archiver-(?P<pid>\d+)-[a-z0-9_]{8}\.tmp")  # as mkstemp names them below
+_TEMPORARY = re.compile(r"\..+\.archiver-(?P<pid>\d+)-[a-z0-9_]{8}\.tmp")  # as _temporary_beside names them
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -67,7 +67,7 @@ def temporary_beside(path: Path) -> Iterator[Path]:
     first (so that one an interrupted run left is found and removed); removed on leaving."""
     make_folder(path.parent)
     try:
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.archiver-{os.getpid()}-", suffix=".tmp")
+        handle, name = _temporary_beside(path)
     except OSError as error:
         raise OutputError(f"{path.parent}: cannot write: {error.strerror or error}") from error
     os.close(handle)
@@ -75,6 +75,11 @@ def temporary_beside(path: Path) -> Iterator[Path]:
         yield Path(name)
     finally:
         Path(name).unlink(missing_ok=True)
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new private file beside `path`, named as `_TEMPORARY` finds it: its handle and name."""
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.archiver-{os.getpid()}-", suffix=".tmp")
 
 
 def make_folder(path: Path) -> None:
@@ -87,7 +92,7 @@ def make_folder(path: Path) -> None:
 
 def _write(path: Path, chunks: Iterable[bytes], mode: int, before_replace: Callable[[], object] | None) -> None:
     make_folder(path.parent)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.archiver-{os.getpid()}-", suffix=".tmp")
+    handle, temporary = _temporary_beside(path)
     try:
         os.fchmod(handle, mode)  # mkstemp makes the file private
         with os.fdopen(handle, "wb") as stream:
