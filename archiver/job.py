@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import json
 import multiprocessing
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Container, Coroutine, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -30,7 +31,7 @@ from archiver import restore as restore_stage
 from archiver import submit as submit_stage
 from archiver.atomic import make_folder, remove_stale_temporaries, temporary_beside, write_lines_atomically
 from archiver.config import Config
-from archiver.extract import extract
+from archiver.extract import LinkStore, StoredExtraction, extract, extract_stored
 from archiver.extract.listing import json_chunks as links_json_chunks
 from archiver.extract.listing import read_extraction
 from archiver.fetch import user_agent_of
@@ -42,6 +43,7 @@ from archiver.model import (
     Check,
     DeadPolicy,
     Exchange,
+    Extracted,
     Extraction,
     FetchBackend,
     FetchResult,
@@ -160,11 +162,38 @@ def run(
     """
     phase = phase or _no_phase
     refuse_in_a_starting_process()
-    extraction = extraction or extract(config.post_paths, config.extract, spans=False)
-    make_folder(config.output_dir)
+    # before this run writes its first file: a scratch file this process's id left is stale
     stale = remove_stale_temporaries([config.output_dir, config.output_dir / pack.INDEX_DIR])  # spools, sort runs
+    with LinkStore(config.output_dir) as links:
+        kept = _kept_in(links, config, extraction)
+        summary = _run_kept(config, kept, progress, store, backend, only_due=only_due, offer=offer, phase=phase)
+    return replace(summary, stale_temporaries=stale)
+
+
+def _kept_in(links: LinkStore, config: Config, extraction: Extraction | None) -> StoredExtraction:
+    """The configured posts' links (or those of `extraction`) kept in `links`."""
+    if extraction is None:
+        return extract_stored(config.post_paths, config.extract, links)
+    for link in extraction.links:
+        links.add(link)
+    return StoredExtraction(extraction.posts, extraction.problems, links)
+
+
+def _run_kept(
+    config: Config,
+    extraction: StoredExtraction,
+    progress: Progress | None,
+    store: bool,
+    backend: FetchBackend | None,
+    *,
+    only_due: bool,
+    offer: bool,
+    phase: Phase,
+) -> RunSummary:
+    """`run`, its links kept in `extraction.store`."""
+    make_folder(config.output_dir)
     shown = Redactor(config.report.secret_params)
-    write_lines_atomically(config.output_dir / LINKS_FILE, links_json_chunks(shown.value(extraction)))
+    write_lines_atomically(config.output_dir / LINKS_FILE, links_json_chunks(extraction, shown))
     with History.open(config.output_dir) as history, _long_lived():
         run_id, done = history.resume_or_start("run" if store else "check", utc_now())
 
@@ -175,34 +204,34 @@ def run(
                     done.add(result.url)
 
         pack.repair(config.output_dir, recovered)
-        planned = _plan(config, extraction.fetchable, history, only_due)
-        pending = tuple(link for link in planned.due if link.url not in done)
+        planned = _plan(config, extraction.store.urls(fetchable=True), history, only_due)
+        pending = tuple(url for url in planned.due if url not in done)
         stored = partial(_still_stored, config.output_dir / pack.ARCHIVE_DIR)
         earlier = _Earlier(
             stored(history.latest_full_captures()),
             stored(history.latest_requisite_captures()),
             history.add_requisite_capture,
-            frozenset(link.url for link in extraction.fetchable),
+            extraction.store.fetched_urls,
         )
         recorded = both(partial(history.add_check, run_id), progress)
         # an interrupted run is judged whole, what it did before included: all of it is in the history
         judged = partial(history.each_run_check, run_id)
         phases = _Phases(len(pending), phase)
         summary = asyncio.run(
-            _archive(config, pending, recorded, store=store, earlier=earlier, backend=backend, judged=judged,
-                     phases=phases, witnesses=planned.witnesses)
+            _archive(config, pending, extraction.store.get, recorded, store=store, earlier=earlier, backend=backend,
+                     judged=judged, phases=phases, witnesses=planned.witnesses)
         )  # fmt: skip
-        summary = replace(summary, not_due=len(planned.later), next_due=planned.next_due)
+        summary = replace(summary, not_due=planned.not_due, next_due=planned.next_due)
         phase(REPORT_PHASE, len(pending))
         history.finish_run(run_id, summary.unreachable)
         lines = results_lines(
-            history.each_run_check(run_id, by_url=True), extraction.fetchable, shown, summary.unreachable
+            history.each_run_check(run_id, by_url=True), extraction.store.get, shown, summary.unreachable
         )
         write_lines_atomically(config.output_dir / (RESULTS_FILE if store else CHECK_RESULTS_FILE), lines)
         report = _write_reports(config, extraction, history)
         offered = offer and store and config.submit.enabled and not summary.unreachable
         submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
-        return replace(summary, resumed=len(done), stale_temporaries=stale, report=report, submitted=submitted)
+        return replace(summary, resumed=len(done), report=report, submitted=submitted)
 
 
 _FROZEN_AT_IMPORT = gc.get_freeze_count()  # CPython 3.12 starts with some objects frozen
@@ -234,7 +263,7 @@ def submit_live_links(
 
 
 def _submit_with(
-    config: Config, extraction: Extraction, history: History, now: dt.datetime, *, backend: FetchBackend | None = None
+    config: Config, extraction: Extracted, history: History, now: dt.datetime, *, backend: FetchBackend | None = None
 ) -> submit_stage.SubmitSummary:
     settings = config.submit
     by_url = {v.url: v for v in history.verdicts(dead_policy(config.health))}
@@ -269,31 +298,32 @@ def restore(
     return replace(summary, stale_temporaries=stale)
 
 
-def _plan(config: Config, links: tuple[Link, ...], history: History, only_due: bool) -> schedule.Plan:
+def _plan(config: Config, urls: Iterable[str], history: History, only_due: bool) -> schedule.Plan:
     """The links to check now: all of them, or (`only_due`) those due."""
     if not only_due:
-        return schedule.Plan(links, (), None)
-    verdicts = history.verdicts_of((link.url for link in links), dead_policy(config.health))
-    cited = ((link, now) for link, (now, _) in zip(links, verdicts, strict=True))
+        return schedule.Plan(tuple(urls), 0, None)
+    first, second = itertools.tee(urls)  # read side by side: tee holds next to nothing
+    verdicts = history.verdicts_of(first, dead_policy(config.health))
+    cited = ((url, now) for url, (now, _) in zip(second, verdicts, strict=True))
     return schedule.plan(cited, utc_now(), config.schedule, history.last_stored())
 
 
 def _conditions(
-    links: Iterable[Link], earlier: Mapping[str, PriorCapture], now: dt.datetime, fresh_after: dt.timedelta
+    urls: Iterable[str], earlier: Mapping[str, PriorCapture], now: dt.datetime, fresh_after: dt.timedelta
 ) -> dict[str, Validators]:
     """The validators to send back for each link a conditional request can confirm: its
     last full capture is of the URL itself (not of a page it redirected to), was found
     alive (a 304 is judged by no rule: it carries no page), can be revisited, is recent
     enough not to be stored again, and its server gave validators."""
     conditions = {}
-    for link in links:
-        prior = earlier.get(link.url)
+    for url in urls:
+        prior = earlier.get(url)
         if prior is None or not prior.validators or not prior.stored_at.can_be_revisited:
             continue
         if prior.status is not Status.OK:  # a 304 would say only "the same soft-404 (parking page ...) again"
             continue
-        if prior.stored_at.target_uri == link.url and now - prior.captured_at < fresh_after:
-            conditions[link.url] = prior.validators
+        if prior.stored_at.target_uri == url and now - prior.captured_at < fresh_after:
+            conditions[url] = prior.validators
     return conditions
 
 
@@ -399,7 +429,7 @@ def regenerate_report(config: Config) -> Report:
         return _write_reports(config, extraction, history, exact=False)
 
 
-def _write_reports(config: Config, extraction: Extraction, history: History, *, exact: bool = True) -> Report:
+def _write_reports(config: Config, extraction: Extracted, history: History, *, exact: bool = True) -> Report:
     """Write the reports of the history's verdicts, now and before the latest run, secrets
     in URLs shown as `***`; the report, its entries read back from report.json. With
     `exact`, `extraction` has the URLs as cited: each link's verdicts are read from the
@@ -422,10 +452,11 @@ def _write_reports(config: Config, extraction: Extraction, history: History, *, 
 
 
 def _rows(
-    links: tuple[Link, ...], history: History, policy: DeadPolicy, before: tuple[int, dt.datetime] | None
+    links: Iterable[Link], history: History, policy: DeadPolicy, before: tuple[int, dt.datetime] | None
 ) -> Iterator[report.Row]:
-    pairs = history.verdicts_of((link.url for link in links), policy, before[0] if before else None)
-    for link, (now, then) in zip(links, pairs, strict=True):
+    first, second = itertools.tee(links)  # read side by side: tee holds next to nothing
+    pairs = history.verdicts_of((link.url for link in first), policy, before[0] if before else None)
+    for link, (now, then) in zip(second, pairs, strict=True):
         yield report.Row(link, now, then, before is not None)
 
 
@@ -500,12 +531,13 @@ class _Earlier:
     links: dict[str, PriorCapture]
     requisites: Mapping[str, PriorCapture]
     remember_requisite: Callable[[str, PriorCapture], None]
-    link_urls: frozenset[str]
+    link_urls: Container[str]
 
 
 async def _archive(
     config: Config,
-    links: tuple[Link, ...],
+    urls: tuple[str, ...],
+    cited: Callable[[str], Link | None],
     progress: Progress,
     *,
     store: bool,
@@ -515,16 +547,16 @@ async def _archive(
     phases: _Phases | None = None,
     witnesses: tuple[str, ...] = (),
 ) -> RunSummary:
-    """Fetch, finish and store the links, telling `progress` of each result as it comes;
+    """Fetch, finish and store the links of `urls` (`cited` gives each one's link, for
+    the citations stored beside its capture), telling `progress` of each result as it comes;
     the run's summary. Whether the network was unreachable is judged from what `judged`
     gives at the end (every outcome of the run, those of an interrupted part before it
     too) and the canaries fetched beside it: the configured ones, else the `witnesses`."""
     started = time.monotonic()
-    phases = phases or _Phases(len(links), _no_phase)
+    phases = phases or _Phases(len(urls), _no_phase)
     phases.moved()
     fresh_after = dt.timedelta(days=config.pack.recapture_after_days)
-    by_url = {link.url: link for link in links}
-    conditions = _conditions(links, earlier.links, utc_now(), fresh_after)
+    conditions = _conditions(urls, earlier.links, utc_now(), fresh_after)
     counted = _Counts()
     tally = RequisiteTally()
     info = {"http-header-user-agent": user_agent_of(config.fetch), "robots": _robots_policy(config)}
@@ -537,10 +569,11 @@ async def _archive(
                 finish = chained(finish, phases.watching(requisites.finish))
             canaries = asyncio.ensure_future(_canaries(fetcher, config.fetch.canaries or witnesses))
             try:
-                async with _closing(fetcher.fetch_all(by_url, then=finish, validators=conditions)) as captures:
+                async with _closing(fetcher.fetch_all(urls, then=finish, validators=conditions)) as captures:
                     async for capture in captures:
                         tally = tally.plus(capture.requisites)
-                        occurrences = by_url[capture.result.url].occurrences
+                        link = cited(capture.result.url)
+                        occurrences = link.occurrences if link else ()
                         result = await _kept(capture, packer, occurrences, earlier, fresh_after)
                         counted.add(result)
                         progress(result)
@@ -698,24 +731,23 @@ def _same_payload(
 
 
 def results_lines(
-    checks: Iterable[Check], links: Iterable[Link], shown: Redactor, unreachable: str = ""
+    checks: Iterable[Check], cited: Callable[[str], Link | None], shown: Redactor, unreachable: str = ""
 ) -> Iterator[str]:
     """The lines of a run's results file, from its checks in URL order (those made before an
     interruption included), read as they come: a header line (saying why the run does not
-    count, when the network looked `unreachable`), then one JSON object per URL, secrets
-    in its URLs `shown` as `***`."""
+    count, when the network looked `unreachable`), then one JSON object per URL (with what
+    `cited` says of its link), secrets in its URLs `shown` as `***`."""
     header: dict[str, object] = {"schema": RESULTS_SCHEMA, "version": RESULTS_VERSION}
     if unreachable:
         header["unreachable"] = unreachable
     yield json.dumps(header) + "\n"
-    by_url = {link.url: link for link in links}
     latest: Check | None = None
     for check in checks:  # a URL is checked once per run; the last word if not
         if latest is not None and latest.url != check.url:
-            yield json.dumps(shown.value(_result(latest, by_url.get(latest.url))), ensure_ascii=False) + "\n"
+            yield json.dumps(shown.value(_result(latest, cited(latest.url))), ensure_ascii=False) + "\n"
         latest = check
     if latest is not None:
-        yield json.dumps(shown.value(_result(latest, by_url.get(latest.url))), ensure_ascii=False) + "\n"
+        yield json.dumps(shown.value(_result(latest, cited(latest.url))), ensure_ascii=False) + "\n"
 
 
 def _result(check: Check, link: Link | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ other tools.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -199,6 +199,26 @@ class Extraction:
     def skipped(self) -> tuple[Link, ...]:
         """The links listed but not fetched, each with its reason."""
         return tuple(link for link in self.links if not link.fetchable)
+
+
+class Extracted(Protocol):
+    """What an extraction found: an `Extraction` in memory, or one whose links are kept
+    on disk (`archiver.extract.StoredExtraction`), gone through a link at a time."""
+
+    @property
+    def posts(self) -> tuple[Post, ...]: ...
+
+    @property
+    def problems(self) -> tuple[Problem, ...]: ...
+
+    @property
+    def links(self) -> Collection[Link]: ...
+
+    @property
+    def fetchable(self) -> Collection[Link]: ...
+
+    @property
+    def skipped(self) -> Collection[Link]: ...
 
 
 class Status(StrEnum):

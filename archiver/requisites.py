@@ -22,7 +22,7 @@ make a link fail; the run summary counts them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from archiver.config import PackSettings
@@ -67,14 +67,14 @@ class RequisiteFetcher:
     """Fetches the requisites of captured pages, each URL once in the run."""
 
     def __init__(
-        self, backend: FetchBackend, settings: PackSettings, links: Iterable[str], pages_at_once: int = 8
+        self, backend: FetchBackend, settings: PackSettings, links: Container[str], pages_at_once: int = 8
     ) -> None:
         """`links` are the blog's own links, which are captured as links, not as requisites.
         At most `pages_at_once` pages fetch their requisites at a time, which bounds what
         the run holds before it is written (each page's by `pack.max_requisite_mb`)."""
         self._backend = backend
         self._settings = settings
-        self._links = frozenset(links)
+        self._links = links
         self._fetched_for: dict[str, str] = {}  # requisite -> the page it was fetched for
         self._pages = asyncio.Semaphore(max(1, pages_at_once))
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from archiver.config import ScheduleSettings
-from archiver.model import Link, LinkVerdict, Verdict
+from archiver.model import LinkVerdict, Verdict
 
 EARLY = dt.timedelta(hours=1)  # how long before it is due a link counts as due
 WITNESSES = 3  # sites of links not due asked beside a run, as canaries, when none is configured
@@ -29,11 +29,11 @@ WITNESSES = 3  # sites of links not due asked beside a run, as canaries, when no
 
 @dataclass(frozen=True)
 class Plan:
-    """The links a run checks now, and those it leaves for later with the earliest date
-    one of them is due."""
+    """The URLs a run checks now, how many it leaves for later, and the earliest date one
+    of those is due."""
 
-    due: tuple[Link, ...]
-    later: tuple[Link, ...]
+    due: tuple[str, ...]
+    not_due: int
     next_due: dt.datetime | None
     # The robots.txt of a few sites whose links are not due and were alive at their last
     # check: fetched beside a run that has no canaries (never stored; a 404 is an answer as
@@ -57,38 +57,38 @@ def next_due(
 
 
 def plan(
-    links: Iterable[tuple[Link, LinkVerdict | None]],
+    links: Iterable[tuple[str, LinkVerdict | None]],
     now: dt.datetime,
     settings: ScheduleSettings,
     stored: Mapping[str, dt.datetime] | None = None,
 ) -> Plan:
-    """Split `links`, each with its verdict (None: never checked), into those due at `now`
-    and those not due yet. With `stored` (when a run that stores captures last checked
+    """Split the URLs of `links`, each with its verdict (None: never checked), into those
+    due at `now` and those not due yet. With `stored` (when a run that stores captures last checked
     each URL), a link is due by that date alone, and at once when no such run checked it:
     `archiver check` checks, but stores nothing."""
-    due, later, soonest = [], [], None
+    due, later, soonest = [], 0, None
     witnesses: dict[str, str] = {}
-    for link, verdict in links:
+    for url, verdict in links:
         if stored is None:
             when = next_due(verdict, settings)
         else:
-            last = stored.get(link.url)
+            last = stored.get(url)
             when = next_due(verdict, settings, last) if last is not None else None
         if when is None or when - EARLY <= now:
-            due.append(link)
+            due.append(url)
         else:
-            later.append(link)
+            later += 1
             soonest = when if soonest is None else min(soonest, when)
-            _witness(link, verdict, witnesses)
-    return Plan(tuple(due), tuple(later), soonest, tuple(witnesses.values()))
+            _witness(url, verdict, witnesses)
+    return Plan(tuple(due), later, soonest, tuple(witnesses.values()))
 
 
-def _witness(link: Link, verdict: LinkVerdict | None, chosen: dict[str, str]) -> None:
+def _witness(url: str, verdict: LinkVerdict | None, chosen: dict[str, str]) -> None:
     """Take the site of a link left for later as a witness, while fewer than `WITNESSES`
     are chosen: one known alive, on a host not chosen yet."""
     if len(chosen) >= WITNESSES or verdict is None or verdict.verdict is not Verdict.ALIVE:
         return
-    parts = urlsplit(link.url)
+    parts = urlsplit(url)
     if parts.hostname:
         chosen.setdefault(parts.hostname, f"{parts.scheme}://{parts.netloc}/robots.txt")
 

@@ -14,7 +14,7 @@ from archiver import fetch as fetch_module
 from archiver import job, schedule
 from archiver.config import ScheduleSettings, load_config
 from archiver.history import History, dead_policy
-from archiver.model import Check, Link, LinkKind, LinkVerdict, PriorCapture, RecordLocation, Status, Validators, Verdict
+from archiver.model import Check, LinkVerdict, PriorCapture, RecordLocation, Status, Validators, Verdict
 from archiver.pack import ARCHIVE_DIR
 from archiver.times import timestamp14, utc_now
 from tests.conftest import Web, write_blog
@@ -53,15 +53,13 @@ def test_each_verdict_is_due_after_its_own_interval(verdict: Verdict, failures: 
 
 def test_a_daily_job_started_a_little_early_still_does_the_work_due() -> None:
     checked = dt.datetime(2026, 3, 1, 3, 0, 40, tzinfo=dt.UTC)  # the check, 40 s after the job started
-    verdicts = {"http://a.test/": _verdict(Verdict.FAILING, 2, checked)}
-    link = Link("http://a.test/", LinkKind.LINK, False, ())
-
-    cited = [(link, verdicts[link.url])]
+    url = "http://a.test/"
+    cited = [(url, _verdict(Verdict.FAILING, 2, checked))]
     next_day = schedule.plan(cited, checked + dt.timedelta(days=1, seconds=-40), ScheduleSettings())
     too_soon = schedule.plan(cited, checked + dt.timedelta(hours=20), ScheduleSettings())
 
-    assert next_day.due == (link,)
-    assert too_soon.due == ()
+    assert next_day.due == (url,)
+    assert (too_soon.due, too_soon.not_due) == ((), 1)
     assert too_soon.next_due == checked + dt.timedelta(days=1)
 
 
@@ -154,12 +152,12 @@ def test_validators_come_only_from_an_answer_judged_alive_and_only_as_they_can_b
     validators = Validators('"v1"', "")
     alive = PriorCapture(location, "sha1:X", now, validators, Status.OK)
     soft_404 = PriorCapture(location, "sha1:X", now, validators, Status.SOFT_404)
-    link = Link("http://a.test/", LinkKind.LINK, False, ())
+    url = "http://a.test/"
     fresh = dt.timedelta(days=90)
 
-    assert job._conditions([link], {link.url: alive}, now, fresh) == {link.url: validators}
-    assert job._conditions([link], {link.url: soft_404}, now, fresh) == {}  # a 304 would make it alive
-    assert job._conditions([link], {link.url: alive}, now + fresh, fresh) == {}  # due to be stored in full
+    assert job._conditions([url], {url: alive}, now, fresh) == {url: validators}
+    assert job._conditions([url], {url: soft_404}, now, fresh) == {}  # a 304 would make it alive
+    assert job._conditions([url], {url: alive}, now + fresh, fresh) == {}  # due to be stored in full
     assert Validators.of([("ETag", '"caf\xe9"'), ("Last-Modified", "Tue, 01 Sep 2026 10:00:00 GMT")]) == Validators(
         "", "Tue, 01 Sep 2026 10:00:00 GMT"
     )

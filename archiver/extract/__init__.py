@@ -14,13 +14,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from archiver.config import ExtractSettings
+from archiver.errors import OutputError
 from archiver.extract.html import page
 from archiver.extract.markdown import MAX_NESTING, markdown_references
 from archiver.extract.positions import InFile
 from archiver.extract.reference import Reference
 from archiver.extract.sources import PostSource, discover, front_matter_text, post_date, post_source, read_post
+from archiver.extract.stored import Citation, LinkStore, StoredExtraction
 from archiver.extract.urls import ResolvedUrl, resolve
 from archiver.model import (
     KIND_PRECEDENCE,
@@ -36,7 +39,7 @@ from archiver.model import (
 from archiver.redact import has_userinfo
 from archiver.sites import site_key
 
-__all__ = ["extract"]
+__all__ = ["LinkStore", "StoredExtraction", "extract", "extract_stored"]
 
 _ADDRESS_KEYS = ("link", "permalink", "canonical_url")
 _log = logging.getLogger(__name__)
@@ -53,7 +56,27 @@ def extract(
     Raises InputError only when a given path does not exist; each unreadable or broken
     post becomes a Problem and the others are still read.
     """
-    collector = _Collector(settings, spans)
+    held = _InMemory()
+    posts, problems = _read_all(paths, documents, _Collector(settings, held, spans))
+    return Extraction(posts=posts, links=held.links(), problems=problems)
+
+
+def extract_stored(
+    paths: Iterable[Path], settings: ExtractSettings, store: LinkStore, documents: Iterable[PostDocument] = ()
+) -> StoredExtraction:
+    """What `extract` finds (without text positions), its links kept in `store` as each
+    post is read, so that they are never all in memory.
+
+    Raises InputError only when a given path does not exist, OutputError when the store
+    cannot be written.
+    """
+    posts, problems = _read_all(paths, documents, _Collector(settings, store, spans=False))
+    return StoredExtraction(posts=posts, problems=problems, store=store)
+
+
+def _read_all(
+    paths: Iterable[Path], documents: Iterable[PostDocument], collector: _Collector
+) -> tuple[tuple[Post, ...], tuple[Problem, ...]]:
     posts: list[Post] = []
     problems: list[Problem] = []
     readers = [(path, partial(_read_post, path)) for path in discover(paths)]
@@ -61,12 +84,14 @@ def extract(
     for name, read in readers:
         try:
             post, post_problems = read(collector)
+        except OutputError:
+            raise
         except Exception as error:  # noqa: BLE001 - one hostile post must not stop the run
             _log.debug("failure reading %s", name, exc_info=True)
             post, post_problems = None, [Problem(name, f"could not be read ({type(error).__name__}: {error}); skipped")]
         posts.extend([post] if post else [])
         problems.extend(post_problems)
-    return Extraction(posts=tuple(posts), links=collector.links(), problems=tuple(problems))
+    return tuple(posts), tuple(problems)
 
 
 def _read_post(path: Path, collector: _Collector) -> tuple[Post | None, list[Problem]]:
@@ -114,38 +139,50 @@ class _PostReading:
     title: str | None
 
 
-@dataclass(frozen=True)
-class _Placed:
-    """A reference resolved: the key of its link, the occurrence, and what is known of it."""
+class _Sink(Protocol):
+    def cite(self, citations: Iterable[Citation]) -> None: ...
 
-    url: str
-    occurrence: Occurrence
-    internal: bool
-    skip: Skip | None
+
+@dataclass
+class _InMemory:
+    """Gathers the occurrences of each URL across posts, in order of first citation."""
+
+    occurrences: dict[str, list[Occurrence]] = field(default_factory=dict)
+    internal: dict[str, bool] = field(default_factory=dict)
+    skips: dict[str, Skip | None] = field(default_factory=dict)
+
+    def cite(self, citations: Iterable[Citation]) -> None:
+        for item in citations:
+            self.occurrences.setdefault(item.url, []).append(item.occurrence)
+            self.internal[item.url] = self.internal.get(item.url, False) or item.internal
+            self.skips.setdefault(item.url, item.skip)
+
+    def links(self) -> tuple[Link, ...]:
+        return tuple(self._link(url, found) for url, found in self.occurrences.items())
+
+    def _link(self, url: str, found: list[Occurrence]) -> Link:
+        kinds = {occurrence.kind for occurrence in found}
+        kind = next(k for k in KIND_PRECEDENCE if k in kinds)
+        return Link(url=url, kind=kind, internal=self.internal[url], occurrences=tuple(found), skip=self.skips[url])
 
 
 @dataclass
 class _Collector:
-    """Gathers the occurrences of each URL across posts, in order of first citation."""
+    """Places each post's references and hands them to where the links are gathered."""
 
     settings: ExtractSettings
+    into: _Sink
     spans: bool = True
-    occurrences: dict[str, list[Occurrence]] = field(default_factory=dict)
-    internal: dict[str, bool] = field(default_factory=dict)
-    skips: dict[str, Skip | None] = field(default_factory=dict)
 
     def add(self, source: PostSource, reading: _PostReading) -> int:
         """Add a post's references; how many distinct URLs to fetch it cites."""
         own_url = _own_url(reading.address)
         placed = [self._place(source, reference, reading) for reference in reading.references]
         outbound = [p for p in placed if p.url != own_url]  # an anchor on the post itself is not a link out
-        for item in outbound:
-            self.occurrences.setdefault(item.url, []).append(item.occurrence)
-            self.internal[item.url] = self.internal.get(item.url, False) or item.internal
-            self.skips.setdefault(item.url, item.skip)
+        self.into.cite(outbound)
         return len({item.url for item in outbound if item.skip is None})
 
-    def _place(self, source: PostSource, reference: Reference, reading: _PostReading) -> _Placed:
+    def _place(self, source: PostSource, reference: Reference, reading: _PostReading) -> Citation:
         resolved = resolve(reference.url, reading.base)
         written = reference.written or reference.url
         occurrence = Occurrence(
@@ -160,9 +197,9 @@ class _Collector:
             span=reference.span if self.spans else None,
         )
         if isinstance(resolved, Skip):
-            return _Placed(reference.url.strip(), occurrence, False, resolved)
+            return Citation(reference.url.strip(), occurrence, False, resolved)
         on_site = reading.site is not None and site_key(resolved.url) == site_key(reading.site)
-        return _Placed(resolved.url, occurrence, resolved.relative or on_site, self._policy(resolved.url))
+        return Citation(resolved.url, occurrence, resolved.relative or on_site, self._policy(resolved.url))
 
     def _policy(self, url: str) -> Skip | None:
         for pattern in self.settings.exclude:
@@ -171,14 +208,6 @@ class _Collector:
         if self.settings.include and not any(p.search(url) for p in self.settings.include):
             return Skip(SkipReason.NOT_INCLUDED, "matches none of links.include")
         return None
-
-    def links(self) -> tuple[Link, ...]:
-        return tuple(self._link(url, found) for url, found in self.occurrences.items())
-
-    def _link(self, url: str, found: list[Occurrence]) -> Link:
-        kinds = {occurrence.kind for occurrence in found}
-        kind = next(k for k in KIND_PRECEDENCE if k in kinds)
-        return Link(url=url, kind=kind, internal=self.internal[url], occurrences=tuple(found), skip=self.skips[url])
 
 
 _CREDENTIAL = "a URL names a user or password (user:password@host); it is neither sent nor stored"

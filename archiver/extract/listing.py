@@ -14,14 +14,16 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
 from archiver.errors import InputError
-from archiver.model import Extraction, Form, Link, LinkKind, Occurrence, Post, Problem, Skip, SkipReason
+from archiver.model import Extracted, Extraction, Form, Link, LinkKind, Occurrence, Post, Problem, Skip, SkipReason
+from archiver.redact import Redactor
 
+_T = TypeVar("_T")
 SCHEMA_NAME = "archiver/extract"
 SCHEMA_VERSION = 1
 CSV_COLUMNS = (
@@ -37,17 +39,23 @@ def to_json(extraction: Extraction) -> str:
     return "".join(json_chunks(extraction))
 
 
-def json_chunks(extraction: Extraction) -> Iterator[str]:
+def json_chunks(extraction: Extracted, shown: Redactor | None = None) -> Iterator[str]:
     """`to_json`'s document, made as it is written: a post, a link or a problem a line,
-    never the whole document held at once (a large blog's runs to tens of megabytes)."""
+    never the whole document held at once (a large blog's runs to tens of megabytes);
+    with `shown`, every text in it redacted."""
+    redact = shown.value if shown else _as_it_is
     head = {"schema": SCHEMA_NAME, "version": SCHEMA_VERSION, "totals": totals(extraction)}
     yield "{\n" + "".join(f"  {_dumped(key)}: {_dumped(value)},\n" for key, value in head.items())
-    yield from _json_list("posts", map(_post, extraction.posts))
+    yield from _json_list("posts", map(_post, redact(extraction.posts)))
     yield ",\n"
-    yield from _json_list("links", map(_link, extraction.links))
+    yield from _json_list("links", (_link(redact(link)) for link in extraction.links))
     yield ",\n"
-    yield from _json_list("problems", map(_problem, extraction.problems))
+    yield from _json_list("problems", map(_problem, redact(extraction.problems)))
     yield "\n}\n"
+
+
+def _as_it_is(value: _T) -> _T:
+    return value
 
 
 def _json_list(name: str, entries: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -99,18 +107,18 @@ def _link_from(link: dict[str, Any]) -> Link:
     return Link(link["url"], LinkKind(link["kind"]), link["internal"], occurrences, skip)
 
 
-def totals(extraction: Extraction) -> dict[str, int]:
-    """Counts a summary line and the JSON document share."""
-    fetchable = extraction.fetchable
-    return {
-        "posts": len(extraction.posts),
-        "links": len(fetchable),
-        "images": sum(link.kind is LinkKind.IMAGE for link in fetchable),
-        "internal": sum(link.internal for link in fetchable),
-        "skipped": len(extraction.skipped),
-        "occurrences": sum(len(link.occurrences) for link in extraction.links),
-        "problems": len(extraction.problems),
-    }
+def totals(extraction: Extracted) -> dict[str, int]:
+    """Counts a summary line and the JSON document share (in one pass over the links)."""
+    counts = dict.fromkeys(("links", "images", "internal", "skipped", "occurrences"), 0)
+    for link in extraction.links:
+        counts["occurrences"] += len(link.occurrences)
+        if not link.fetchable:
+            counts["skipped"] += 1
+            continue
+        counts["links"] += 1
+        counts["images"] += link.kind is LinkKind.IMAGE
+        counts["internal"] += link.internal
+    return {"posts": len(extraction.posts), **counts, "problems": len(extraction.problems)}
 
 
 def to_csv(extraction: Extraction) -> str:
