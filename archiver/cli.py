@@ -44,8 +44,9 @@ from archiver.errors import ArchiverError, ConfigError, InputError, LockedError,
 from archiver.events import EventLog
 from archiver.extract import extract
 from archiver.extract.listing import summary, to_csv, to_json, write_table
+from archiver.extract.sources import discover
 from archiver.inputs import Inputs, parse_inputs, read_inputs
-from archiver.model import Extraction
+from archiver.model import Extracted, Extraction
 from archiver.redact import Redactor
 from archiver.report import FORMATS, Report
 from archiver.restore import rewrite
@@ -381,12 +382,19 @@ def run_command(args: argparse.Namespace) -> ExitCode:
         log.event("start", command=command, output=str(config.output_dir))
         console = Console(stderr=True)
         with progress.shown(console, quiet=args.quiet, verbose=args.verbose, redact=redactor.text) as shown:
-            extraction = _read(config, inputs, quiet=args.quiet, log=log)  # before the lock: nothing is written
-            say(summary(extraction))
+            extraction = _read_inputs(config, inputs, quiet=args.quiet, log=log) if inputs.given else None
+            if extraction is None:  # the run reads the posts; a path gone missing is named before the lock
+                discover(config.post_paths)
+
+            def extracted(found: Extracted) -> None:
+                if extraction is None:  # the configured posts, read by the run into its store of links
+                    _warn(found, args.quiet, log, redactor)
+                say(summary(found))
+
             with lock.exclusive(config.output_dir, command):
                 checked = job.both(log.checked, shown.checked)
                 result = job.run(config, checked, extraction, store=args.store, only_due=not args.every_link,
-                                 phase=shown.phase, offer=not inputs.given)  # fmt: skip
+                                 phase=shown.phase, offer=not inputs.given, extracted=extracted)  # fmt: skip
                 assert result.report is not None
                 # made while the folder is still this run's: the report's links are read from report.json
                 document = output.FORMATS[args.format](result.report, command) if args.format != "text" else ""
@@ -436,11 +444,9 @@ def _overrides(args: argparse.Namespace) -> Overrides:
     )  # fmt: skip
 
 
-def _read(config: Config, inputs: Inputs, quiet: bool, log: EventLog) -> Extraction:
-    """The posts the inputs name, or, without inputs, the configuration's; InputError
-    when inputs were given and not one post could be read."""
-    if not inputs.given:
-        return _extract(config, config.post_paths, quiet=quiet, log=log)
+def _read_inputs(config: Config, inputs: Inputs, quiet: bool, log: EventLog) -> Extraction:
+    """The posts the inputs name (read before the lock: nothing is written); InputError
+    when not one post could be read."""
     redactor = Redactor(config.report.secret_params)
     extraction = read_inputs(inputs, config.extract, config.fetch, stdin=sys.stdin.buffer, redact=redactor.text)
     _warn(extraction, quiet, log, redactor)
@@ -560,7 +566,7 @@ def _extract(config: Config, paths: Sequence[Path], quiet: bool = False, log: Ev
     return extraction
 
 
-def _warn(extraction: Extraction, quiet: bool, log: EventLog | None, shown: Redactor) -> None:
+def _warn(extraction: Extracted, quiet: bool, log: EventLog | None, shown: Redactor) -> None:
     for problem in extraction.problems:
         if not quiet:
             print(f"archiver: warning: {shown.text(str(problem))}", file=sys.stderr)

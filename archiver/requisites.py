@@ -114,7 +114,7 @@ class RequisiteFetcher:
         decided: dict[str, Requisite] = {}
         to_fetch: list[str] = []
         for url in urls:
-            if url in self._links or url in self._fetched_for:
+            if url in self._fetched_for or url in self._links:  # the dict first: the links may be a query
                 decided[url] = Requisite(url, RequisiteState.SHARED, detail=self._shared_detail(url))
             elif bounds.fetches <= 0:
                 decided[url] = Requisite(

@@ -57,18 +57,18 @@ def next_due(
 
 
 def plan(
-    links: Iterable[tuple[str, LinkVerdict | None]],
+    urls: Iterable[tuple[str, LinkVerdict | None]],
     now: dt.datetime,
     settings: ScheduleSettings,
     stored: Mapping[str, dt.datetime] | None = None,
 ) -> Plan:
-    """Split the URLs of `links`, each with its verdict (None: never checked), into those
-    due at `now` and those not due yet. With `stored` (when a run that stores captures last checked
+    """Split `urls`, each with its verdict (None: never checked), into those due at `now`
+    and those not due yet. With `stored` (when a run that stores captures last checked
     each URL), a link is due by that date alone, and at once when no such run checked it:
     `archiver check` checks, but stores nothing."""
     due, later, soonest = [], 0, None
     witnesses: dict[str, str] = {}
-    for url, verdict in links:
+    for url, verdict in urls:
         if stored is None:
             when = next_due(verdict, settings)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,9 @@ def _messy_posts(folder: Path) -> Path:
         '<img src="https://img.test/a.png"><iframe src="https://embed.test/v"></iframe></body></html>',
         encoding="utf-8",
     )
+    odd_name = os.fsencode(folder) + b"/caf\xe9-latin-1.md"  # a file name that is not UTF-8
+    with open(odd_name, "wb") as post:
+        post.write(b"---\ntitle: E\n---\n[odd](https://odd-name.test/)\n")
     return folder
 
 
@@ -86,6 +90,8 @@ def test_stored_links_are_the_links_extracted_in_memory(messy: Path, tmp_path: P
     theirs = next(link for link in in_memory.links if link.url == "https://other.test/x")
     assert theirs.internal
     assert [o.post.name for o in theirs.occurrences] == ["0-other.md", "a.md"]
+    odd = next(link for link in in_memory.links if link.url == "https://odd-name.test/")
+    assert os.fsencode(odd.occurrences[0].post.name) == b"caf\xe9-latin-1.md"
 
 
 def test_stored_links_of_the_corpus_are_the_links_extracted_in_memory(corpus: Path, tmp_path: Path) -> None:

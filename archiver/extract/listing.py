@@ -144,7 +144,7 @@ def write_table(extraction: Extraction, stream: TextIO) -> None:
     console.print(summary(extraction), markup=False)
 
 
-def summary(extraction: Extraction) -> str:
+def summary(extraction: Extracted) -> str:
     """One line: how many posts, links, images, skipped links and problems."""
     counts = totals(extraction)
     return (

@@ -12,6 +12,7 @@ when the store closes, and by the next run if this one is killed).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Collection, Container, Iterable, Iterator
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ CREATE TABLE links (
 CREATE TABLE occurrences (
     seq INTEGER PRIMARY KEY,
     link INTEGER NOT NULL,
-    post TEXT NOT NULL,
+    post BLOB NOT NULL,  -- the post's path as the file system has it (os.fsencode)
     line INTEGER NOT NULL,
     text TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -77,14 +78,18 @@ class Citation:
 
 
 class LinkStore:
-    """Links and their occurrences in a temporary SQLite file beside `folder`'s contents,
-    made when the first citation is added (so that reading no post makes no folder)."""
+    """Links and their occurrences in a temporary SQLite file in `folder`, made when the
+    first citations are written or read (so that reading no post makes no folder).
+
+    Any fault of the file (a full disk, a damaged file) raises OutputError, naming the folder.
+    """
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
         self._closing = contextlib.ExitStack()
         self._db: sqlite3.Connection | None = None
-        self._posts: dict[str, Path] = {}  # one Path per post, shared by its occurrences
+        self._closed = False
+        self._posts: dict[bytes, Path] = {}  # one Path per post, shared by its occurrences
         self._pending: list[Citation] = []
 
     def __enter__(self) -> LinkStore:
@@ -95,6 +100,7 @@ class LinkStore:
 
     def close(self) -> None:
         """Close and remove the file."""
+        self._closed = True
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -115,19 +121,23 @@ class LinkStore:
         """The links in the order they were first cited; with `fetchable`, only those that
         are (True) or are not (False) fetched."""
         where = {None: "", True: " WHERE l.skip_reason IS NULL", False: " WHERE l.skip_reason IS NOT NULL"}[fetchable]
-        rows = self._read().execute(f"{_COLUMNS}{where} ORDER BY l.id, o.seq")
-        for _, group in groupby(rows, key=_url_of):
-            yield self._link(list(group))
+        with self._faults():
+            rows = self._read().execute(f"{_COLUMNS}{where} ORDER BY l.id, o.seq")
+            for _, group in groupby(rows, key=_url_of):
+                yield self._link(list(group))
 
     def get(self, url: str) -> Link | None:
         """The link of `url`, None when no post cites it."""
-        rows = self._read().execute(f"{_COLUMNS} WHERE l.url = ? ORDER BY o.seq", (url,)).fetchall()
+        with self._faults():
+            rows = self._read().execute(f"{_COLUMNS} WHERE l.url = ? ORDER BY o.seq", (url,)).fetchall()
         return self._link(rows) if rows else None
 
     def urls(self, *, fetchable: bool | None = None) -> Iterator[str]:
         """The links' URLs (with `fetchable`, as for `links`), in the order first cited."""
         where = {None: "", True: " WHERE skip_reason IS NULL", False: " WHERE skip_reason IS NOT NULL"}[fetchable]
-        return (str(url) for (url,) in self._read().execute(f"SELECT url FROM links{where} ORDER BY id"))
+        with self._faults():
+            for (url,) in self._read().execute(f"SELECT url FROM links{where} ORDER BY id"):
+                yield str(url)
 
     @property
     def fetched_urls(self) -> Container[str]:
@@ -137,23 +147,25 @@ class LinkStore:
     def fetches(self, url: str) -> bool:
         """Whether `url` is the URL of a link fetched (cited, and not skipped)."""
         query = "SELECT 1 FROM links WHERE url = ? AND skip_reason IS NULL"
-        return self._read().execute(query, (url,)).fetchone() is not None
+        with self._faults():
+            return self._read().execute(query, (url,)).fetchone() is not None
 
     def count(self, *, fetchable: bool | None = None) -> int:
         """How many links there are (with `fetchable`, as for `links`)."""
         where = {None: "", True: " WHERE skip_reason IS NULL", False: " WHERE skip_reason IS NOT NULL"}[fetchable]
-        return int(self._read().execute(f"SELECT count(*) FROM links{where}").fetchone()[0])
+        with self._faults():
+            return int(self._read().execute(f"SELECT count(*) FROM links{where}").fetchone()[0])
 
     def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise ValueError("the store of links is closed")
         if self._db is None:
             path = self._closing.enter_context(temporary_beside(self._folder / STORE_NAME))
-            try:
+            with self._faults():
                 self._db = sqlite3.connect(path, isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=OFF")  # a scratch file: a crash loses nothing kept
+                self._db.execute("PRAGMA journal_mode=MEMORY")  # a scratch file: nothing to keep after a crash
                 self._db.execute("PRAGMA synchronous=OFF")
                 self._db.executescript(_SCHEMA)
-            except sqlite3.Error as error:
-                raise OutputError(f"{self._folder}: cannot keep the extracted links there: {error}") from error
         return self._db
 
     def _read(self) -> sqlite3.Connection:
@@ -164,15 +176,25 @@ class LinkStore:
     def _flush(self) -> None:
         if not self._pending:
             return
-        batch, self._pending = self._pending, []
         db = self._connection()
-        try:
+        with self._faults():
             db.execute("BEGIN")
-            db.executemany(_UPSERT, map(_link_row, batch))
-            db.executemany(_OCCURRENCE, map(_occurrence_row, batch))
+            try:
+                db.executemany(_UPSERT, map(_link_row, self._pending))
+                db.executemany(_OCCURRENCE, map(_occurrence_row, self._pending))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
             db.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise OutputError(f"{self._folder}: cannot keep the extracted links: {error}") from error
+        self._pending = []
+
+    @contextlib.contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Faults of the file (or of a text SQLite cannot hold) as OutputError, naming the folder."""
+        try:
+            yield
+        except (sqlite3.Error, UnicodeError) as error:
+            raise OutputError(f"{self._folder}: cannot keep the extracted links there: {error}") from error
 
     def _link(self, rows: list[Any]) -> Link:
         url, internal, kinds, skip_reason, skip_detail = rows[0][:5]
@@ -186,10 +208,10 @@ class LinkStore:
         )
         return Link(url, kind, bool(internal), occurrences, skip)
 
-    def _post(self, name: str) -> Path:
+    def _post(self, name: bytes) -> Path:
         path = self._posts.get(name)
         if path is None:
-            path = self._posts[name] = Path(name)
+            path = self._posts[name] = Path(os.fsdecode(name))
         return path
 
 
@@ -206,7 +228,7 @@ def _link_row(citation: Citation) -> tuple[object, ...]:
 def _occurrence_row(citation: Citation) -> tuple[object, ...]:
     o = citation.occurrence
     source = None if o.source == citation.url else o.source
-    return (str(o.post), o.line, o.text, o.kind.value, o.form.value, source, o.fragment, citation.url)
+    return (os.fsencode(o.post), o.line, o.text, o.kind.value, o.form.value, source, o.fragment, citation.url)
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,15 @@ class CaptureSeconds:
         self._folder = folder
         self._since = timestamp14(since or utc_now())
         # The hash of each (key, timestamp) taken, read when first needed: 77 B a record in
-        # the set, where the text "{key} {timestamp}" took 147 B; two pairs that share a hash
-        # only move a capture one second more, never put two in one second.
+        # the set, where the text "{key} {timestamp}" took 147 B. Two pairs that share a hash
+        # can only move a capture further forward, never put two in one second. (Hashes of
+        # strings differ from process to process: the set is never kept nor sent elsewhere.)
         self._taken: set[int] | None = None
 
     def claim(self, url: str, when: dt.datetime) -> dt.datetime:
-        """`when`, or `when` moved forward by the fewest whole seconds that put it in a
-        second where `url`'s key has no capture yet; that second is taken from now on."""
+        """`when`, or `when` moved forward by whole seconds into a second where `url`'s key
+        has no capture yet (the fewest, but for a rare shared hash); that second is taken
+        from now on."""
         if self._taken is None or timestamp14(when) < self._since:
             self._read_indexes(min(self._since, timestamp14(when)))
         assert self._taken is not None
