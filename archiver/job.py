@@ -79,6 +79,7 @@ FETCH_PHASE, REQUISITES_PHASE, REPORT_PHASE = "fetch", "requisites", "report"
 # to `pack.max_requisite_mb` until it is written; 8 pages at 64 slots kept every slot busy.
 _REQUISITE_PAGES_PER_SLOT = 8
 _T = TypeVar("_T")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -210,10 +211,10 @@ def _run_kept(
         pack.repair(config.output_dir, recovered)
         planned = _plan(config, extraction.store.urls(fetchable=True), history, only_due)
         pending = tuple(url for url in planned.due if url not in done)
-        stored = partial(_still_stored, config.output_dir / pack.ARCHIVE_DIR)
+        archive = config.output_dir / pack.ARCHIVE_DIR
         earlier = _Earlier(
-            stored(history.latest_full_captures()),
-            stored(history.latest_requisite_captures()),
+            _StillStored(archive, history.latest_full_capture, lambda: history.latest_full_captures().items()),
+            _still_stored(archive, history.latest_requisite_captures()),
             history.add_requisite_capture,
             extraction.store.fetched_urls,
         )
@@ -309,26 +310,55 @@ def _plan(config: Config, urls: Iterable[str], history: History, only_due: bool)
     first, second = itertools.tee(urls)  # read side by side: tee holds next to nothing
     verdicts = history.verdicts_of(first, dead_policy(config.health))
     cited = ((url, now) for url, (now, _) in zip(second, verdicts, strict=True))
-    return schedule.plan(cited, utc_now(), config.schedule, history.last_stored())
+    stored = _Lookup(history.last_stored_at, lambda: history.last_stored().items())
+    return schedule.plan(cited, utc_now(), config.schedule, stored)
 
 
 def _conditions(
     urls: Iterable[str], earlier: Mapping[str, PriorCapture], now: dt.datetime, fresh_after: dt.timedelta
-) -> dict[str, Validators]:
+) -> Mapping[str, Validators]:
     """The validators to send back for each link a conditional request can confirm: its
     last full capture is of the URL itself (not of a page it redirected to), was found
     alive (a 304 is judged by no rule: it carries no page), can be revisited, is recent
-    enough not to be stored again, and its server gave validators."""
-    conditions = {}
-    for url in urls:
-        prior = earlier.get(url)
-        if prior is None or not prior.validators or not prior.stored_at.can_be_revisited:
-            continue
-        if prior.status is not Status.OK:  # a 304 would say only "the same soft-404 (parking page ...) again"
-            continue
-        if prior.stored_at.target_uri == url and now - prior.captured_at < fresh_after:
-            conditions[url] = prior.validators
-    return conditions
+    enough not to be stored again, and its server gave validators. Worked out for a URL
+    when it is asked for (a large blog's would all be held otherwise)."""
+    listed = tuple(urls)
+    find = partial(_condition, earlier=earlier, now=now, fresh_after=fresh_after)
+    return _Lookup(find, lambda: ((url, found) for url in listed if (found := find(url)) is not None))
+
+
+def _condition(
+    url: str, *, earlier: Mapping[str, PriorCapture], now: dt.datetime, fresh_after: dt.timedelta
+) -> Validators | None:
+    prior = earlier.get(url)
+    if prior is None or not prior.validators or not prior.stored_at.can_be_revisited:
+        return None
+    if prior.status is not Status.OK:  # a 304 would say only "the same soft-404 (parking page ...) again"
+        return None
+    if prior.stored_at.target_uri == url and now - prior.captured_at < fresh_after:
+        return prior.validators
+    return None
+
+
+class _Lookup(Mapping[str, _V]):
+    """A mapping read a key at a time (`find`, None for a key it lacks), never held whole;
+    going through it (`every`) reads it all."""
+
+    def __init__(self, find: Callable[[str], _V | None], every: Callable[[], Iterable[tuple[str, _V]]]) -> None:
+        self._find = find
+        self._every = every
+
+    def __getitem__(self, key: str) -> _V:
+        found = self._find(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key, _ in self._every())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._every())
 
 
 def _remove_stale_temporaries(config: Config, extraction: Extraction) -> int:
@@ -532,7 +562,7 @@ class _Earlier:
     """What earlier runs stored, for revisits and drift, and where a run's new requisite
     captures are remembered; and the blog's links (never fetched as requisites)."""
 
-    links: dict[str, PriorCapture]
+    links: Mapping[str, PriorCapture]
     requisites: Mapping[str, PriorCapture]
     remember_requisite: Callable[[str, PriorCapture], None]
     link_urls: Container[str]
@@ -674,21 +704,45 @@ async def _canaries(fetcher: FetchBackend, urls: tuple[str, ...]) -> list[FetchR
 
 
 def _still_stored(archive: Path, captures: Mapping[str, PriorCapture]) -> dict[str, PriorCapture]:
-    """The captures whose records are still wholly in their WARC files: the history is
-    committed at once, a WARC file synced about once a second, so after a power cut the
-    history can name a record that repair cut off; a revisit must never point at it."""
-    sizes: dict[str, int] = {}
+    """The captures whose records are still wholly in their WARC files (see `_StillStored`)."""
+    whole = _WholeRecords(archive)
+    return {url: capture for url, capture in captures.items() if whole(capture)}
 
-    def size_of(name: str) -> int:
-        if name not in sizes:
+
+class _StillStored(_Lookup[PriorCapture]):
+    """Each URL's latest full capture (`find`), read from the history a URL at a time,
+    when its record is still wholly in its WARC file: the history is committed at once, a
+    WARC file synced about once a second, so after a power cut the history can name a
+    record that repair cut off; a revisit must never point at it."""
+
+    def __init__(
+        self,
+        archive: Path,
+        find: Callable[[str], PriorCapture | None],
+        every: Callable[[], Iterable[tuple[str, PriorCapture]]],
+    ) -> None:
+        whole = _WholeRecords(archive)
+        super().__init__(
+            lambda url: found if (found := find(url)) is not None and whole(found) else None,
+            lambda: ((url, capture) for url, capture in every() if whole(capture)),
+        )
+
+
+class _WholeRecords:
+    """Whether a capture's record ends within its WARC file (each file's size read once)."""
+
+    def __init__(self, archive: Path) -> None:
+        self._archive = archive
+        self._sizes: dict[str, int] = {}
+
+    def __call__(self, capture: PriorCapture) -> bool:
+        name = capture.stored_at.filename
+        if name not in self._sizes:
             try:
-                sizes[name] = (archive / name).stat().st_size
+                self._sizes[name] = (self._archive / name).stat().st_size
             except OSError:
-                sizes[name] = -1
-        return sizes[name]
-
-    return {url: capture for url, capture in captures.items()
-            if capture.stored_at.offset + capture.stored_at.length <= size_of(capture.stored_at.filename)}  # fmt: skip
+                self._sizes[name] = -1
+        return capture.stored_at.offset + capture.stored_at.length <= self._sizes[name]
 
 
 def chained(first: Finisher, then: Finisher) -> Finisher:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
 from archiver import job
 from archiver.config import ExtractSettings, load_config
@@ -145,3 +147,34 @@ def test_a_run_keeps_its_links_beside_the_output_and_sweeps_only_what_others_lef
     results = (config.output_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()[1:]
     assert sorted(json.loads(line)["cited_by"] for line in results) == [1] * 6
     assert not [path for path in config.output_dir.iterdir() if path.name.startswith(".links.sqlite")]
+
+
+def _kinds_of(output: Path, url: str) -> list[str]:
+    kinds = []
+    for warc in sorted((output / "archive").glob("*.warc.gz")):
+        with warc.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                if record.rec_headers.get_header("WARC-Target-URI") == url and record.rec_type in (
+                    "response",
+                    "revisit",
+                ):
+                    kinds.append(record.rec_type)
+    return kinds
+
+
+@pytest.mark.parametrize("cut_off", [False, True])
+def test_a_capture_read_from_the_history_a_link_at_a_time_is_revisited_only_while_whole(
+    tmp_path: Path, web: Web, cut_off: bool
+) -> None:
+    url = web.url("alpha.test", "/ok.html?revisit")
+    write_blog(tmp_path, web, [url], more="pack:\n  requisites: false\noutput:\n  dir: out\n")
+    config = load_config(tmp_path / "config.yaml")
+    job.run(config)
+    if cut_off:  # the history names a record beyond its file, as a power cut can leave it
+        with sqlite3.connect(config.output_dir / "history.sqlite") as connection:
+            connection.execute("UPDATE checks SET warc_offset = warc_offset + 100000000 WHERE url = ?", (url,))
+        connection.close()
+
+    job.run(config)
+
+    assert _kinds_of(config.output_dir, url) == (["response", "response"] if cut_off else ["response", "revisit"])
