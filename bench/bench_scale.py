@@ -1,7 +1,7 @@
 """A blog of many links on one machine: `archiver run`'s peak memory and rate, against a bare GET loop.
 
     python bench/bench_scale.py [--sizes 10000 100000] [--hosts 1000] [--latency 0.05] [--kb 20]
-                                [--missing 0.1] [--skip-loop]
+                                [--missing 0.1] [--skip-loop] [--again]
 
 For each size N: a folder of N / 100 Markdown posts citing 100 links each, over --hosts
 host names served by bench/latency_server.py in its own process (every answer after about
@@ -13,13 +13,16 @@ names about 50 of them, which would make the run 50 times as many requests). Pri
 wall time, URLs/s, the peak resident memory of the run's process (its largest process:
 the parser processes are smaller) and when, in the run, it was reached; the sizes of what
 it wrote; then a bare aiohttp GET loop over the same URLs with the same limits, and
-`archiver run`'s rate as a share of the loop's.
+`archiver run`'s rate as a share of the loop's. With --again, each first run is followed
+at once by a scheduled `archiver run` over the same folder (the links due: the failing
+ones, whose first failure is asked again), with its time and peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -43,6 +46,7 @@ class Measured:
     peak_at: float  # the share of the run's wall time at which the peak was first reached
     output_mb: dict[str, float]
     exit_code: int
+    fetched: int  # URLs the run fetched, as its summary says
 
 
 def host_names(count: int) -> list[str]:
@@ -73,9 +77,10 @@ def blog(folder: Path, port: int, size: int, hosts: list[str], *, kilobytes: int
     return urls
 
 
-def run_archiver(folder: Path) -> Measured:
-    """`archiver run --all` over the blog in `folder`, its memory sampled every 0.2 s."""
-    command = [sys.executable, "-m", "archiver", "run", "--all", "--quiet"]
+def run_archiver(folder: Path, *, every_link: bool = True) -> Measured:
+    """`archiver run --all` (or, without `every_link`, as a scheduled job runs it: the links
+    due) over the blog in `folder`, its memory sampled every 0.2 s."""
+    command = [sys.executable, "-m", "archiver", "run", *(["--all"] if every_link else []), "--quiet"]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
@@ -87,7 +92,9 @@ def run_archiver(folder: Path) -> Measured:
     if process.returncode != 0:
         print(stdout, stderr, file=sys.stderr)
     peak = max(samples, default=(0.0, 0.0), key=lambda sample: sample[1])
-    return Measured(seconds, peak[1], peak[0] / seconds, _output_sizes(folder / "out"), process.returncode)
+    fetched = re.search(r"(\d+) URLs fetched", stdout)
+    return Measured(seconds, peak[1], peak[0] / seconds, _output_sizes(folder / "out"), process.returncode,
+                    int(fetched[1]) if fetched else -1)  # fmt: skip
 
 
 def _sample(process: subprocess.Popen[str], started: float, samples: list[tuple[float, float]]) -> None:
@@ -120,6 +127,8 @@ def main() -> int:
     parser.add_argument("--kb", type=int, default=20)
     parser.add_argument("--missing", type=float, default=0.1, help="share of links to pages that answer 404")
     parser.add_argument("--skip-loop", action="store_true", help="do not time the aiohttp loop")
+    parser.add_argument("--again", action="store_true",
+                        help="after each run, a scheduled `archiver run` over the same folder at once")  # fmt: skip
     args = parser.parse_args()
     server, port = start_server(args.latency, "--not-found")
     hosts = host_names(args.hosts)
@@ -129,9 +138,13 @@ def main() -> int:
             with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as scratch:
                 urls = blog(Path(scratch), port, size, hosts, kilobytes=args.kb, missing=args.missing)
                 measured = run_archiver(Path(scratch))
+                again = run_archiver(Path(scratch), every_link=False) if args.again else None
             loop = None if args.skip_loop else time_aiohttp(urls, 64, 4, all_ok=False)
             results.append((size, measured, loop))
             _print_one(size, measured, loop)
+            if again is not None:
+                print(f"  then a scheduled run at once: {again.fetched:,} URLs due, {again.seconds:.1f} s "
+                      f"(exit {again.exit_code}), peak RSS {again.peak_mb:.0f} MB")  # fmt: skip
     finally:
         server.kill()
     if len(results) > 1:
