@@ -308,7 +308,7 @@ class Classifier:
         """`prior_captures` holds each URL's last full capture, whose page `stored_page_of`
         reads when a rule needs it (drift)."""
         self._backend = backend
-        self._prior_captures = prior_captures or {}
+        self._prior_captures = prior_captures if prior_captures is not None else {}  # may be read a URL at a time
         self._stored_page_of = stored_page_of
         self._rules = rules
         self._probes: dict[str, asyncio.Task[MissingPage | None]] = {}

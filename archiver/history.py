@@ -343,13 +343,17 @@ class History:
     def last_stored(self) -> dict[str, dt.datetime]:
         """When each URL was last checked by a run that stored its captures (and counts)."""
         rows = self._db.execute(
-            f"SELECT url, MAX(checked_at) FROM checks WHERE run_id IN ({_STORING_RUNS}) GROUP BY url"
+            "SELECT url, MAX(checked_at) FROM checks WHERE run_id IN"
+            " (SELECT id FROM runs WHERE kind = 'run' AND unreachable IS NULL) GROUP BY url"
         )
         return {str(url): dt.datetime.fromisoformat(str(when)) for url, when in rows}
 
     def last_stored_at(self, url: str) -> dt.datetime | None:
         """`last_stored` of one URL: None when no such run checked it."""
-        query = f"SELECT MAX(checked_at) FROM checks WHERE url = ? AND run_id IN ({_STORING_RUNS})"
+        query = (
+            "SELECT MAX(c.checked_at) FROM checks c JOIN runs r ON r.id = c.run_id"
+            " WHERE c.url = ? AND r.kind = 'run' AND r.unreachable IS NULL"
+        )  # a join, not IN (...): the subquery would be read again for every URL
         (when,) = self._db.execute(query, (url,)).fetchone()
         return None if when is None else dt.datetime.fromisoformat(str(when))
 
@@ -491,10 +495,10 @@ _COLUMNS = ", ".join(_COLUMN_NAMES)
 _INSERT_CHECK = f"INSERT INTO checks (run_id, {_COLUMNS}) VALUES ({', '.join('?' * (len(_COLUMN_NAMES) + 1))})"
 _SELECT_CHECK = f"SELECT {_COLUMNS} FROM checks"
 _FULL_CAPTURE = (
-    "warc_filename IS NOT NULL AND warc_revisit = 0 AND payload_digest IS NOT NULL"
+    "warc_filename IS NOT NULL AND warc_filename <> '' AND warc_revisit = 0"
+    " AND payload_digest IS NOT NULL AND payload_digest <> ''"
     " AND warc_record_id <> '' AND warc_date <> '' AND warc_target_uri <> ''"  # a whole identity, or none
 )
-_STORING_RUNS = "SELECT id FROM runs WHERE kind = 'run' AND unreachable IS NULL"
 
 
 def _prior(check: Check) -> PriorCapture | None:

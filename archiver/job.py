@@ -321,7 +321,8 @@ def _conditions(
     last full capture is of the URL itself (not of a page it redirected to), was found
     alive (a 304 is judged by no rule: it carries no page), can be revisited, is recent
     enough not to be stored again, and its server gave validators. Worked out for a URL
-    when it is asked for (a large blog's would all be held otherwise)."""
+    when it is asked for (a large blog's would all be held otherwise), which should be
+    one of `urls`: going through the mapping lists only those."""
     listed = tuple(urls)
     find = partial(_condition, earlier=earlier, now=now, fresh_after=fresh_after)
     return _Lookup(find, lambda: ((url, found) for url in listed if (found := find(url)) is not None))
@@ -359,6 +360,9 @@ class _Lookup(Mapping[str, _V]):
 
     def __len__(self) -> int:
         return sum(1 for _ in self._every())
+
+    def __bool__(self) -> bool:  # not len(): that would read it all
+        return True
 
 
 def _remove_stale_temporaries(config: Config, extraction: Extraction) -> int:
@@ -562,7 +566,7 @@ class _Earlier:
     """What earlier runs stored, for revisits and drift, and where a run's new requisite
     captures are remembered; and the blog's links (never fetched as requisites)."""
 
-    links: Mapping[str, PriorCapture]
+    links: _StillStored
     requisites: Mapping[str, PriorCapture]
     remember_requisite: Callable[[str, PriorCapture], None]
     link_urls: Container[str]
@@ -649,6 +653,7 @@ async def _kept(
     location: RecordLocation | None = None
     remembered: list[tuple[str, PriorCapture]] = []
     prior = earlier.links.get(capture.result.url)
+    earlier.links.forget(capture.result.url)  # asked for by the conditions, the drift rule and here
     capture, unchanged = _not_modified(capture, prior)
     try:
         if packer is not None:
@@ -721,11 +726,20 @@ class _StillStored(_Lookup[PriorCapture]):
         find: Callable[[str], PriorCapture | None],
         every: Callable[[], Iterable[tuple[str, PriorCapture]]],
     ) -> None:
-        whole = _WholeRecords(archive)
-        super().__init__(
-            lambda url: found if (found := find(url)) is not None and whole(found) else None,
-            lambda: ((url, capture) for url, capture in every() if whole(capture)),
-        )
+        self._whole = _WholeRecords(archive)
+        self._read = find
+        self._in_flight: dict[str, PriorCapture | None] = {}  # read once per URL fetched, until `forget`
+        super().__init__(self._found, lambda: ((url, capture) for url, capture in every() if self._whole(capture)))
+
+    def forget(self, url: str) -> None:
+        """`url` is done with: its capture is read again if asked for again."""
+        self._in_flight.pop(url, None)
+
+    def _found(self, url: str) -> PriorCapture | None:
+        if url not in self._in_flight:
+            found = self._read(url)
+            self._in_flight[url] = found if found is not None and self._whole(found) else None
+        return self._in_flight[url]
 
 
 class _WholeRecords:

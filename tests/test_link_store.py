@@ -17,6 +17,7 @@ from archiver.config import ExtractSettings, load_config
 from archiver.errors import InputError
 from archiver.extract import LinkStore, extract, extract_stored, stored
 from archiver.extract.listing import json_chunks
+from archiver.history import History
 from archiver.model import Extraction, LinkKind
 from archiver.redact import Redactor
 from tests.conftest import FIXTURE_POSTS, SEED_POST, Web, write_blog
@@ -178,3 +179,24 @@ def test_a_capture_read_from_the_history_a_link_at_a_time_is_revisited_only_whil
     job.run(config)
 
     assert _kinds_of(config.output_dir, url) == (["response", "response"] if cut_off else ["response", "revisit"])
+
+
+def test_a_run_over_a_history_reads_it_a_link_at_a_time(
+    tmp_path: Path, web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    urls = [web.url("alpha.test", "/ok.html?again"), web.url("beta.test", "/status/404?again")]
+    write_blog(tmp_path, web, urls, more="pack:\n  requisites: false\noutput:\n  dir: out\n")
+    config = load_config(tmp_path / "config.yaml")
+    job.run(config)
+
+    def held_whole(*_: object) -> None:
+        raise AssertionError("every URL's earlier captures or dates read at once")
+
+    monkeypatch.setattr(History, "latest_full_captures", held_whole)
+    monkeypatch.setattr(History, "last_stored", held_whole)
+    scheduled = job.run(config, only_due=True)  # the failing link is due again at once, the live one is not
+    every = job.run(config)
+
+    assert (scheduled.urls, scheduled.not_due) == (1, 1)
+    assert (every.urls, every.failed) == (2, 1)
+    assert _kinds_of(config.output_dir, urls[0]) == ["response", "revisit"]

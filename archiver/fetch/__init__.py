@@ -155,7 +155,7 @@ class Fetcher:
         running: set[asyncio.Task[Capture]] = set()
         unyielded: list[asyncio.Task[Capture]] = []
         window = self._settings.concurrency * _WINDOW_PER_SLOT
-        known = validators or {}
+        known = validators if validators is not None else {}  # may be worked out a URL at a time
         try:
             while True:
                 self._start_more(queue, running, window, then, known)
