@@ -114,7 +114,8 @@ class LinkStore:
             self._flush()
 
     def add(self, link: Link) -> None:
-        """Add a whole link (of an extraction made in memory)."""
+        """Add a whole link (of an extraction made in memory). A link is kept as its
+        citations, so one that has none (no extractor makes such a link) is not kept."""
         self.cite(Citation(link.url, occurrence, link.internal, link.skip) for occurrence in link.occurrences)
 
     def links(self, *, fetchable: bool | None = None) -> Iterator[Link]:
