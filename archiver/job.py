@@ -20,13 +20,15 @@ import multiprocessing
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Container, Coroutine, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from archiver import fetch, health, pack, reach, report, schedule
+from archiver import fetch, health, pack, pages, reach, report, schedule
 from archiver import restore as restore_stage
 from archiver import submit as submit_stage
 from archiver.atomic import make_folder, remove_stale_temporaries, temporary_beside, write_lines_atomically
@@ -227,6 +229,8 @@ def _run_kept(
                      judged=judged, phases=phases, witnesses=planned.witnesses)
         )  # fmt: skip
         summary = replace(summary, not_due=planned.not_due, next_due=planned.next_due)
+        # the run's WARC files are indexed in a parser process while this one writes the reports
+        indexing = pages.beside_the_run(pack.index_all, config.output_dir, summary.warc_files)
         phase(REPORT_PHASE, len(pending))
         history.finish_run(run_id, summary.unreachable)
         lines = results_lines(
@@ -236,7 +240,18 @@ def _run_kept(
         report = _write_reports(config, extraction, history)
         offered = offer and store and config.submit.enabled and not summary.unreachable
         submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
+        _indexed(indexing, config.output_dir, summary.warc_files)
         return replace(summary, resumed=len(done), report=report, submitted=submitted)
+
+
+def _indexed(indexing: Future[None], folder: Path, files: Iterable[Path]) -> None:
+    """Wait for the run's WARC files to be indexed (again in this process, should the
+    parser process have died). A run stopped before does not wait: the next run's repair
+    indexes a WARC file that has no index."""
+    try:
+        indexing.result()
+    except BrokenProcessPool:
+        pack.index_all(folder, files)
 
 
 _FROZEN_AT_IMPORT = gc.get_freeze_count()  # CPython 3.12 starts with some objects frozen
@@ -598,7 +613,7 @@ async def _archive(
     counted = _Counts()
     tally = RequisiteTally()
     info = {"http-header-user-agent": user_agent_of(config.fetch), "robots": _robots_policy(config)}
-    with WarcPacker(config.output_dir, config.pack, info) if store else nullcontext() as packer:
+    with WarcPacker(config.output_dir, config.pack, info, index_at_close=False) if store else nullcontext() as packer:
         async with fetch.opened(backend, config.fetch) as fetcher:
             finish: Finisher = Classifier(fetcher, earlier.links, partial(health.stored_page, config.output_dir)).finish
             if packer is not None and config.pack.requisites:

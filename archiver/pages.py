@@ -24,7 +24,7 @@ import re
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait
 from typing import IO, TypeVar
@@ -40,6 +40,7 @@ from archiver.model import Exchange, Page
 
 _log = logging.getLogger(__name__)
 _Parsed = TypeVar("_Parsed")
+_Done = TypeVar("_Done")
 
 READ_LIMIT = 1024 * 1024
 # Of a page's visible text, the rules compare at most the first 4,000 characters (after
@@ -128,6 +129,23 @@ async def _in_parser(work: Callable[..., _Parsed], *arguments: object, url: str,
         _log.warning("%s could not be read as a page (%s); it is judged by its status alone", url, problem)
         return failed
     return result
+
+
+def beside_the_run(work: Callable[..., _Done], *arguments: object) -> Future[_Done]:
+    """`work(*arguments)` started in a parser process, for other CPU-heavy work a run can
+    do beside its own (indexing its WARC files while it writes its reports); done at once,
+    in this process, where the processes cannot be started."""
+    if _PARSERS.usable:
+        try:
+            return _PARSERS.executor().submit(work, *arguments)
+        except (BrokenProcessPool, OSError, RuntimeError) as error:
+            _PARSERS.give_up(f"{error!r}, while starting {getattr(work, '__name__', work)}")
+    done: Future[_Done] = Future()
+    try:
+        done.set_result(work(*arguments))
+    except Exception as error:  # noqa: BLE001 - handed to whoever waits for it, as the process would
+        done.set_exception(error)
+    return done
 
 
 def _guarded(work: Callable[..., _Parsed], *arguments: object) -> tuple[_Parsed | None, str]:

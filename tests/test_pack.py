@@ -15,6 +15,8 @@ import sys
 import zipfile
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,12 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.checker import Checker
 
-from archiver import export, job, pack
+from archiver import export, job, pack, pages
 from archiver.config import Config, ExtractSettings, PackSettings
 from archiver.errors import InputError, OutputError
 from archiver.history import History
 from archiver.model import FetchResult
-from archiver.pack import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX
+from archiver.pack import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_all
 from archiver.redact import Redactor
 from tests.conftest import Web
 from tests.pywb import serving
@@ -261,6 +263,45 @@ def test_files_rotate_at_the_configured_size(web: Web, tmp_path: Path) -> None:
     assert [_records(warc)[0]["type"] for warc in warcs] == ["warcinfo"] * len(warcs)
     assert len({_records(w)[0]["warc"]["WARC-Filename"] for w in warcs}) == len(warcs)
     assert Checker(argparse.Namespace(inputs=[str(w) for w in warcs], verbose=False)).process_all() == 0
+
+
+def test_every_file_of_a_run_is_indexed_when_it_ends_as_an_index_made_afresh(web: Web, tmp_path: Path) -> None:
+    config, _ = _project(web, tmp_path, PackSettings(rotate_mb=0.004))  # files closed mid-run, and the last at its end
+
+    job.run(config)
+
+    warcs = _warcs(config.output_dir)
+    index_all(tmp_path / "afresh", warcs)
+    made = sorted(path.name for path in (config.output_dir / INDEX_DIR).iterdir())
+    assert made == sorted(f"{warc.name}.cdxj" for warc in warcs)
+    for warc in warcs:
+        name = f"{warc.name}.cdxj"
+        assert (config.output_dir / INDEX_DIR / name).read_bytes() == (
+            tmp_path / "afresh" / INDEX_DIR / name
+        ).read_bytes()
+
+
+def test_a_run_indexes_its_files_itself_when_the_parser_process_died(web: Web, tmp_path: Path) -> None:
+    config, _ = _project(web, tmp_path)
+    job.run(config)
+    warcs = _warcs(config.output_dir)
+    for index in (config.output_dir / INDEX_DIR).iterdir():
+        index.unlink()
+    died: Future[None] = Future()
+    died.set_exception(BrokenProcessPool("a worker died"))
+
+    job._indexed(died, config.output_dir, warcs)
+
+    assert sorted(path.name for path in (config.output_dir / INDEX_DIR).iterdir()) == [f"{w.name}.cdxj" for w in warcs]
+
+
+def test_work_beside_the_run_hands_back_what_it_raised(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such.warc.gz"
+
+    indexing = pages.beside_the_run(index_all, tmp_path, [missing])
+
+    with pytest.raises(FileNotFoundError):  # raised in a parser process, as in this one
+        indexing.result(timeout=60)
 
 
 # --- replay in a real pywb ---------------------------------------------------------

@@ -13,7 +13,15 @@ the drift rule), and `folder` names the layout, the index keys and replay addres
 A pywb collection can point straight at the output folder.
 """
 
-from archiver.pack.folder import ARCHIVE_DIR, INDEX_DIR, OPEN_SUFFIX, index_entries, replay_address, url_key
+from archiver.pack.folder import (
+    ARCHIVE_DIR,
+    INDEX_DIR,
+    OPEN_SUFFIX,
+    index_all,
+    index_entries,
+    replay_address,
+    url_key,
+)
 from archiver.pack.records import read_answer
 from archiver.pack.repair import repair
 from archiver.pack.writer import WarcPacker
@@ -23,6 +31,7 @@ __all__ = [
     "INDEX_DIR",
     "OPEN_SUFFIX",
     "WarcPacker",
+    "index_all",
     "index_entries",
     "read_answer",
     "repair",

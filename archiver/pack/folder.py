@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import surt
@@ -41,6 +41,12 @@ def index_into(indexes: Path, warc: Path) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)  # a full disk leaves no half index behind
         raise
+
+
+def index_all(folder: Path, warcs: Iterable[Path]) -> None:
+    """`index_into` the output `folder`'s indexes, for each of `warcs` in turn."""
+    for warc in warcs:
+        index_into(folder / INDEX_DIR, warc)
 
 
 def _sort_lines(source: Path, target: Path) -> None:

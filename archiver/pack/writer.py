@@ -54,9 +54,15 @@ _GZIP_WBITS = zlib_ng.MAX_WBITS + 16  # a gzip header and trailer around the def
 
 
 class WarcPacker:
-    """Writes captures into WARC files under `folder`, rotating them at the configured size."""
+    """Writes captures into WARC files under `folder`, rotating them at the configured size.
+    Each file is indexed as it closes, unless `index_at_close` is False: the caller then
+    indexes `closed_files` itself (`pack.index_into`), and until it has, a later run's
+    repair would."""
 
-    def __init__(self, folder: Path, settings: PackSettings, info: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, folder: Path, settings: PackSettings, info: dict[str, str] | None = None, *, index_at_close: bool = True
+    ) -> None:
+        self._index_at_close = index_at_close
         self._archive = folder / ARCHIVE_DIR
         self._indexes = folder / INDEX_DIR
         self._settings = settings
@@ -131,7 +137,8 @@ class WarcPacker:
         return self.write(replace(capture, requisites=()), (), previous, requisite_of=page_url)
 
     def close(self) -> None:
-        """Close the current file: flush, sync, rename to its final name, index it.
+        """Close the current file: flush, sync, rename to its final name, index it (see
+        `index_at_close`).
         Raises OutputError, naming the file, when that cannot be done."""
         with self._writing():
             self._close()
@@ -153,7 +160,8 @@ class WarcPacker:
         final = self._archive / self._name
         os.replace(self._archive / (self._name + OPEN_SUFFIX), final)
         fsync_folder(self._archive)
-        self._index(final)
+        if self._index_at_close:
+            self._index(final)
         self.closed_files.append(final)
         self._file = self._writer = None
 
