@@ -21,18 +21,16 @@ import logging
 import multiprocessing
 import os
 import re
-import signal
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.connection import wait
 from typing import IO, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import tinycss2
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from archiver.beside import started_beside_the_run
 from archiver.bodies import decoded_body
 from archiver.extract.html import srcset_urls
 from archiver.extract.urls import ResolvedUrl, resolve
@@ -40,7 +38,6 @@ from archiver.model import Exchange, Page
 
 _log = logging.getLogger(__name__)
 _Parsed = TypeVar("_Parsed")
-_Done = TypeVar("_Done")
 
 READ_LIMIT = 1024 * 1024
 # Of a page's visible text, the rules compare at most the first 4,000 characters (after
@@ -129,23 +126,6 @@ async def _in_parser(work: Callable[..., _Parsed], *arguments: object, url: str,
         _log.warning("%s could not be read as a page (%s); it is judged by its status alone", url, problem)
         return failed
     return result
-
-
-def beside_the_run(work: Callable[..., _Done], *arguments: object) -> Future[_Done]:
-    """`work(*arguments)` started in a parser process, for other CPU-heavy work a run can
-    do beside its own (indexing its WARC files while it writes its reports); done at once,
-    in this process, where the processes cannot be started."""
-    if _PARSERS.usable:
-        try:
-            return _PARSERS.executor().submit(work, *arguments)
-        except (BrokenProcessPool, OSError, RuntimeError) as error:
-            _PARSERS.give_up(f"{error!r}, while starting {getattr(work, '__name__', work)}")
-    done: Future[_Done] = Future()
-    try:
-        done.set_result(work(*arguments))
-    except Exception as error:  # noqa: BLE001 - handed to whoever waits for it, as the process would
-        done.set_exception(error)
-    return done
 
 
 def _guarded(work: Callable[..., _Parsed], *arguments: object) -> tuple[_Parsed | None, str]:
@@ -322,7 +302,7 @@ class _ParserPool:
         if self._executor is None:
             workers = max(1, (os.cpu_count() or 2) - 1)
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_parser_started)
+            self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=started_beside_the_run)
         return self._executor
 
     def shutdown(self) -> None:
@@ -341,30 +321,6 @@ class _ParserPool:
 
 
 _PARSERS = _ParserPool()
-
-
-def _parser_started() -> None:
-    """In a parser process, first: Ctrl-C, SIGTERM and SIGHUP reach every process of a
-    terminal's job or a service's group, and the run that started the parser decides what
-    they mean (it stops, and the parser with it)."""
-    for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop, signal.SIG_IGN)
-    _exit_with_parent()
-
-
-def _exit_with_parent() -> None:
-    """In a parser process: end as soon as the run that started it ends, however it ended
-    (a killed run must leave no parser behind, holding its terminal or its pipes)."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-    sentinel = parent.sentinel
-
-    def end_with_parent() -> None:
-        wait([sentinel])  # readable once the parent is gone
-        os._exit(0)
-
-    threading.Thread(target=end_with_parent, name="archiver-parent-watch", daemon=True).start()
 
 
 def _charset(content_type: str | None) -> str:

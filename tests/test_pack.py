@@ -7,16 +7,16 @@ import contextlib
 import gzip
 import io
 import json
+import multiprocessing
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.checker import Checker
 
-from archiver import export, job, pack, pages
+from archiver import export, job, pack
+from archiver.beside import Beside
 from archiver.config import Config, ExtractSettings, PackSettings
 from archiver.errors import InputError, OutputError
 from archiver.history import History
@@ -265,8 +266,13 @@ def test_files_rotate_at_the_configured_size(web: Web, tmp_path: Path) -> None:
     assert Checker(argparse.Namespace(inputs=[str(w) for w in warcs], verbose=False)).process_all() == 0
 
 
-def test_every_file_of_a_run_is_indexed_when_it_ends_as_an_index_made_afresh(web: Web, tmp_path: Path) -> None:
+@pytest.mark.parametrize("beside", [False, True])
+def test_every_file_of_a_run_is_indexed_when_it_ends_as_an_index_made_afresh(
+    web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, beside: bool
+) -> None:
     config, _ = _project(web, tmp_path, PackSettings(rotate_mb=0.004))  # files closed mid-run, and the last at its end
+    if beside:
+        monkeypatch.setattr(job, "_INDEX_BESIDE_BYTES", 0)  # the last file indexed in a process of its own
 
     job.run(config)
 
@@ -281,27 +287,61 @@ def test_every_file_of_a_run_is_indexed_when_it_ends_as_an_index_made_afresh(web
         ).read_bytes()
 
 
-def test_a_run_indexes_its_files_itself_when_the_parser_process_died(web: Web, tmp_path: Path) -> None:
+def _written_here(path: Path, text: str) -> str:
+    """Write `text` to `path`; in a process beside the run, hang first until killed."""
+    if multiprocessing.parent_process() is not None:
+        time.sleep(600)
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def test_work_beside_the_run_hands_back_what_it_returned_and_what_it_raised(tmp_path: Path) -> None:
+    indexed = Beside(index_all, tmp_path, [])
+    missing = Beside(index_all, tmp_path, [tmp_path / "no-such.warc.gz"])
+
+    assert indexed.result() is None
+    with pytest.raises(OutputError, match=r"no-such\.warc\.gz: cannot index the WARC file"):
+        missing.result()  # raised in the other process, as in this one
+
+
+def test_work_beside_the_run_is_done_here_when_its_process_dies_and_stops_when_told(tmp_path: Path) -> None:
+    died = Beside(_written_here, tmp_path / "a.txt", "done here")
+    stopped = Beside(_written_here, tmp_path / "b.txt", "never")
+    for process in multiprocessing.active_children():
+        if process.name == "archiver-beside" and process is not stopped._process:
+            process.kill()  # dies before it answers
+
+    assert died.result() == "done here"
+    assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "done here"
+    stopped.stop()
+    assert not (tmp_path / "b.txt").exists()
+    assert not [p for p in multiprocessing.active_children() if p.name == "archiver-beside"]
+
+
+def test_a_run_stopped_while_it_writes_its_reports_leaves_its_last_index_to_the_next_run(
+    web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config, _ = _project(web, tmp_path)
+    monkeypatch.setattr(job, "_INDEX_BESIDE_BYTES", 0)  # the last file indexed in a process of its own
+
+    def stopped(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(job, "_write_reports", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            job.run(config)
+    assert not [p for p in multiprocessing.active_children() if p.name == "archiver-beside"]  # stopped with it
     job.run(config)
+
     warcs = _warcs(config.output_dir)
-    for index in (config.output_dir / INDEX_DIR).iterdir():
-        index.unlink()
-    died: Future[None] = Future()
-    died.set_exception(BrokenProcessPool("a worker died"))
-
-    job._indexed(died, config.output_dir, warcs)
-
-    assert sorted(path.name for path in (config.output_dir / INDEX_DIR).iterdir()) == [f"{w.name}.cdxj" for w in warcs]
-
-
-def test_work_beside_the_run_hands_back_what_it_raised(tmp_path: Path) -> None:
-    missing = tmp_path / "no-such.warc.gz"
-
-    indexing = pages.beside_the_run(index_all, tmp_path, [missing])
-
-    with pytest.raises(FileNotFoundError):  # raised in a parser process, as in this one
-        indexing.result(timeout=60)
+    index_all(tmp_path / "afresh", warcs)
+    assert len(warcs) == 2
+    for warc in warcs:
+        name = f"{warc.name}.cdxj"
+        assert (config.output_dir / INDEX_DIR / name).read_bytes() == (
+            tmp_path / "afresh" / INDEX_DIR / name
+        ).read_bytes()
 
 
 # --- replay in a real pywb ---------------------------------------------------------

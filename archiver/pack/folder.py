@@ -17,6 +17,7 @@ import surt
 from cdxj_indexer import CDXJIndexer
 
 from archiver.atomic import temporary_beside
+from archiver.errors import OutputError
 from archiver.redact import holds_redaction
 
 ARCHIVE_DIR = "archive"
@@ -44,9 +45,13 @@ def index_into(indexes: Path, warc: Path) -> None:
 
 
 def index_all(folder: Path, warcs: Iterable[Path]) -> None:
-    """`index_into` the output `folder`'s indexes, for each of `warcs` in turn."""
+    """`index_into` the output `folder`'s indexes, for each of `warcs` in turn; OutputError,
+    naming the file, when an index cannot be written (a full disk)."""
     for warc in warcs:
-        index_into(folder / INDEX_DIR, warc)
+        try:
+            index_into(folder / INDEX_DIR, warc)
+        except OSError as error:
+            raise OutputError(f"{warc}: cannot index the WARC file: {error.strerror or error}") from error
 
 
 def _sort_lines(source: Path, target: Path) -> None:

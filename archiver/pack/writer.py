@@ -1,4 +1,4 @@
-"""Write captures into WARC files that standard tools read, and index each closed file.
+"""Write captures into WARC files that standard tools read, and index each file as it closes.
 
 Each file opens with a `warcinfo` record. Each HTTP exchange, redirect hops included,
 is a `request` and a `response` record (linked by `WARC-Concurrent-To`, with the peer's
@@ -55,14 +55,15 @@ _GZIP_WBITS = zlib_ng.MAX_WBITS + 16  # a gzip header and trailer around the def
 
 class WarcPacker:
     """Writes captures into WARC files under `folder`, rotating them at the configured size.
-    Each file is indexed as it closes, unless `index_at_close` is False: the caller then
-    indexes `closed_files` itself (`pack.index_into`), and until it has, a later run's
-    repair would."""
+    Each file is indexed as it closes; with `index_last` False, the last (closed by `close`,
+    not by rotation) is not, and is listed in `unindexed` for the caller to index (until
+    it has, a later run's repair would)."""
 
     def __init__(
-        self, folder: Path, settings: PackSettings, info: dict[str, str] | None = None, *, index_at_close: bool = True
+        self, folder: Path, settings: PackSettings, info: dict[str, str] | None = None, *, index_last: bool = True
     ) -> None:
-        self._index_at_close = index_at_close
+        self._index_last = index_last
+        self.unindexed: list[Path] = []
         self._archive = folder / ARCHIVE_DIR
         self._indexes = folder / INDEX_DIR
         self._settings = settings
@@ -137,11 +138,10 @@ class WarcPacker:
         return self.write(replace(capture, requisites=()), (), previous, requisite_of=page_url)
 
     def close(self) -> None:
-        """Close the current file: flush, sync, rename to its final name, index it (see
-        `index_at_close`).
-        Raises OutputError, naming the file, when that cannot be done."""
+        """Close the current file: flush, sync, rename to its final name, index it (unless
+        not `index_last`). Raises OutputError, naming the file, when that cannot be done."""
         with self._writing():
-            self._close()
+            self._close(index=self._index_last)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -152,7 +152,7 @@ class WarcPacker:
             where = self._archive / (self._name + OPEN_SUFFIX) if self._name else self._archive
             raise OutputError(f"{where}: cannot write the WARC file: {error.strerror or error}") from error
 
-    def _close(self) -> None:
+    def _close(self, index: bool = True) -> None:
         if self._file is None:
             return
         self._flush(sync=True)
@@ -160,8 +160,10 @@ class WarcPacker:
         final = self._archive / self._name
         os.replace(self._archive / (self._name + OPEN_SUFFIX), final)
         fsync_folder(self._archive)
-        if self._index_at_close:
+        if index:
             self._index(final)
+        else:
+            self.unindexed.append(final)
         self.closed_files.append(final)
         self._file = self._writer = None
 
@@ -175,7 +177,8 @@ class WarcPacker:
 
     def _writer_for_next_record(self) -> WARCWriter:
         if self._file is not None and self._file.tell() >= self._settings.rotate_bytes:
-            self.close()
+            with self._writing():
+                self._close(index=True)
         if self._writer is None:
             self._open()
         assert self._writer is not None
