@@ -87,6 +87,8 @@ class Beside(Generic[_Done]):
         if self._process is not None and self._process.is_alive():
             self._process.kill()
         self._join()
+        if self._outcome is None:
+            self._outcome = (False, ChildProcessError(f"{getattr(self._work, '__name__', self._work)} was stopped"))
 
     def _join(self) -> None:
         if self._process is not None:

@@ -315,6 +315,8 @@ def test_work_beside_the_run_is_done_here_when_its_process_dies_and_stops_when_t
     assert (tmp_path / "a.txt").read_text(encoding="utf-8") == "done here"
     stopped.stop()
     assert not (tmp_path / "b.txt").exists()
+    with pytest.raises(ChildProcessError, match="_written_here was stopped"):
+        stopped.result()
     assert not [p for p in multiprocessing.active_children() if p.name == "archiver-beside"]
 
 
