@@ -242,12 +242,12 @@ def _run_kept(
             report = _write_reports(config, extraction, history)
             offered = offer and store and config.submit.enabled and not summary.unreachable
             submitted = str(_submit_with(config, extraction, history, utc_now())) if offered else ""
+            if indexing is not None:
+                indexing.result()
         except BaseException:
             if indexing is not None:  # a run ended early leaves its last file to the next run's repair
                 indexing.stop()
             raise
-        if indexing is not None:
-            indexing.result()
         return replace(summary, resumed=len(done), report=report, submitted=submitted)
 
 
