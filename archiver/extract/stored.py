@@ -121,9 +121,8 @@ class LinkStore:
     def links(self, *, fetchable: bool | None = None) -> Iterator[Link]:
         """The links in the order they were first cited; with `fetchable`, only those that
         are (True) or are not (False) fetched."""
-        where = {None: "", True: " WHERE l.skip_reason IS NULL", False: " WHERE l.skip_reason IS NOT NULL"}[fetchable]
         with self._faults():
-            rows = self._read().execute(f"{_COLUMNS}{where} ORDER BY l.id, o.seq")
+            rows = self._read().execute(f"{_COLUMNS}{_where(fetchable, 'l.')} ORDER BY l.id, o.seq")
             for _, group in groupby(rows, key=_url_of):
                 yield self._link(list(group))
 
@@ -135,9 +134,8 @@ class LinkStore:
 
     def urls(self, *, fetchable: bool | None = None) -> Iterator[str]:
         """The links' URLs (with `fetchable`, as for `links`), in the order first cited."""
-        where = {None: "", True: " WHERE skip_reason IS NULL", False: " WHERE skip_reason IS NOT NULL"}[fetchable]
         with self._faults():
-            for (url,) in self._read().execute(f"SELECT url FROM links{where} ORDER BY id"):
+            for (url,) in self._read().execute(f"SELECT url FROM links{_where(fetchable)} ORDER BY id"):
                 yield str(url)
 
     @property
@@ -153,9 +151,8 @@ class LinkStore:
 
     def count(self, *, fetchable: bool | None = None) -> int:
         """How many links there are (with `fetchable`, as for `links`)."""
-        where = {None: "", True: " WHERE skip_reason IS NULL", False: " WHERE skip_reason IS NOT NULL"}[fetchable]
         with self._faults():
-            return int(self._read().execute(f"SELECT count(*) FROM links{where}").fetchone()[0])
+            return int(self._read().execute(f"SELECT count(*) FROM links{_where(fetchable)}").fetchone()[0])
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -214,6 +211,13 @@ class LinkStore:
         if path is None:
             path = self._posts[name] = Path(os.fsdecode(name))
         return path
+
+
+def _where(fetchable: bool | None, table: str = "") -> str:
+    """The condition that keeps the links fetched (True), the skipped ones (False), or all (None)."""
+    if fetchable is None:
+        return ""
+    return f" WHERE {table}skip_reason IS {'' if fetchable else 'NOT '}NULL"
 
 
 def _url_of(row: Any) -> str:

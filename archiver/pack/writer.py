@@ -56,14 +56,13 @@ _GZIP_WBITS = zlib_ng.MAX_WBITS + 16  # a gzip header and trailer around the def
 class WarcPacker:
     """Writes captures into WARC files under `folder`, rotating them at the configured size.
     Each file is indexed as it closes; with `index_last` False, the last (closed by `close`,
-    not by rotation) is not, and is listed in `unindexed` for the caller to index (until
-    it has, a later run's repair would)."""
+    not by rotation) is not, and the caller indexes it (until it has, a later run's repair
+    would)."""
 
     def __init__(
         self, folder: Path, settings: PackSettings, info: dict[str, str] | None = None, *, index_last: bool = True
     ) -> None:
         self._index_last = index_last
-        self.unindexed: list[Path] = []
         self._archive = folder / ARCHIVE_DIR
         self._indexes = folder / INDEX_DIR
         self._settings = settings
@@ -152,7 +151,7 @@ class WarcPacker:
             where = self._archive / (self._name + OPEN_SUFFIX) if self._name else self._archive
             raise OutputError(f"{where}: cannot write the WARC file: {error.strerror or error}") from error
 
-    def _close(self, index: bool = True) -> None:
+    def _close(self, *, index: bool) -> None:
         if self._file is None:
             return
         self._flush(sync=True)
@@ -162,8 +161,6 @@ class WarcPacker:
         fsync_folder(self._archive)
         if index:
             self._index(final)
-        else:
-            self.unindexed.append(final)
         self.closed_files.append(final)
         self._file = self._writer = None
 
