@@ -304,9 +304,13 @@ class Classifier:
         prior_captures: Mapping[str, PriorCapture] | None = None,
         stored_page_of: StoredPageReader | None = None,
         rules: tuple[Rule, ...] = RULES,
+        *,
+        requisites: bool = True,
     ) -> None:
         """`prior_captures` holds each URL's last full capture, whose page `stored_page_of`
-        reads when a rule needs it (drift)."""
+        reads when a rule needs it (drift). Each page's requisites are read from it only
+        with `requisites` (no rule needs them, only the fetching of requisites)."""
+        self._requisites = requisites
         self._backend = backend
         self._prior_captures = prior_captures if prior_captures is not None else {}  # may be read a URL at a time
         self._stored_page_of = stored_page_of
@@ -319,7 +323,7 @@ class Classifier:
         final = capture.final
         if final is None or capture.result.code in (None, NOT_MODIFIED):
             return capture  # nothing to read (a 304 Not Modified: the page is the one captured before)
-        page = await read_page_off_loop(final)
+        page = await read_page_off_loop(final, requisites=self._requisites)
         return replace(capture, result=await self.judged(capture.result, final, page), page=page)
 
     async def classify(self, capture: Capture) -> FetchResult:
@@ -368,7 +372,7 @@ class Classifier:
             if code is None or not 200 <= code < 300 or final is None:
                 return None
             final_url = capture.result.final_url
-            page = await read_page_off_loop(final)
+            page = await read_page_off_loop(final, requisites=False)  # a probe's answer is not stored
             path = urlsplit(url).path
             elsewhere = not _same_place(url, final_url)
             return MissingPage(page, path, final_url, elsewhere, _words(page, path), _says_something_is_missing(page))

@@ -624,8 +624,10 @@ async def _archive(
     info = {"http-header-user-agent": user_agent_of(config.fetch), "robots": _robots_policy(config)}
     with WarcPacker(config.output_dir, config.pack, info, index_last=False) if store else nullcontext() as packer:
         async with fetch.opened(backend, config.fetch) as fetcher:
-            finish: Finisher = Classifier(fetcher, earlier.links, partial(health.stored_page, config.output_dir)).finish
-            if packer is not None and config.pack.requisites:
+            with_requisites = packer is not None and config.pack.requisites
+            stored_page = partial(health.stored_page, config.output_dir)
+            finish: Finisher = Classifier(fetcher, earlier.links, stored_page, requisites=with_requisites).finish
+            if with_requisites:
                 pages_at_once = max(1, config.fetch.concurrency // _REQUISITE_PAGES_PER_SLOT)
                 requisites = RequisiteFetcher(fetcher, config.pack, earlier.link_urls, pages_at_once)
                 finish = chained(finish, phases.watching(requisites.finish))

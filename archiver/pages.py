@@ -55,21 +55,25 @@ _LOADED_LINK_RELS = frozenset({"stylesheet", "preload", "modulepreload"})
 _FETCHED_SCHEMES = ("http", "https")
 
 
-def page_of(raw: bytes, content_encoding: str | None, content_type: str | None, base_url: str = "") -> Page:
+def page_of(
+    raw: bytes, content_encoding: str | None, content_type: str | None, base_url: str = "", *, requisites: bool = True
+) -> Page:
     """The page of a body as stored (content-encoding still applied); its requisites are
-    resolved against `base_url` (the page's own address) and found only in HTML."""
+    resolved against `base_url` (the page's own address) and found only in HTML, and only
+    when asked for (`requisites`)."""
     decoded = decoded_body(raw[:READ_LIMIT], content_encoding, READ_LIMIT)
     html = (decoded.data if decoded else b"").decode(_charset(content_type), errors="replace")
     tree = LexborHTMLParser(html)
-    referring = tree.css(_REFERRING)
+    # every element that can name a requisite is one walk of the tree; scripts alone, a shorter one
+    referring = tree.css(_REFERRING if requisites else "script[src]")
     title_node, heading_node = tree.css_first("title"), tree.css_first("h1")
     heading = " ".join(heading_node.text().split()) if heading_node is not None else ""
     title = " ".join(title_node.text().split()) if title_node is not None else ""
     scripts = _unique(_resolved(base_url, node.attributes.get("src")) for node in referring if node.tag == "script")
-    requisites = _requisites(referring, base_url) if _is_html(content_type) else ()
+    found = _requisites(referring, base_url) if requisites and _is_html(content_type) else ()
     tree.strip_tags(_HIDDEN)
     text = _visible_text(tree.root.text(separator=" ")) if tree.root is not None else ""
-    return Page(title=title, text=text, scripts=scripts, requisites=requisites, heading=heading)
+    return Page(title=title, text=text, scripts=scripts, requisites=found, heading=heading)
 
 
 def page_or_none(raw: bytes, content_encoding: str | None, content_type: str | None, base_url: str) -> Page | None:
@@ -80,13 +84,22 @@ def page_or_none(raw: bytes, content_encoding: str | None, content_type: str | N
     return page
 
 
-async def read_page_off_loop(exchange: Exchange, base_url: str = "") -> Page:
+async def read_page_off_loop(exchange: Exchange, base_url: str = "", *, requisites: bool = True) -> Page:
     """The page of an exchange's body (the first MiB of its spooled file, which is left
     where it was), read in a parser process so that the event loop goes on meanwhile; an
-    empty page, with a warning naming the URL, when the body cannot be read as one."""
+    empty page, with a warning naming the URL, when the body cannot be read as one. Its
+    requisites are found only when asked for (`requisites`)."""
     arguments = (_head_of(exchange.body), exchange.header("Content-Encoding"), exchange.header("Content-Type"),
                  base_url or exchange.url)  # fmt: skip
-    return await _in_parser(page_of, *arguments, url=exchange.url, failed=Page(title="", text=""))
+    work = page_of if requisites else _page_without_requisites
+    return await _in_parser(work, *arguments, url=exchange.url, failed=Page(title="", text=""))
+
+
+def _page_without_requisites(
+    raw: bytes, content_encoding: str | None, content_type: str | None, base_url: str = ""
+) -> Page:
+    """`page_of` without the requisites (a module-level function: it is sent to a parser process)."""
+    return page_of(raw, content_encoding, content_type, base_url, requisites=False)
 
 
 def stylesheet_references(css: str, base_url: str) -> tuple[str, ...]:

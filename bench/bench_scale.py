@@ -13,7 +13,11 @@ names about 50 of them, which would make the run 50 times as many requests). Pri
 wall time, URLs/s, the peak resident memory of the run's process (its largest process:
 the parser processes are smaller) and when, in the run, it was reached; the sizes of what
 it wrote; then a bare aiohttp GET loop over the same URLs with the same limits, and
-`archiver run`'s rate as a share of the loop's. With --again, each first run is followed
+`archiver run`'s rate as a share of the loop's. The CPU time of both is printed too, with
+the server's beside it: the run's processes (its own, the parser processes and the one that
+indexes beside it) and its own process alone, and from them the fastest any run of that CPU
+could go on this machine's cores (its own process on one core, everything on all of them,
+the server included, as it shares them here). With --again, each first run is followed
 at once by a scheduled `archiver run` over the same folder (the links due: the failing
 ones, whose first failure is asked again), with its time and peak memory.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -47,6 +52,9 @@ class Measured:
     output_mb: dict[str, float]
     exit_code: int
     fetched: int  # URLs the run fetched, as its summary says
+    cpu: float  # CPU seconds of the run's processes: its own and every process it started
+    own_cpu: float  # CPU seconds of the run's own process (its last sample, 0.2 s at most before it ended)
+    server_cpu: float  # CPU seconds the local server spent meanwhile
 
 
 def host_names(count: int) -> list[str]:
@@ -77,28 +85,48 @@ def blog(folder: Path, port: int, size: int, hosts: list[str], *, kilobytes: int
     return urls
 
 
-def run_archiver(folder: Path, *, every_link: bool = True) -> Measured:
+def run_archiver(folder: Path, server_pid: int, *, every_link: bool = True) -> Measured:
     """`archiver run --all` (or, without `every_link`, as a scheduled job runs it: the links
-    due) over the blog in `folder`, its memory sampled every 0.2 s."""
+    due) over the blog in `folder`, its memory and CPU sampled every 0.2 s."""
     command = [sys.executable, "-m", "archiver", "run", *(["--all"] if every_link else []), "--quiet"]
+    server_before, children_before = cpu_seconds(server_pid), _children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     samples: list[tuple[float, float]] = []
-    sampler = threading.Thread(target=_sample, args=(process, started, samples), daemon=True)
+    own_cpu = [0.0]
+    sampler = threading.Thread(target=_sample, args=(process, started, samples, own_cpu), daemon=True)
     sampler.start()
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
     sampler.join()
+    cpu, server_cpu = _children_cpu() - children_before, cpu_seconds(server_pid) - server_before
     if process.returncode != 0:
         print(stdout, stderr, file=sys.stderr)
     peak = max(samples, default=(0.0, 0.0), key=lambda sample: sample[1])
     fetched = re.search(r"(\d+) URLs fetched", stdout)
     return Measured(seconds, peak[1], peak[0] / seconds, _output_sizes(folder / "out"), process.returncode,
-                    int(fetched[1]) if fetched else -1)  # fmt: skip
+                    int(fetched[1]) if fetched else -1, cpu, own_cpu[0], server_cpu)  # fmt: skip
 
 
-def _sample(process: subprocess.Popen[str], started: float, samples: list[tuple[float, float]]) -> None:
-    """The process's peak resident memory so far (VmHWM), every 0.2 s until it ends."""
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU seconds of a running process (from /proc; 0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, fields 14 and 15
+
+
+def _children_cpu() -> float:
+    """The CPU seconds of every ended process this one waited for, theirs included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _sample(
+    process: subprocess.Popen[str], started: float, samples: list[tuple[float, float]], own_cpu: list[float]
+) -> None:
+    """The process's peak resident memory so far (VmHWM) and its CPU time, every 0.2 s until it ends."""
     status = Path(f"/proc/{process.pid}/status")
     while process.poll() is None:
         try:
@@ -108,6 +136,7 @@ def _sample(process: subprocess.Popen[str], started: float, samples: list[tuple[
         for line in text.splitlines():
             if line.startswith("VmHWM:"):
                 samples.append((time.perf_counter() - started, int(line.split()[1]) / 1024))
+        own_cpu[0] = cpu_seconds(process.pid) or own_cpu[0]
         time.sleep(0.2)
 
 
@@ -132,14 +161,14 @@ def main() -> int:
     args = parser.parse_args()
     server, port = start_server(args.latency, "--not-found")
     hosts = host_names(args.hosts)
-    results: list[tuple[int, Measured, float | None]] = []
+    results: list[tuple[int, Measured, Loop | None]] = []
     try:
         for size in args.sizes:
             with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as scratch:
                 urls = blog(Path(scratch), port, size, hosts, kilobytes=args.kb, missing=args.missing)
-                measured = run_archiver(Path(scratch))
-                again = run_archiver(Path(scratch), every_link=False) if args.again else None
-            loop = None if args.skip_loop else time_aiohttp(urls, 64, 4, all_ok=False)
+                measured = run_archiver(Path(scratch), server.pid)
+                again = run_archiver(Path(scratch), server.pid, every_link=False) if args.again else None
+            loop = None if args.skip_loop else time_loop(urls, server.pid)
             results.append((size, measured, loop))
             _print_one(size, measured, loop)
             if again is not None:
@@ -153,15 +182,41 @@ def main() -> int:
     return 0
 
 
-def _print_one(size: int, measured: Measured, loop: float | None) -> None:
+@dataclass(frozen=True)
+class Loop:
+    """The bare aiohttp GET loop: its seconds, its CPU seconds and the server's meanwhile."""
+
+    seconds: float
+    cpu: float
+    server_cpu: float
+
+
+def time_loop(urls: list[str], server_pid: int) -> Loop:
+    """The aiohttp loop over `urls` (in this process), with the limits `archiver run` has by default."""
+    before, server_before = resource.getrusage(resource.RUSAGE_SELF), cpu_seconds(server_pid)
+    seconds = time_aiohttp(urls, 64, 4, all_ok=False)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Loop(seconds, cpu, cpu_seconds(server_pid) - server_before)
+
+
+def _print_one(size: int, measured: Measured, loop: Loop | None) -> None:
     rate = size / measured.seconds
     print(f"{size:,} URLs on 1,000 hosts: archiver run {measured.seconds:.1f} s ({rate:.0f} URLs/s, exit "
           f"{measured.exit_code}), peak RSS {measured.peak_mb:.0f} MB, first reached at "
           f"{measured.peak_at:.0%} of the run")  # fmt: skip
     print("  wrote " + ", ".join(f"{name} {mb:.1f} MB" for name, mb in measured.output_mb.items()))
+    cores = os.cpu_count() or 1
+    # its own process cannot use more than one core, and all of the CPU cannot use more than all of them
+    fastest = size / max(measured.own_cpu, (measured.cpu + measured.server_cpu) / cores)
+    print(f"  CPU: the run's processes {measured.cpu:.1f} s ({1000 * measured.cpu / size:.2f} ms a URL), its own "
+          f"process {measured.own_cpu:.1f} s, the server {measured.server_cpu:.1f} s; no run of that CPU on "
+          f"{cores} cores passes {fastest:.0f} URLs/s")  # fmt: skip
     if loop is not None:
-        loop_rate = size / loop
-        print(f"  aiohttp GET loop {loop:.1f} s ({loop_rate:.0f} URLs/s); archiver run at {rate / loop_rate:.0%} of it")
+        loop_rate = size / loop.seconds
+        print(f"  aiohttp GET loop {loop.seconds:.1f} s ({loop_rate:.0f} URLs/s), CPU {loop.cpu:.1f} s "
+              f"({1000 * loop.cpu / size:.2f} ms a URL), the server {loop.server_cpu:.1f} s; archiver run at "
+              f"{rate / loop_rate:.0%} of it, and at most {fastest / loop_rate:.0%} with that CPU")  # fmt: skip
 
 
 if __name__ == "__main__":

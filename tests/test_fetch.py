@@ -7,6 +7,9 @@ import gzip
 import ipaddress
 import itertools
 import logging
+import resource
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
@@ -508,6 +511,43 @@ def test_pools_of_hosts_that_are_done_are_closed(web: Web) -> None:
             return transport.open_pools
 
     assert asyncio.run(run()) <= 10 + 8
+
+
+def test_a_hosts_next_url_reuses_its_connection_though_hundreds_of_hosts_were_asked_between(web: Web) -> None:
+    names = {f"reused{i}.test": "127.0.0.2" for i in range(300)}
+    settings = web.settings(per_host=1, concurrency=8, resolve=names)
+    # every host is asked once before any is asked again: 299 other hosts between a host's two URLs
+    urls = [f"http://{name}:{web.ports['alpha.test']}/ok.html?{turn}" for turn in (1, 2) for name in names]
+
+    async def run() -> None:
+        async with Fetcher(settings) as fetcher:
+            async for capture in fetcher.fetch_all(urls):
+                assert capture.result.status is Status.OK
+                capture.close()
+
+    opened = web.server.connections
+    asyncio.run(run())
+    assert web.server.connections - opened == len(names)
+
+
+# (soft limit, hard limit) -> idle pools of 4 connections beside 64 at work, and the soft limit after
+@pytest.mark.parametrize(
+    ("soft", "hard", "pools", "raised"), [(300, 20_000, 4016, 16_384), (1024, 1024, 176, 1024), (256, 256, 8, 256)]
+)
+def test_idle_pools_are_as_many_as_the_open_file_limit_leaves_room_for(
+    soft: int, hard: int, pools: int, raised: int
+) -> None:
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < hard:
+        pytest.skip(f"the hard limit of open files here is below {hard}")
+    program = (
+        "import resource\n"
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({soft}, {hard}))\n"
+        "from archiver.fetch.transport import idle_pools_for\n"
+        "print(idle_pools_for(4, 64), resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+    )
+    printed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+
+    assert printed.split() == [str(pools), str(raised)]
 
 
 def test_an_urgent_request_goes_to_the_front_of_the_host_queue() -> None:

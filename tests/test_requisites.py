@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archiver import job, pack
+from archiver import job, pack, pages
 from archiver.config import Config, ExtractSettings, PackSettings
 from archiver.extract.html import srcset_urls
 from archiver.history import History, dead_policy
@@ -78,6 +78,38 @@ def test_a_page_names_what_a_browser_loads_to_show_it_and_nothing_else(web: Web)
     assert page.title == "Styled page"
     assert "an article with a link" in page.text
     assert "not-a-requisite" not in page.text  # scripts are not text
+
+
+def test_a_page_read_without_its_requisites_says_everything_else_it_says_with_them(web: Web) -> None:
+    base = on_site(web, STYLED, "/page")
+    html = STYLED_PAGE.replace("{port}", str(web.ports["alpha.test"])).encode()
+
+    full, bare = page_of(html, None, "text/html", base), page_of(html, None, "text/html", base, requisites=False)
+
+    assert full.requisites
+    assert bare.requisites == ()
+    assert full.scripts == (on_site(web, STYLED, "/app.js"),)
+    assert (bare.title, bare.heading, bare.text, bare.scripts) == (full.title, full.heading, full.text, full.scripts)
+
+
+def test_a_run_that_fetches_no_requisites_reads_none_and_one_that_does_reads_them(
+    web: Web, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[int] = []
+    reading = pages.read_page_off_loop
+
+    async def counted(*arguments: Any, **options: Any) -> Any:
+        page = await reading(*arguments, **options)
+        read.append(len(page.requisites))
+        return page
+
+    monkeypatch.setattr("archiver.health.read_page_off_loop", counted)
+    page = on_site(web, STYLED, "/page")
+
+    job.run(project(web, tmp_path / "off", [page], PackSettings(requisites=False)))
+    assert read == [0]
+    job.run(project(web, tmp_path / "on", [page]))
+    assert read[1] == len(PAGE_REQUISITES)
 
 
 def test_a_base_element_moves_relative_requisites_and_only_html_has_them() -> None:

@@ -95,6 +95,7 @@ class MisbehavingServer:
         self.headers: dict[tuple[str, str], dict[str, str]] = {}
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self._active: dict[str, int] = defaultdict(int)
+        self.connections = 0  # connections opened to the server
         self.tls_port = 0  # where /upgrade sends plain requests
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -168,6 +169,7 @@ class MisbehavingServer:
         await asyncio.gather(*handlers, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while await self._one_request(reader, writer):
                 pass

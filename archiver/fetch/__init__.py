@@ -36,7 +36,13 @@ from archiver.fetch.errors import status_for_error
 from archiver.fetch.hosts import HostMemory, HostQueue, HostSlots, RobotsRules
 from archiver.fetch.network import AddressPolicy, GuardedBackend
 from archiver.fetch.retry import retry_after_seconds, should_retry, wait_policy
-from archiver.fetch.transport import HostPoolTransport, SingleExchangeClient, proxy_choice, tls_context
+from archiver.fetch.transport import (
+    HostPoolTransport,
+    SingleExchangeClient,
+    idle_pools_for,
+    proxy_choice,
+    tls_context,
+)
 from archiver.model import (
     REDIRECT_CODES,
     Capture,
@@ -112,7 +118,11 @@ class Fetcher:
         backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
         proxies = proxy_choice(settings.proxy, settings.trust_env)
         transport = transport or HostPoolTransport(
-            tls_context(settings.ca_bundle), backend, settings.per_host, proxies=proxies
+            tls_context(settings.ca_bundle),
+            backend,
+            settings.per_host,
+            idle_pools_for(settings.per_host, settings.concurrency),
+            proxies=proxies,
         )
         timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
         headers = {"User-Agent": user_agent_of(settings), "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
