@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +58,65 @@ def test_when_the_parser_processes_die_pages_are_read_here(
     assert not pool.usable
     assert [record.getMessage() for record in caplog.records if "parser processes failed" in record.getMessage()]
     assert len(caplog.records) == 1  # said once, not once a page
+
+
+class _CountedTrips:
+    """The pool's executor, counting the trips work makes to it."""
+
+    def __init__(self, executor: Any) -> None:
+        self.executor, self.trips = executor, 0
+
+    def submit(self, *arguments: Any) -> Any:
+        self.trips += 1
+        return self.executor.submit(*arguments)
+
+
+def test_pages_read_at_the_same_time_share_trips_to_a_parser_and_each_gets_its_own(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = pages._ParserPool()
+    monkeypatch.setattr(pages, "_PARSERS", pool)
+    counted = _CountedTrips(pool.executor())
+    monkeypatch.setattr(pool, "executor", lambda: counted)
+    bodies: list[object] = [HTML.replace(b"A post", f"Post {i}".encode()) for i in range(40)]
+    bodies[17] = "not bytes"  # breaks the parser
+
+    async def parsed() -> list[Page]:
+        return await asyncio.gather(
+            *(pages._in_parser(pages.page_of, body, None, "text/html", URL, url=f"{URL}{i}", failed=EMPTY)
+              for i, body in enumerate(bodies))
+        )  # fmt: skip
+
+    with caplog.at_level(logging.WARNING, logger="archiver.pages"):
+        read = asyncio.run(parsed())
+
+    assert [page.title for page in read] == [f"Post {i}" if i != 17 else "" for i in range(40)]
+    assert read[17] == EMPTY
+    assert [record.getMessage()[: len(URL) + 3] for record in caplog.records] == [f"{URL}17 "]
+    assert counted.trips <= 40 // pages._BATCH_MOST + 1
+    pool.shutdown()
+
+
+def test_pages_read_together_when_the_parser_processes_die_are_all_read_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pool = pages._ParserPool()
+    monkeypatch.setattr(pages, "_PARSERS", pool)
+    worker = pool.executor().submit(os.getpid).result(timeout=60)
+    os.kill(worker, signal.SIGKILL)
+
+    async def parsed() -> list[Page]:
+        reads = (
+            pages._in_parser(pages.page_of, HTML, None, "text/html", URL, url=URL, failed=EMPTY) for _ in range(20)
+        )
+        return await asyncio.gather(*reads)
+
+    with caplog.at_level(logging.WARNING, logger="archiver.pages"):
+        read = asyncio.run(parsed())
+
+    assert read == [pages.page_of(HTML, None, "text/html", URL)] * 20
+    assert not pool.usable
+    assert len(caplog.records) == 1
 
 
 def test_a_body_that_breaks_the_parser_is_one_urls_problem(caplog: pytest.LogCaptureFixture) -> None:
