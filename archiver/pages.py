@@ -25,6 +25,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -145,56 +146,86 @@ async def _in_parser(work: Callable[..., _Parsed], *arguments: object, url: str,
 
 
 class _Batch:
-    """The reads asked for in the last few milliseconds, sent to a parser process in one
-    trip. A trip costs the event loop's process about 0.36 ms of CPU whatever it carries
-    (the executor's threads, pipes and wake-ups): 0.13 ms a page in trips of 8, measured
-    with 20 KB pages. A read waits at most `_BATCH_WAIT` for others to join it."""
+    """The reads asked for in the last few milliseconds, sent to the parser processes
+    together: split in as many trips as there are processes, and a trip costs the event
+    loop's process about 0.36 ms of CPU whatever it carries (the executor's threads, pipes
+    and wake-ups): 0.13 ms a page in trips of 8, measured with 20 KB pages. A read waits
+    at most `_BATCH_WAIT` for others to join it. Held for one event loop, which it does
+    not hold."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._reads: list[tuple[Callable[..., Any], tuple[object, ...], asyncio.Future[tuple[Any, str]]]] = []
+    def __init__(self) -> None:
+        self._reads: list[_Read] = []
         self._timer: asyncio.TimerHandle | None = None
 
     async def read(self, work: Callable[..., _Parsed], arguments: tuple[object, ...]) -> tuple[_Parsed | None, str]:
         """`_guarded(work, *arguments)`, done in a parser process with the reads asked for about the same time."""
-        future: asyncio.Future[tuple[Any, str]] = self._loop.create_future()
-        self._reads.append((work, arguments, future))
+        loop = asyncio.get_running_loop()
+        read = _Read(work, arguments, loop.create_future())
+        self._reads.append(read)
         if len(self._reads) >= _BATCH_MOST:
             self._send()
         elif self._timer is None:
-            self._timer = self._loop.call_later(_BATCH_WAIT, self._send)
-        return await future
+            self._timer = loop.call_later(_BATCH_WAIT, self._send)
+        try:
+            return await read.outcome
+        except asyncio.CancelledError:  # a run stopped: what it no longer waits for is not parsed
+            self._reads = [waiting for waiting in self._reads if waiting is not read]
+            raise
 
     def _send(self) -> None:
         reads, self._reads = self._reads, []
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        try:
-            if not _PARSERS.usable:  # they failed since these reads were asked for: each is done here
-                raise BrokenProcessPool("the parser processes failed")
-            trip = self._loop.run_in_executor(_PARSERS.executor(), _guarded_each, [(w, a) for w, a, _ in reads])
-        except Exception as error:  # noqa: BLE001 - a pool that cannot take work: each read is told
-            trip = self._loop.create_future()
-            trip.set_exception(error)
-        trip.add_done_callback(lambda done: _hand_out(done, [future for _, _, future in reads]))
+        trips = _PARSERS.workers
+        for first in range(min(trips, len(reads))):
+            _send_trip(reads[first::trips])
 
 
-def _hand_out(trip: asyncio.Future[list[tuple[Any, str]]], futures: list[asyncio.Future[tuple[Any, str]]]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    work: Callable[..., Any]
+    arguments: tuple[object, ...]
+    outcome: asyncio.Future[tuple[Any, str]]
+
+
+def _send_trip(reads: list[_Read]) -> None:
+    """One trip to a parser process with `reads`, each told its outcome when it is back;
+    the trip is called off once none is waiting for it."""
+    loop = asyncio.get_running_loop()
+    try:
+        if not _PARSERS.usable:  # they failed since these reads were asked for: each is done here
+            raise BrokenProcessPool("the parser processes failed")
+        trip = loop.run_in_executor(_PARSERS.executor(), _guarded_each, [(read.work, read.arguments) for read in reads])
+    except Exception as error:  # noqa: BLE001 - a pool that cannot take work: each read is told
+        trip = loop.create_future()
+        trip.set_exception(error)
+    outcomes = [read.outcome for read in reads]
+    trip.add_done_callback(lambda done: _hand_out(done, outcomes))
+
+    def call_off_when_unwanted(_: object) -> None:
+        if not trip.done() and all(outcome.done() for outcome in outcomes):
+            trip.cancel()  # dropped from the executor's queue if no process has taken it yet
+
+    for outcome in outcomes:
+        outcome.add_done_callback(call_off_when_unwanted)
+
+
+def _hand_out(trip: asyncio.Future[list[tuple[Any, str]]], outcomes: list[asyncio.Future[tuple[Any, str]]]) -> None:
     """Each read's outcome to the one waiting for it (none to one no longer waiting: cancelled)."""
-    waiting = [future for future in futures if not future.done()]
+    waiting = [outcome for outcome in outcomes if not outcome.done()]
     if trip.cancelled():
-        for future in waiting:
-            future.cancel()
+        for outcome in waiting:
+            outcome.cancel()
         return
     error = trip.exception()
     if error is not None:
-        for future in waiting:
-            future.set_exception(error)
+        for outcome in waiting:
+            outcome.set_exception(error)
         return
-    for future, outcome in zip(futures, trip.result(), strict=True):
-        if not future.done():
-            future.set_result(outcome)
+    for outcome, parsed in zip(outcomes, trip.result(), strict=True):
+        if not outcome.done():
+            outcome.set_result(parsed)
 
 
 _BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Batch] = weakref.WeakKeyDictionary()
@@ -204,7 +235,7 @@ def _batch_of(loop: asyncio.AbstractEventLoop) -> _Batch:
     """The loop's batch of reads (each run has its own loop)."""
     batch = _BATCHES.get(loop)
     if batch is None:
-        batch = _BATCHES[loop] = _Batch(loop)
+        batch = _BATCHES[loop] = _Batch()
     return batch
 
 
@@ -383,11 +414,15 @@ class _ParserPool:
         self.usable = True
         self._executor: ProcessPoolExecutor | None = None
 
+    @property
+    def workers(self) -> int:
+        """How many parser processes there are (or will be, once started)."""
+        return max(1, (os.cpu_count() or 2) - 1)
+
     def executor(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            workers = max(1, (os.cpu_count() or 2) - 1)
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(workers, mp_context=context, initializer=started_beside_the_run)
+            self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=started_beside_the_run)
         return self._executor
 
     def shutdown(self) -> None:

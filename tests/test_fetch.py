@@ -13,10 +13,12 @@ import sys
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from archiver.config import FetchSettings
 from archiver.fetch import Fetcher
+from archiver.fetch import transport as transport_module
 from archiver.fetch.hosts import HostQueue, HostSlots
 from archiver.fetch.network import AddressPolicy, GuardedBackend, is_public
 from archiver.fetch.transport import HostPoolTransport, tls_context
@@ -514,13 +516,15 @@ def test_pools_of_hosts_that_are_done_are_closed(web: Web) -> None:
 
 
 def test_a_hosts_next_url_reuses_its_connection_though_hundreds_of_hosts_were_asked_between(web: Web) -> None:
-    names = {f"reused{i}.test": "127.0.0.2" for i in range(300)}
+    names = {f"reused{i}.test": "127.0.0.2" for i in range(150)}
     settings = web.settings(per_host=1, concurrency=8, resolve=names)
-    # every host is asked once before any is asked again: 299 other hosts between a host's two URLs
+    backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
+    transport = HostPoolTransport(tls_context(None), backend, 1, idle_pools_kept=400)
+    # every host is asked once before any is asked again: 149 other hosts between a host's two URLs
     urls = [f"http://{name}:{web.ports['alpha.test']}/ok.html?{turn}" for turn in (1, 2) for name in names]
 
     async def run() -> None:
-        async with Fetcher(settings) as fetcher:
+        async with Fetcher(settings, transport) as fetcher:
             async for capture in fetcher.fetch_all(urls):
                 assert capture.result.status is Status.OK
                 capture.close()
@@ -530,9 +534,55 @@ def test_a_hosts_next_url_reuses_its_connection_though_hundreds_of_hosts_were_as
     assert web.server.connections - opened == len(names)
 
 
+def _refused_by(hosts: int, scheme: str) -> tuple[dict[str, str], list[httpx.Request]]:
+    """Host names whose address refuses connections, and a request to each."""
+    names = {f"{scheme}-refusing{i}.test": "127.0.0.9" for i in range(hosts)}
+    return names, [httpx.Request("GET", f"{scheme}://{name}:9/") for name in names]
+
+
+async def _sent(transport: HostPoolTransport, requests: list[httpx.Request]) -> None:
+    for request in requests:
+        with pytest.raises(httpx.ConnectError):
+            await transport.handle_async_request(request)
+
+
+def test_idle_https_pools_are_kept_fewer_than_plain_ones(web: Web) -> None:
+    tls_names, tls_requests = _refused_by(100, "https")
+    plain_names, plain_requests = _refused_by(100, "http")
+    settings = web.settings(resolve={**tls_names, **plain_names})
+    backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
+    transport = HostPoolTransport(tls_context(None), backend, 1, idle_pools_kept=200)  # 64 HTTPS, 136 plain
+
+    async def run() -> tuple[int, int]:
+        await _sent(transport, tls_requests)
+        https_only = transport.open_pools
+        await _sent(transport, plain_requests)
+        both = transport.open_pools
+        await transport.aclose()
+        return https_only, both
+
+    assert asyncio.run(run()) == (64, 64 + 100)
+
+
+def test_pools_idle_longer_than_the_keep_alive_are_closed(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    names, requests = _refused_by(10, "http")
+    settings = web.settings(resolve=names)
+    backend = GuardedBackend(AddressPolicy(settings.allow_networks), settings.resolve)
+    transport = HostPoolTransport(tls_context(None), backend, 1, idle_pools_kept=400)
+
+    async def run() -> tuple[int, int]:
+        await _sent(transport, requests[:9])
+        kept = transport.open_pools
+        monkeypatch.setattr(transport_module, "_KEEPALIVE_SECONDS", 0.0)  # every idle pool has outlived it
+        await _sent(transport, requests[9:])
+        return kept, transport.open_pools
+
+    assert asyncio.run(run()) == (9, 1)
+
+
 # (soft limit, hard limit) -> idle pools of 4 connections beside 64 at work, and the soft limit after
 @pytest.mark.parametrize(
-    ("soft", "hard", "pools", "raised"), [(300, 20_000, 4016, 16_384), (1024, 1024, 176, 1024), (256, 256, 8, 256)]
+    ("soft", "hard", "pools", "raised"), [(300, 20_000, 3968, 16_384), (1024, 1024, 128, 1024), (256, 256, 8, 256)]
 )
 def test_idle_pools_are_as_many_as_the_open_file_limit_leaves_room_for(
     soft: int, hard: int, pools: int, raised: int

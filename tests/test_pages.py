@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
 import signal
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +120,42 @@ def test_pages_read_together_when_the_parser_processes_die_are_all_read_here(
     assert read == [pages.page_of(HTML, None, "text/html", URL)] * 20
     assert not pool.usable
     assert len(caplog.records) == 1
+
+
+def _slow_note(path: str, number: int) -> int:
+    """Note `number` in the file at `path`, after 50 ms of work."""
+    time.sleep(0.05)
+    with open(path, "a", encoding="utf-8") as notes:
+        notes.write(f"{number}\n")
+    return number
+
+
+def test_reads_a_stopped_run_no_longer_waits_for_are_not_parsed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pool = pages._ParserPool()
+    monkeypatch.setattr(pages, "_PARSERS", pool)
+    monkeypatch.setattr(type(pool), "workers", property(lambda _: 1))
+    notes = tmp_path / "notes"
+    loops = []
+
+    async def stopped() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        reads = [
+            asyncio.ensure_future(pages._in_parser(_slow_note, str(notes), i, url=URL, failed=-1)) for i in range(48)
+        ]
+        await asyncio.sleep(0.02)  # three trips of 16 sent: the first being read (0.8 s), the others waiting
+        for read in reads:
+            read.cancel()
+        await asyncio.gather(*reads, return_exceptions=True)
+
+    asyncio.run(stopped())
+    pool.executor().shutdown(wait=True)  # whatever is still queued is read before it ends
+    pool.shutdown()
+
+    assert len(notes.read_text().split()) <= 32  # the last trip, which no process had taken, was called off
+    gc.collect()
+    assert loops[0]() is None  # the batch kept nothing of the run's loop
 
 
 def test_a_body_that_breaks_the_parser_is_one_urls_problem(caplog: pytest.LogCaptureFixture) -> None:

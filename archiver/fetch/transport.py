@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import resource
 import ssl
+import time
 import urllib.request
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -27,10 +28,14 @@ from archiver.fetch.network import GuardedBackend
 
 _KEEPALIVE_SECONDS = 15.0
 DEFAULT_IDLE_POOLS_KEPT = 64
+# Each TLS connection asyncio holds keeps a read buffer of 256 KiB (about 430 KiB in all,
+# measured): this many idle HTTPS pools cost about 27 MB; plain ones cost little.
+_MOST_IDLE_TLS_POOLS = 64
 # What a run holds open besides its connections: WARC and temporary files, databases, pipes.
 _FILES_BESIDE_CONNECTIONS = 256
 _MOST_IDLE_POOLS = 4096
 _OPEN_FILES_WANTED = 16_384
+_OPEN_FILES_MACOS = 10_240  # OPEN_MAX, where asking for more than it is refused
 _Origin = tuple[str, str, int | None]
 ProxyChoice = Callable[[str, str], str | None]  # (scheme, host) -> the proxy's URL, or None: direct
 
@@ -61,30 +66,36 @@ def proxy_choice(proxy: str | None, trust_env: bool) -> ProxyChoice:
 
 def idle_pools_for(connections_per_host: int, concurrency: int) -> int:
     """How many idle host pools a fetcher can keep open: as many as the open-file limit
-    (raised first, see `open_files_limit`) leaves room for, each with up to
-    `connections_per_host` connections, beside the `concurrency` connections at work and
-    the run's files; at least 8, at most 4,096.
+    (raised first, see `open_files_limit`) leaves room for beside the run's files, every
+    pool (those of the `concurrency` requests at work too) holding up to
+    `connections_per_host` connections; at least 8, at most 4,096.
 
     A fetcher asks every host once before it asks any host again, so with more hosts than
     idle pools kept, every request but a host's first opened a new connection (10,000 of
     them for 10,000 URLs on 1,000 hosts, against 1,000 once the pools were kept)."""
-    room = open_files_limit() - concurrency - _FILES_BESIDE_CONNECTIONS
-    return max(8, min(_MOST_IDLE_POOLS, room // connections_per_host))
+    room = (open_files_limit() - _FILES_BESIDE_CONNECTIONS) // connections_per_host - concurrency
+    return max(8, min(_MOST_IDLE_POOLS, room))
 
 
 def open_files_limit() -> int:
     """The process's limit of open files, its soft limit first raised toward the hard one
-    (up to 16,384), as Go's runtime does at start: the soft limit of 1,024 many systems
-    still give is a default kept for old programs, and the hard limit is what is allowed."""
+    (up to 16,384; on macOS, whose hard limit may say more than it allows, to 10,240 when
+    more is refused). The soft limit of 1,024 many systems still give is kept for old
+    programs that `select()`; the hard limit is what a program may use. The processes a
+    run starts inherit the raised limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = _OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, _OPEN_FILES_WANTED)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
+    if soft == resource.RLIM_INFINITY:
+        return _OPEN_FILES_WANTED
+    for asked in (_OPEN_FILES_WANTED, _OPEN_FILES_MACOS):
+        wanted = asked if hard == resource.RLIM_INFINITY else min(hard, asked)
+        if soft >= wanted:
+            return soft
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        except (ValueError, OSError):  # a system that allows less than it says (macOS's OPEN_MAX)
-            return soft
+        except (ValueError, OSError):
+            continue
         return wanted
-    return _OPEN_FILES_WANTED if soft == resource.RLIM_INFINITY else soft
+    return soft
 
 
 def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -141,9 +152,11 @@ class _ProxiedHostTransport(httpx.AsyncHTTPTransport):
 class HostPoolTransport(httpx.AsyncBaseTransport):
     """Sends each request through the pool of its own scheme, host and port.
 
-    A pool keeps its idle connections open, so pools of hosts that are done are closed,
-    least recently used first, once more than `idle_pools_kept` of them sit idle: a blog
-    citing thousands of hosts must not run out of file descriptors.
+    A pool keeps its idle connections open, so pools that sit idle are closed, the one
+    idle longest first, once more than `idle_pools_kept` of them do (of which at most 64
+    HTTPS ones, for their memory, or half of them if fewer): a blog citing thousands of
+    hosts must not run out of file descriptors. A pool idle longer than its connections'
+    keep-alive is closed too: they would not be used again.
     """
 
     def __init__(
@@ -158,11 +171,12 @@ class HostPoolTransport(httpx.AsyncBaseTransport):
         self._backend = backend
         self._connections = connections_per_host
         self._proxies = proxies
-        self._idle_pools_kept = idle_pools_kept
+        tls_kept = min(_MOST_IDLE_TLS_POOLS, idle_pools_kept // 2)
         self._pools: dict[_Origin, httpx.AsyncHTTPTransport] = {}
         self._in_use: Counter[_Origin] = Counter()
-        # the pools no request is using, the one idle longest first: closing some is a pop, not a search
-        self._idle: OrderedDict[_Origin, None] = OrderedDict()
+        # the pools no request is using and since when, the one idle longest first (so
+        # that closing some is a pop, not a search): plain ones, and HTTPS ones
+        self._idle_plain, self._idle_tls = _Idle(idle_pools_kept - tls_kept), _Idle(tls_kept)
 
     @property
     def open_pools(self) -> int:
@@ -173,9 +187,11 @@ class HostPoolTransport(httpx.AsyncBaseTransport):
         key = (request.url.scheme, request.url.host, request.url.port)
         pool = self._pools.get(key)
         if pool is None:
-            await self._close_idle_pools()
-            pool = self._pools[key] = self._pool_for(request.url.scheme, request.url.host)
-        self._idle.pop(key, None)
+            await self._close_idle_pools(making=key)
+            pool = self._pools.get(key)  # another request for the host may have made it meanwhile
+            if pool is None:
+                pool = self._pools[key] = self._pool_for(request.url.scheme, request.url.host)
+        self._idle_of(key).pop(key, None)
         self._in_use[key] += 1
         try:
             response = await pool.handle_async_request(request)
@@ -192,26 +208,50 @@ class HostPoolTransport(httpx.AsyncBaseTransport):
             return _GuardedHostTransport(self._context, self._backend, self._connections)
         return _ProxiedHostTransport(self._context, self._backend, self._connections, proxy)
 
+    def _idle_of(self, key: _Origin) -> _Idle:
+        return self._idle_tls if key[0] == "https" else self._idle_plain
+
     def _done_with(self, key: _Origin) -> None:
         self._in_use[key] -= 1
         if self._in_use[key] <= 0 and key in self._pools:
-            self._idle[key] = None
+            self._idle_of(key)[key] = time.monotonic()
 
     async def aclose(self) -> None:
-        for pool in self._pools.values():
-            await pool.aclose()
+        pools = list(self._pools.values())
         self._pools.clear()
-        self._idle.clear()
+        self._idle_plain.clear()
+        self._idle_tls.clear()
+        for pool in pools:
+            await pool.aclose()
 
-    async def _close_idle_pools(self) -> None:
-        closing = []
+    async def _close_idle_pools(self, making: _Origin) -> None:
+        """Close the idle pools to close before the pool of `making` is made."""
         # taken out before the first await, so that no other request can pick one up meanwhile
-        while self._idle and len(self._idle) >= self._idle_pools_kept:
-            key, _ = self._idle.popitem(last=False)
-            del self._in_use[key]
-            closing.append(self._pools.pop(key))
+        expired = time.monotonic() - _KEEPALIVE_SECONDS
+        closing = []
+        for idle in (self._idle_plain, self._idle_tls):
+            for key in idle.to_close(expired, room_for_one=idle is self._idle_of(making)):
+                del self._in_use[key]
+                closing.append(self._pools.pop(key))
         for pool in closing:
             await pool.aclose()
+
+
+class _Idle(OrderedDict[_Origin, float]):
+    """Idle pools and since when (monotonic), the one idle longest first."""
+
+    def __init__(self, kept: int) -> None:
+        super().__init__()
+        self.kept = kept
+
+    def to_close(self, idle_before: float, *, room_for_one: bool) -> list[_Origin]:
+        """Taken out: the pools idle since before `idle_before`, and the longest idle
+        beyond `kept` (beyond one fewer, to make `room_for_one` more)."""
+        keys = []
+        most = self.kept - 1 if room_for_one else self.kept
+        while self and (len(self) > most or next(iter(self.values())) < idle_before):
+            keys.append(self.popitem(last=False)[0])
+        return keys
 
 
 class _Released(httpx.AsyncByteStream):
@@ -259,7 +299,7 @@ class SingleExchangeClient:
         response = await self._transport.handle_async_request(request)
         response.request = request
         try:
-            if "set-cookie" in response.headers:  # the cookie jar's own look costs more than the whole send
+            if "set-cookie" in response.headers:  # most answers set none; the jar's own look takes 14 µs
                 self._client.cookies.extract_cookies(response)
         except BaseException:
             await response.aclose()
