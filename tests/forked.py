@@ -1,10 +1,11 @@
 """Runs of `python -m archiver ARGS` forked from a Python that has made its imports already.
 
 Starting Python and importing what `python -m archiver` imports costs a run most of a
-second of CPU before it does anything. The tests that start run after run (killing them
-at chosen moments) start them from `Forks`: a Python that made those imports once and
-then forks a process for each run, which runs the command as `python -m archiver ARGS`
-does, in its folder, with its output streams. Each run is a real process of its own,
+second of CPU before it does anything. The tests that start run after run to see what
+they leave in an output folder (killed at chosen moments, on a full disk) start them
+from `Forks`: a Python that made those imports once and then forks a process for each
+run, which runs the command as `python -m archiver ARGS` does, in its folder, with its
+output streams. Each run is a real process of its own,
 killed and waited for as `subprocess.Popen` does it; only its start-up is shared.
 (`tests/test_cli.py` starts the command as a user does.)
 
@@ -94,20 +95,22 @@ class Forks:
             )
         self._ended: dict[int, int] = {}
 
-    def run(self, folder: Path, *args: str) -> Forked:
-        """`python -m archiver ARGS` in `folder`, started now: its standard output goes to
-        /dev/null, its standard error is read by `communicate`."""
+    def run(self, folder: Path, *args: str, stdout: bool = True) -> Forked:
+        """`python -m archiver ARGS` in `folder`, started now; its standard output (to
+        /dev/null without `stdout`) and error are read by `communicate` (its standard
+        input is this process's)."""
         request = json.dumps({"cwd": str(folder), "args": list(args)}).encode()
-        error_read, error_write = os.pipe()
+        error = os.pipe()
+        output = os.pipe() if stdout else (-1, os.open(os.devnull, os.O_WRONLY))
         try:
-            with open(os.devnull, "wb") as null:
-                socket.send_fds(self._control, [request], [null.fileno(), error_write])
+            socket.send_fds(self._control, [request], [output[1], error[1]])
         finally:
-            os.close(error_write)
+            os.close(output[1])
+            os.close(error[1])
         answer = self._answer(time.monotonic() + DEADLINE_SECONDS)
         while "started" not in answer:
             answer = self._answer(time.monotonic() + DEADLINE_SECONDS)
-        return Forked(self, int(answer["started"]), error_read)
+        return Forked(self, int(answer["started"]), output[0], error[0])
 
     def returncode(self, pid: int, deadline: float | None) -> int | None:
         """The exit code of the run `pid` (minus the signal that killed it), waiting for it
@@ -137,11 +140,14 @@ class Forks:
 
 class Forked:
     """One forked run, handled as `subprocess.Popen` handles a process: `poll`,
-    `send_signal`, and `communicate`, which reads its standard error to the end and
-    waits for it to end."""
+    `send_signal`, and `communicate`, which reads its standard output and error to their
+    end and waits for it to end."""
 
-    def __init__(self, forks: Forks, pid: int, stderr: int) -> None:
-        self.pid, self._forks, self._stderr = pid, forks, stderr
+    def __init__(self, forks: Forks, pid: int, stdout: int, stderr: int) -> None:
+        self.pid, self._forks = pid, forks
+        self._read = {stdout: b"", stderr: b""}  # what was read of each (stdout -1: none)
+        self._open = {stream for stream in self._read if stream >= 0}
+        self._stdout, self._stderr = stdout, stderr
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -154,18 +160,20 @@ class Forked:
             with contextlib.suppress(ProcessLookupError):  # it ended this instant: `communicate` says how
                 os.kill(self.pid, number)
 
-    def communicate(self, timeout: float) -> tuple[None, bytes]:
-        deadline, error = time.monotonic() + timeout, b""
-        while self._stderr >= 0:
-            if not select.select([self._stderr], [], [], max(0.0, deadline - time.monotonic()))[0]:
+    def communicate(self, timeout: float) -> tuple[bytes, bytes]:
+        deadline = time.monotonic() + timeout
+        while self._open:
+            readable = select.select(list(self._open), [], [], max(0.0, deadline - time.monotonic()))[0]
+            if not readable:
                 raise subprocess.TimeoutExpired("archiver (forked)", timeout)
-            chunk = os.read(self._stderr, 1 << 16)
-            error += chunk
-            if not chunk:
-                os.close(self._stderr)
-                self._stderr = -1
+            for stream in readable:
+                chunk = os.read(stream, 1 << 16)
+                self._read[stream] += chunk
+                if not chunk:
+                    os.close(stream)
+                    self._open.remove(stream)
         self.returncode = self._forks.returncode(self.pid, deadline)
-        return None, error
+        return self._read[self._stdout], self._read[self._stderr]
 
     def __enter__(self) -> Forked:
         return self

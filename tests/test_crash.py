@@ -14,7 +14,7 @@ import sqlite3
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from warcio.checker import Checker
 from archiver.pack import ARCHIVE_DIR
 from archiver.pack import verify as pack_verify
 from tests.conftest import Web, write_blog
-from tests.forked import Forks, forks, wait_for_the_lock
+from tests.forked import Forks, wait_for_the_lock
 from tests.pywb import serving
 
 TRIALS = 10
@@ -42,12 +42,6 @@ POLL = 0.0005  # seconds between two looks at what a run has done (a large recor
 # more, amid the writes of the captures answered with the last of them (each capture is
 # several records, each flushed as it is written).
 KILLS = (("writing", "repairing"), ("writing", "writing"), ("writing", "stored"), ("stored", "repairing"))
-
-
-@pytest.fixture(scope="module")
-def runs() -> Iterator[Forks]:
-    with forks() as server:
-        yield server
 
 
 def _project(web: Web, folder: Path) -> list[str]:
@@ -123,7 +117,7 @@ def _killed_at(runs: Forks, folder: Path, moment: Moment) -> None:
     """`archiver run` in `folder`, killed at `moment` of its work, which begins as it takes
     the output folder's lock (a kill in its start-up would test only that nothing was done);
     it must still be running then."""
-    with runs.run(folder, "run") as killed:
+    with runs.run(folder, "run", stdout=False) as killed:
         wait_for_the_lock(killed, folder / "out")
         reached, deadline = moment(folder), time.monotonic() + 60
         while not reached():
@@ -137,7 +131,7 @@ def _killed_at(runs: Forks, folder: Path, moment: Moment) -> None:
 
 def _finished(runs: Forks, folder: Path, *options: str) -> tuple[int | None, str]:
     """`archiver run OPTIONS` in `folder`, run to its end: its exit code and standard error."""
-    with runs.run(folder, "run", *options) as finished:
+    with runs.run(folder, "run", *options, stdout=False) as finished:
         _, stderr = finished.communicate(timeout=120)
     return finished.returncode, stderr.decode()
 
