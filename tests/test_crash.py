@@ -29,9 +29,9 @@ from tests.conftest import Web, write_blog
 from tests.forked import Forks, wait_for_the_lock
 from tests.pywb import serving
 
-TRIALS = 10
+TRIALS = 8  # each pair of KILLS twice
 SINGLE_KILLS = 2  # each trial of the double kill starts with a single kill at a random moment too
-HOLD, HELD = 0.3, 16  # seconds each slow URL is held; slow URLs per host, fetched 2 at a time
+HOLD, HELD = 0.2, 16  # seconds each slow URL is held; slow URLs per host, fetched 2 at a time
 LARGE = 600_000  # bytes of each body that does not compress: a record written in many pieces
 REPAIRING = 0.05  # a run resumes the history and repairs the WARC files in its first ms of work
 POLL = 0.0005  # seconds between two looks at what a run has done (a large record takes ~10 ms)
@@ -45,7 +45,7 @@ KILLS = (("writing", "repairing"), ("writing", "writing"), ("writing", "stored")
 
 
 def _project(web: Web, folder: Path) -> list[str]:
-    """A post citing 44 URLs on two hosts, slow enough that fetching takes 2.4 s at least:
+    """A post citing 44 URLs on two hosts, slow enough that fetching takes 1.6 s at least:
     on each, 16 held HOLD s each (2 at a time) with 2 large bodies among them, then quick ones.
     WARC files rotate at 8 kB: a few captures each, so that a large record torn by a kill
     comes after whole captures in its file (which the repair cuts it from)."""
@@ -65,8 +65,8 @@ Moment = Callable[[Path], Callable[[], bool]]  # given the folder as the run tak
 
 
 def _moment(kind: str, moments: random.Random) -> Moment:
-    """A moment of a run's work of the `kind` (see KILLS), drawn from `moments`. Each comes
-    early enough that the run still has at least 2 rounds of holds to wait for."""
+    """A moment of a run's work of the `kind` (see KILLS), drawn from `moments`: the first
+    REPAIRING s of it, or a moment as it writes captures (which its reports come after)."""
     if kind == "repairing":
         return partial(_after, moments.uniform(0, REPAIRING))
     if kind == "writing":
