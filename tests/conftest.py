@@ -16,6 +16,7 @@ import trustme
 from archiver.config import ExtractSettings, FetchSettings
 from archiver.extract import extract
 from archiver.model import Extraction, Link
+from tests.forked import Forks, forks
 from tests.webserver import MisbehavingServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,6 +117,13 @@ def write_blog(folder: Path, web: Web, urls: list[str], fetch: str = "", more: s
         f"posts:\n  paths: [posts]\nfetch:\n  allow_networks: [127.0.0.0/8]\n  resolve: {{{resolve}}}\n{fetch}{more}",
         encoding="utf-8",
     )
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[Forks]:
+    """Runs of `python -m archiver` forked ready-imported (tests/forked.py), for a module's tests."""
+    with forks() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

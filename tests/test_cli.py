@@ -232,10 +232,17 @@ def test_check_writes_history_and_reports_but_no_warc(tmp_path: Path, web: Web) 
     assert "results.jsonl" not in names  # that file keeps the capture locations of the last run
 
 
-@pytest.mark.parametrize(("fail_on", "code"), [("never", ExitCode.OK), ("dead", ExitCode.OK), ("failing", 2)])
-def test_fail_on_sets_the_exit_code(tmp_path: Path, fail_on: str, code: int, web: Web) -> None:
-    project = _project(tmp_path, web)
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory, web: Web) -> Path:
+    """A project after one `archiver check` (13 failing links), for tests to copy."""
+    project = _project(tmp_path_factory.mktemp("checked"), web)
     assert archiver("check", cwd=project).returncode == ExitCode.OK
+    return project
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("never", ExitCode.OK), ("dead", ExitCode.OK), ("failing", 2)])
+def test_fail_on_sets_the_exit_code(tmp_path: Path, fail_on: str, code: int, checked: Path) -> None:
+    project = shutil.copytree(checked, tmp_path / "project")
 
     result = archiver("report", "--fail-on", fail_on, cwd=project)
 

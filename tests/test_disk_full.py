@@ -11,7 +11,6 @@ import contextlib
 import io
 import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from warcio.checker import Checker
 from archiver.cli import ExitCode
 from archiver.pack import ARCHIVE_DIR
 from tests.conftest import Web, write_blog
+from tests.forked import Forks
 
 
 class SmallDisk:
@@ -67,9 +67,12 @@ def _project(folder: Path, disk: SmallDisk, web: Web, urls: list[str]) -> None:
     write_blog(folder, web, urls, fetch, f"pack:\n  requisites: false\noutput:\n  dir: {disk.path / 'out'}\n")
 
 
-def _archiver(folder: Path, command: str = "run") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "archiver", command], cwd=folder, capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+def _archiver(runs: Forks, folder: Path, command: str = "run") -> subprocess.CompletedProcess[str]:
+    """`archiver COMMAND` in `folder`, forked ready-imported (tests/forked.py), to its end."""
+    with runs.run(folder, command) as run:
+        stdout, stderr = run.communicate(timeout=120)
+    assert run.returncode is not None
+    return subprocess.CompletedProcess(["archiver", command], run.returncode, stdout.decode(), stderr.decode())
 
 
 def _assert_ended_cleanly(result: subprocess.CompletedProcess[str], names: str) -> None:
@@ -92,49 +95,51 @@ def _metadata_records(folder: Path) -> Counter[str]:
 
 
 def test_a_warc_file_that_fills_the_disk_ends_the_run_and_the_next_finishes_it(
-    tmp_path: Path, disk: SmallDisk, web: Web
+    runs: Forks, tmp_path: Path, disk: SmallDisk, web: Web
 ) -> None:
     urls = [web.url("alpha.test", f"/noise/600000/{i}") for i in range(6)]  # 3.6 MB that do not compress
     _project(tmp_path, disk, web, urls)
 
-    full = _archiver(tmp_path)
+    full = _archiver(runs, tmp_path)
 
     _assert_ended_cleanly(full, "cannot write the WARC file: No space left on device")
     assert f"{disk.path / 'out' / ARCHIVE_DIR}" in full.stderr
     disk.resize(50_000)
-    again = _archiver(tmp_path)
+    again = _archiver(runs, tmp_path)
     assert again.returncode == ExitCode.OK, again.stderr
     assert _metadata_records(disk.path / "out") == Counter(urls)  # each captured once, none lost
 
 
 def test_a_history_that_fills_the_disk_ends_the_check_and_the_next_finishes_it(
-    tmp_path: Path, disk: SmallDisk, web: Web
+    runs: Forks, tmp_path: Path, disk: SmallDisk, web: Web
 ) -> None:
     urls = [web.url("alpha.test", f"/status/404?page={i}") for i in range(400)]
     _project(tmp_path, disk, web, urls)
     disk.resize(20_000)
-    assert _archiver(tmp_path, "check").returncode == ExitCode.OK  # the history exists, and what a check writes
+    assert _archiver(runs, tmp_path, "check").returncode == ExitCode.OK  # the history exists, and what a check writes
     filler = disk.fill(leave_kilobytes=300)  # room for links.json and the links kept, not for a night of checks
 
-    full = _archiver(tmp_path, "check")
+    full = _archiver(runs, tmp_path, "check")
 
     _assert_ended_cleanly(full, "history.sqlite: cannot write the history: database or disk is full")
     filler.unlink()
-    again = _archiver(tmp_path, "check")
+    again = _archiver(runs, tmp_path, "check")
     assert again.returncode == ExitCode.OK, again.stderr
     assert "resumed an interrupted run" in again.stdout
 
 
-def test_a_disk_without_a_byte_left_ends_the_run_before_it_starts(tmp_path: Path, disk: SmallDisk, web: Web) -> None:
+def test_a_disk_without_a_byte_left_ends_the_run_before_it_starts(
+    runs: Forks, tmp_path: Path, disk: SmallDisk, web: Web
+) -> None:
     urls = [web.url("alpha.test", "/ok.html"), web.url("beta.test", "/ok.html")]
     _project(tmp_path, disk, web, urls)
     (disk.path / "out").mkdir()
     filler = disk.fill(leave_kilobytes=0)
 
-    full = _archiver(tmp_path)
+    full = _archiver(runs, tmp_path)
 
     _assert_ended_cleanly(full, f"{disk.path / 'out'}: cannot keep the extracted links there: database or disk is full")
     filler.unlink()
-    again = _archiver(tmp_path)
+    again = _archiver(runs, tmp_path)
     assert again.returncode == ExitCode.OK, again.stderr
     assert _metadata_records(disk.path / "out") == Counter(urls)

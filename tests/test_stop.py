@@ -27,15 +27,17 @@ from archiver.cli import ExitCode
 from archiver.config import ArchiveSettings
 from archiver.pack import ARCHIVE_DIR
 from tests.conftest import Web, write_blog
+from tests.forked import Forks
 from tests.test_crash import _records
 from tests.test_restore import Server, _all_dead, _project, _write_config, picture, serve
 
-URLS_PER_HOST = 30
+URLS_PER_HOST = 16
 DEADLINE_SECONDS = 60  # only so that a broken run cannot hang the tests
 
 
 def _blog(web: Web, folder: Path, route: str = "/hold/0.3") -> list[str]:
-    """A post citing 60 slow URLs of `route` on two hosts (2 at a time each): a run takes about 5 s."""
+    """A post citing 32 slow URLs of `route` on two hosts (2 at a time each): a run takes 2.4 s
+    at least, most of it still to come when its first checks are stored."""
     tag = folder.name
     hosts = ("alpha.test", "beta.test")
     urls = [web.url(host, f"{route}/{tag}-{i}") for host in hosts for i in range(URLS_PER_HOST)]
@@ -55,6 +57,14 @@ def _archiver(folder: Path, *args: str, job_of_its_own: bool = False) -> subproc
             command, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             start_new_session=job_of_its_own,
         )  # fmt: skip
+
+
+def _resumed(runs: Forks, folder: Path, *args: str) -> tuple[int | None, str, str]:
+    """`archiver ARGS` in `folder` run to its end, forked ready-imported (tests/forked.py; no
+    signal is sent to it): its exit code, standard output and standard error."""
+    with runs.run(folder, *args) as run:
+        out, err = run.communicate(timeout=DEADLINE_SECONDS * 2)
+    return run.returncode, out.decode(), err.decode()
 
 
 def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str]) -> None:
@@ -103,7 +113,9 @@ def _hits(web: Web, url: str) -> int:
 
 
 @pytest.mark.parametrize("by", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_a_stopped_run_ends_cleanly_and_the_next_resumes_it(web: Web, tmp_path: Path, by: signal.Signals) -> None:
+def test_a_stopped_run_ends_cleanly_and_the_next_resumes_it(
+    runs: Forks, web: Web, tmp_path: Path, by: signal.Signals
+) -> None:
     urls = _blog(web, tmp_path)
 
     stored = _stopped(_archiver(tmp_path, "run"), by, tmp_path)
@@ -114,10 +126,9 @@ def test_a_stopped_run_ends_cleanly_and_the_next_resumes_it(web: Web, tmp_path: 
     _warcio_check(sorted(archive.iterdir()))  # closed files and the one left open: every record whole
     assert _lock_is_free(tmp_path / "out" / ".lock")
 
-    resumed = _archiver(tmp_path, "run")
-    out, err = resumed.communicate(timeout=DEADLINE_SECONDS * 2)
+    code, out, err = _resumed(runs, tmp_path, "run")
 
-    assert resumed.returncode == ExitCode.OK, err
+    assert code == ExitCode.OK, err
     assert "resumed an interrupted run (" in out
     assert not list(archive.glob("*.open"))
     _warcio_check(sorted(archive.glob("*.warc.gz")))
@@ -158,17 +169,16 @@ def test_a_signal_to_the_whole_job_stops_it_with_one_line_from_the_run_alone(
     _warcio_check(sorted((tmp_path / "out" / ARCHIVE_DIR).iterdir()))
 
 
-def test_a_stopped_check_ends_cleanly_and_the_next_resumes_it(web: Web, tmp_path: Path) -> None:
+def test_a_stopped_check_ends_cleanly_and_the_next_resumes_it(runs: Forks, web: Web, tmp_path: Path) -> None:
     urls = _blog(web, tmp_path)
 
     stored = _stopped(_archiver(tmp_path, "check"), signal.SIGTERM, tmp_path)
 
     assert 0 < len(stored) < len(urls)
     assert _unfinished_runs(tmp_path) == 1
-    resumed = _archiver(tmp_path, "check")
-    _, err = resumed.communicate(timeout=DEADLINE_SECONDS * 2)
+    code, _, err = _resumed(runs, tmp_path, "check")
 
-    assert resumed.returncode == ExitCode.OK, err
+    assert code == ExitCode.OK, err
     assert sorted(_stored_checks(tmp_path)) == sorted(urls)
     assert [url for url in stored if _hits(web, url) != 1] == []
     assert not (tmp_path / "out" / ARCHIVE_DIR).exists()
@@ -197,8 +207,10 @@ class SlowArchive(Server):
             self.answer(200, image, "image/png", {"Memento-Datetime": "Thu, 01 Jan 2015 00:00:00 GMT"})
 
 
-def test_a_stopped_restore_leaves_the_posts_as_they_were_and_the_next_repairs_them(tmp_path: Path, web: Web) -> None:
-    images = [f"http://photos.test/slow-{n}.png" for n in range(40)]
+def test_a_stopped_restore_leaves_the_posts_as_they_were_and_the_next_repairs_them(
+    runs: Forks, tmp_path: Path, web: Web
+) -> None:
+    images = [f"http://photos.test/slow-{n}.png" for n in range(20)]
     SlowArchive.requests = 0
     with serve(SlowArchive) as address:
         slow = ArchiveSettings(name="Slow", url=f"{address}/web/", requests_per_minute=6000.0)
@@ -214,10 +226,9 @@ def test_a_stopped_restore_leaves_the_posts_as_they_were_and_the_next_repairs_th
         assert project.post.read_bytes() == project.original
         assert sorted(os.listdir(project.post.parent)) == [project.post.name]  # no half-written copy beside it
 
-        repaired = _archiver(tmp_path, "restore", "--config", config)
-        _, stderr = repaired.communicate(timeout=DEADLINE_SECONDS * 2)
+        code, _, stderr = _resumed(runs, tmp_path, "restore", "--config", config)
 
-    assert repaired.returncode == ExitCode.OK, stderr
+    assert code == ExitCode.OK, stderr
     text = project.post.read_text(encoding="utf-8")
     assert [url for url in images if url in text] == []
     assert text.count("](/assets/restored/photos.test/slow-") == len(images)
