@@ -31,7 +31,7 @@ from tests.pywb import serving
 
 TRIALS = 8  # each pair of KILLS twice
 SINGLE_KILLS = 2  # each trial of the double kill starts with a single kill at a random moment too
-HOLD, HELD = 0.2, 16  # seconds each slow URL is held; slow URLs per host, fetched 2 at a time
+HOLD, HELD = 0.15, 16  # seconds each slow URL is held; slow URLs per host, fetched 2 at a time
 LARGE = 600_000  # bytes of each body that does not compress: a record written in many pieces
 REPAIRING = 0.05  # a run resumes the history and repairs the WARC files in its first ms of work
 POLL = 0.0005  # seconds between two looks at what a run has done (a large record takes ~10 ms)
@@ -45,7 +45,7 @@ KILLS = (("writing", "repairing"), ("writing", "writing"), ("writing", "stored")
 
 
 def _project(web: Web, folder: Path) -> list[str]:
-    """A post citing 44 URLs on two hosts, slow enough that fetching takes 1.6 s at least:
+    """A post citing 44 URLs on two hosts, slow enough that fetching takes 1.2 s at least:
     on each, 16 held HOLD s each (2 at a time) with 2 large bodies among them, then quick ones.
     WARC files rotate at 8 kB: a few captures each, so that a large record torn by a kill
     comes after whole captures in its file (which the repair cuts it from)."""
