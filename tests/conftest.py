@@ -119,9 +119,10 @@ def write_blog(folder: Path, web: Web, urls: list[str], fetch: str = "", more: s
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs() -> Iterator[Forks]:
-    """Runs of `python -m archiver` forked ready-imported (tests/forked.py), for a module's tests."""
+    """Runs of `python -m archiver` forked ready-imported (tests/forked.py), for the session:
+    they have the environment of the first test that asks for them (no test changes it)."""
     with forks() as server:
         yield server
 

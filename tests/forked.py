@@ -2,12 +2,15 @@
 
 Starting Python and importing what `python -m archiver` imports costs a run most of a
 second of CPU before it does anything. The tests that start run after run to see what
-they leave in an output folder (killed at chosen moments, on a full disk) start them
-from `Forks`: a Python that made those imports once and then forks a process for each
-run, which runs the command as `python -m archiver ARGS` does, in its folder, with its
-output streams. Each run is a real process of its own,
-killed and waited for as `subprocess.Popen` does it; only its start-up is shared.
-(`tests/test_cli.py` starts the command as a user does.)
+they leave in an output folder (killed at chosen moments, on a full disk, resuming a
+stopped run) start them from `Forks`: a Python that made those imports once and then
+forks a process for each run, which runs the command as `python -m archiver ARGS` does,
+in its folder, with its own standard output and error. Each run is a real process,
+killed and waited for as with `subprocess.Popen`; only its start-up is shared: it has the
+environment, the standard input, the signal handling at start and the hash seed of the
+forking Python, which has those of the test process as it was started. The tests of the
+command itself (`tests/test_cli.py`, and the runs `tests/test_stop.py` sends a signal)
+start it as a user does.
 
 `wait_for_the_lock` tells when a run has begun its work, so that a moment chosen for a
 signal lands in that work, not in its start-up.
